@@ -1,0 +1,1 @@
+"""Pure scoring functions, usable without any model: vqa, pope, mcq, geneval, fid."""

@@ -1,0 +1,127 @@
+"""Tasks and model adapters by name.
+
+Built-ins live in `janus_eval.tasks` / `janus_eval.model_adapters` and register themselves with
+the decorators below when their module is imported; every module of those packages is imported
+on first lookup (modules keep heavy imports such as torch inside functions, so this is cheap).
+Third-party packages add theirs through the entry-point groups `janus_eval.tasks` and
+`janus_eval.model_adapters`, whose values point at a Task subclass or an adapter class (or a
+zero-argument callable returning a list of them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from janus_eval.types import Task, UserError
+
+TASK_GROUP = "janus_eval.tasks"
+ADAPTER_GROUP = "janus_eval.model_adapters"
+
+_tasks: dict[str, type[Task]] = {}
+_adapters: dict[str, type] = {}
+_loaded = False
+
+T = TypeVar("T", bound=type)
+
+
+def register_task(cls: T) -> T:
+    """Class decorator: make a Task subclass available under `cls.name`."""
+    if not getattr(cls, "name", ""):
+        raise TypeError(f"{cls.__qualname__} needs a non-empty `name` to be registered")
+    _tasks[cls.name] = cls
+    return cls
+
+
+def register_adapter(cls: T) -> T:
+    """Class decorator: make a model adapter available under `cls.name`."""
+    if not getattr(cls, "name", ""):
+        raise TypeError(f"{cls.__qualname__} needs a non-empty `name` to be registered")
+    _adapters[cls.name] = cls
+    return cls
+
+
+def _import_package_modules(package: str) -> None:
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__, prefix=package + "."):
+        importlib.import_module(info.name)
+
+
+def _load_entry_points(group: str, register: Callable[[Any], Any]) -> None:
+    for ep in entry_points(group=group):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plug-in must not break the built-ins
+            import warnings
+
+            warnings.warn(f"could not load {group} plug-in {ep.name!r}: {exc}", stacklevel=2)
+            continue
+        items = obj() if callable(obj) and not isinstance(obj, type) else obj
+        for item in items if isinstance(items, (list, tuple)) else [items]:
+            register(item)
+
+
+def load_all(force: bool = False) -> None:
+    global _loaded
+    if _loaded and not force:
+        return
+    _loaded = True
+    _import_package_modules("janus_eval.tasks")
+    _import_package_modules("janus_eval.model_adapters")
+    _load_entry_points(TASK_GROUP, register_task)
+    _load_entry_points(ADAPTER_GROUP, register_adapter)
+
+
+def task_names() -> list[str]:
+    load_all()
+    return sorted(_tasks)
+
+
+def adapter_names() -> list[str]:
+    load_all()
+    return sorted(_adapters)
+
+
+def task_class(name: str) -> type[Task]:
+    load_all()
+    if name not in _tasks:
+        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_tasks))}")
+    return _tasks[name]
+
+
+def adapter_class(name: str) -> type:
+    load_all()
+    if name not in _adapters:
+        raise UserError(f"unknown model {name!r}; known models: {', '.join(sorted(_adapters))}")
+    return _adapters[name]
+
+
+def coerce_options(defaults: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    """Turn `--task-option k=v` strings into the type of each option's default."""
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        default = defaults.get(key)
+        if not isinstance(value, str) or default is None:
+            out[key] = value
+        elif isinstance(default, bool):
+            if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise UserError(f"option {key}={value!r}: expected true or false")
+            out[key] = value.lower() in {"1", "true", "yes"}
+        elif isinstance(default, (int, float)):
+            try:
+                out[key] = type(default)(value)
+            except ValueError:
+                raise UserError(
+                    f"option {key}={value!r}: expected a {type(default).__name__}"
+                ) from None
+        else:
+            out[key] = value
+    return out
+
+
+def make_task(name: str, options: dict[str, Any] | None = None) -> Task:
+    cls = task_class(name)
+    return cls(**coerce_options(cls.default_options(), dict(options or {})))

@@ -1,0 +1,1 @@
+"""Leaderboards, run comparison and HTML reports, built from run records only."""

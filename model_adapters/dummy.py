@@ -1,0 +1,61 @@
+"""A model with no weights, for tests and dry runs: answers and images are deterministic
+functions of the request, so two runs (or a resumed one) agree exactly."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from janus_eval.registry import register_adapter
+from janus_eval.types import ImageRequest, UnderstandRequest
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+
+
+@register_adapter
+class DummyAdapter:
+    """Answers "yes"/"no"/"A".. or a number from a hash of the prompt; images are flat colours
+    drawn from a hash of (seed, request id, k)."""
+
+    name = "dummy"
+
+    def __init__(self, model_path: str | None = None, device: str = "cpu", dtype: str = "fp32",
+                 **options: Any) -> None:
+        self.model_path = model_path
+        self.device = device
+        self.dtype = dtype
+        self.options = options
+        self.calls = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "checkpoint": self.model_path or "none", "weights_sha256": None,
+                "dtype": self.dtype, "device": self.device}
+
+    def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:
+        self.calls += 1
+        answers = []
+        for req in reqs:
+            h = _digest(req.prompt, len(req.images))
+            if "option's letter" in req.prompt or "\nA." in req.prompt:
+                answers.append("ABCD"[h[0] % 4])
+            elif "how many" in req.prompt.lower():
+                answers.append(str(h[0] % 5))
+            else:
+                answers.append("Yes" if h[0] % 2 else "No")
+        return answers
+
+    def generate_images(self, reqs: Sequence[ImageRequest]) -> list[list[Any]]:
+        from PIL import Image
+
+        self.calls += 1
+        out = []
+        for req in reqs:
+            images = []
+            for k in req.indices:
+                h = _digest(req.seed, req.request_id, k)
+                images.append(Image.new("RGB", (req.size, req.size), (h[0], h[1], h[2])))
+            out.append(images)
+        return out

@@ -1,0 +1,1 @@
+"""Benchmarks shipped with janus-eval (installed as `janus_eval.tasks`)."""
