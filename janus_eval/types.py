@@ -83,7 +83,8 @@ class ImageRequest:
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
-    size: int = 384
+    #: Output side in pixels; None means the model's native size (384 for Janus).
+    size: int | None = None
 
     @property
     def indices(self) -> tuple[int, ...]:

@@ -1,0 +1,1 @@
+"""Object detectors and colour classifiers used to score generated images (GenEval)."""
