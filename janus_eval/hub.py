@@ -18,8 +18,9 @@ def looks_like_path(name_or_path: str | Path) -> bool:
     return Path(text).exists() or text.startswith((".", "/", "~")) or text.count("/") != 1
 
 
-def resolve_snapshot(name_or_path: str | Path, *, what: str,
-                     allow_patterns: list[str] | None = None) -> Path:
+def resolve_snapshot(
+    name_or_path: str | Path, *, what: str, allow_patterns: list[str] | None = None
+) -> Path:
     """A local directory for a checkpoint or data repo: the path itself, or a hub snapshot."""
     if looks_like_path(name_or_path):
         path = Path(name_or_path).expanduser()

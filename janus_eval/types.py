@@ -105,7 +105,7 @@ class ImageRequest:
         return {"prompt": self.prompt, "seed": self.seed, **self.generation_params()}
 
 
-Request = Union[UnderstandRequest, ImageRequest]
+Request = UnderstandRequest | ImageRequest
 
 
 def _image_ref(image: ImageLike) -> str:

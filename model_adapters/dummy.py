@@ -22,20 +22,54 @@ class DummyAdapter:
 
     name = "dummy"
 
-    def __init__(self, model_path: str | None = None, device: str = "cpu", dtype: str = "fp32",
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        model_path: str | None = None,
+        device: str = "cpu",
+        dtype: str = "fp32",
+        **options: Any,
+    ) -> None:
         self.model_path = model_path
         self.device = device
         self.dtype = dtype
-        self.options = options
+        # Test hooks: `delay_s` slows each call (to interrupt a run midway); `fail_after`
+        # raises on the call after that many (to check nothing stored is lost);
+        # `exit_after` kills the process outright, as a crashed rank would.
+        self.delay_s = float(options.pop("delay_s", 0.0))
+        self.fail_after = int(options.pop("fail_after", -1))
+        self.exit_after = int(options.pop("exit_after", -1))
+        if options:
+            from janus_eval.types import UserError
+
+            raise UserError(
+                f"dummy adapter: unknown option(s) {sorted(options)}; known: "
+                "delay_s, fail_after, exit_after"
+            )
         self.calls = 0
 
+    def _tick(self) -> None:
+        import os
+        import time
+
+        if self.calls == self.exit_after:
+            os._exit(17)
+        if self.calls == self.fail_after:
+            raise RuntimeError(f"dummy adapter: failing on call {self.calls} as asked")
+        self.calls += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
+
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "checkpoint": self.model_path or "none", "weights_sha256": None,
-                "dtype": self.dtype, "device": self.device}
+        return {
+            "name": self.name,
+            "checkpoint": self.model_path or "none",
+            "weights_sha256": None,
+            "dtype": self.dtype,
+            "device": self.device,
+        }
 
     def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:
-        self.calls += 1
+        self._tick()
         answers = []
         for req in reqs:
             h = _digest(req.prompt, len(req.images))
@@ -50,7 +84,7 @@ class DummyAdapter:
     def generate_images(self, reqs: Sequence[ImageRequest]) -> list[list[Any]]:
         from PIL import Image
 
-        self.calls += 1
+        self._tick()
         out = []
         for req in reqs:
             images = []

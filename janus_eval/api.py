@@ -1,0 +1,323 @@
+"""`evaluate(...)`: the one entry point the CLI and Python code share."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from janus_eval import distributed, registry
+from janus_eval.provenance import device_name, git_commit, now, package_versions, stable_hash
+from janus_eval.runner import ExecutionStats, Runner, WorkItem, plan_work, shard_of
+from janus_eval.store import RunStore, atomic_write_json
+from janus_eval.types import RunRecord, Task, UserError
+
+log = logging.getLogger("janus_eval")
+
+DTYPES = ("bf16", "fp32", "fp16")
+
+
+def build_adapter(
+    model: str,
+    *,
+    model_path: str | None = None,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    model_options: dict[str, Any] | None = None,
+) -> Any:
+    """Construct a registered adapter by name (the adapter validates its own checkpoint)."""
+    if dtype not in DTYPES:
+        raise UserError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    cls = registry.adapter_class(model)
+    return cls(model_path=model_path, device=device, dtype=dtype, **(model_options or {}))
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'i/n' -> (i, n), with 0 <= i < n."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
+    if not 0 <= i < n:
+        raise UserError(f"--shard {text!r}: need 0 <= i < n")
+    return i, n
+
+
+def evaluate(
+    task: str | Task,
+    model: str | Any,
+    *,
+    model_path: str | None = None,
+    data_dir: str | Path | None = None,
+    limit: int | None = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    output_dir: str | Path = "results/runs",
+    device: str = "cpu",
+    dtype: str = "fp32",
+    resume: bool = True,
+    task_options: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
+    progress: bool = False,
+    shard: tuple[int, int] | str | None = None,
+) -> RunRecord:
+    """Run `task` against `model` and return its run record (also written as run.json).
+
+    `model` is an adapter name or an adapter instance (reuse one across tasks to load weights
+    once). With `shard=(i, n)` only slice i of n is run and stored (merge slices with
+    `janus_eval.merge.merge_runs`); under a torch.distributed launch the slices are the ranks and
+    rank 0 returns the merged record.
+    """
+    started_at, t_start = now(), time.perf_counter()
+    shard = parse_shard(shard) if isinstance(shard, str) else shard
+    world = distributed.launched_world() if shard is None else None
+    if world is not None:
+        shard = world
+        device = distributed.local_device(device)
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1 (got {limit})")
+
+    task_obj = task if isinstance(task, Task) else registry.make_task(task, task_options)
+    t_load = time.perf_counter()
+    adapter = (
+        model
+        if not isinstance(model, str)
+        else build_adapter(
+            model, model_path=model_path, device=device, dtype=dtype, model_options=model_options
+        )
+    )
+    model_load_s = time.perf_counter() - t_load
+    model_desc = adapter.describe()
+
+    data_path = Path(data_dir).expanduser() if data_dir is not None else None
+    if data_path is not None and not data_path.exists():
+        raise UserError(f"--data-dir {data_path} does not exist. {task_obj.data_help}".strip())
+    samples = list(task_obj.samples(data_path, limit))
+    if not samples:
+        raise UserError(
+            f"task {task_obj.name!r} found no samples in "
+            f"{data_path or 'its default source'}. {task_obj.data_help}".strip()
+        )
+    items = plan_work(task_obj, samples, seed, model_desc)
+
+    config = {
+        "task": task_obj.config(),
+        "model": model_desc,
+        "data": {
+            "data_dir": str(data_path) if data_path else None,
+            "fingerprint": stable_hash([(it.sample.id, it.key) for it in items]),
+            "n_samples": len(items),
+        },
+        "limit": limit,
+        "seed": seed,
+    }
+    run_id = _run_id(task_obj.name, model_desc, config)
+    run_dir = Path(output_dir) / run_id
+    if not resume:
+        _set_aside(run_dir, shard)
+        if world is not None:
+            distributed.barrier()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "config.json", config)
+
+    mine = [it for it in items if shard is None or shard_of(it.sample.id, shard[1]) == shard[0]]
+    store = RunStore(run_dir, shard)
+    what = f"{task_obj.name} · {model_desc.get('name', model)}"
+    if shard:
+        what += f" · shard {shard[0]}/{shard[1]}"
+    with _progress_bar(what, len(mine), enabled=progress) as advance:
+        stored, stats = Runner(
+            task_obj, adapter, store, batch_size=batch_size, progress=advance
+        ).run(mine)
+    log.info("%s: computed %d, reused %d (of %d)", run_id, stats.computed, stats.reused, len(mine))
+
+    results = {it.key: store.resolve_arrays(stored[it.key]) for it in mine}
+    if world is not None:
+        gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
+        if world[0] != 0:
+            return _record(
+                task_obj,
+                run_id,
+                model_desc,
+                config,
+                {},
+                mine,
+                stats,
+                seed,
+                device,
+                started_at,
+                t_start,
+                model_load_s,
+                shard,
+                complete=False,
+            )
+        results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
+        stats.computed = sum(part[1] for part in gathered or [])
+        stats.reused = sum(part[2] for part in gathered or [])
+    elif shard is not None:
+        record = _record(
+            task_obj,
+            run_id,
+            model_desc,
+            config,
+            {},
+            mine,
+            stats,
+            seed,
+            device,
+            started_at,
+            t_start,
+            model_load_s,
+            shard,
+            complete=False,
+        )
+        atomic_write_json(run_dir / f"run.shard-{shard[0]}-of-{shard[1]}.json", record.to_dict())
+        return record
+
+    scored = [results[it.key]["scores"] for it in items]
+    metrics = task_obj.aggregate(scored)
+    task_obj.finalize(run_dir, samples, scored)
+    record = _record(
+        task_obj,
+        run_id,
+        model_desc,
+        config,
+        metrics,
+        items,
+        stats,
+        seed,
+        device,
+        started_at,
+        t_start,
+        model_load_s,
+        None,
+        complete=True,
+    )
+    atomic_write_json(run_dir / "run.json", record.to_dict())
+    return record
+
+
+def _run_id(task_name: str, model_desc: dict, config: dict) -> str:
+    model_name = str(model_desc.get("name", "model"))
+    slug = "".join(c if c.isalnum() or c in "-." else "-" for c in model_name)
+    return f"{task_name}-{slug}-{stable_hash(config, 12)}"
+
+
+def _set_aside(run_dir: Path, shard: tuple[int, int] | None) -> None:
+    """--no-resume never deletes: earlier results move to a dated sibling directory."""
+    if run_dir.exists() and (shard is None or shard[0] == 0):
+        aside = run_dir.with_name(f"{run_dir.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        shutil.move(str(run_dir), aside)
+        log.warning("--no-resume: earlier results moved to %s", aside)
+
+
+def _record(
+    task: Task,
+    run_id: str,
+    model_desc: dict,
+    config: dict,
+    metrics: dict,
+    items: Sequence[WorkItem],
+    stats: ExecutionStats,
+    seed: int,
+    device: str,
+    started_at: str,
+    t_start: float,
+    model_load_s: float,
+    shard: tuple[int, int] | None,
+    *,
+    complete: bool,
+) -> RunRecord:
+    wall = time.perf_counter() - t_start
+    busy = stats.inference_s + stats.scoring_s
+    timings = {
+        "wall_s": round(wall, 3),
+        "model_load_s": round(model_load_s, 3),
+        "inference_s": round(stats.inference_s, 3),
+        "scoring_s": round(stats.scoring_s, 3),
+        "samples_per_s": round(stats.computed / busy, 3) if busy > 0 else 0.0,
+    }
+    prompt_options = {k: v for k, v in task.options.items() if "prompt" in k}
+    first = items[0].request.summary() if items else {}
+    skipped = getattr(task, "skipped", None) or []
+    return RunRecord(
+        run_id=run_id,
+        task=task.name,
+        task_version=task.version,
+        task_kind=task.kind,
+        model=model_desc,
+        metrics=metrics,
+        primary_metric=task.primary_metric,
+        config=config,
+        n_samples=len(items),
+        n_computed=stats.computed,
+        n_reused=stats.reused,
+        n_skipped=len(skipped),
+        seed=seed,
+        versions=package_versions(),
+        git_commit=git_commit(),
+        device=device_name(device),
+        timings=timings,
+        started_at=started_at,
+        finished_at=now(),
+        prompt={**prompt_options, "example": first.get("prompt")},
+        shard={"index": shard[0], "count": shard[1]} if shard else None,
+        extra={
+            "complete": complete,
+            "leaderboard_keys": list(getattr(task, "leaderboard_keys", ())),
+            "images_reused": stats.images_reused,
+            "repaired_lines": stats.repaired_lines,
+            "batches": stats.batches,
+            "sample_ids_hash": stable_hash(sorted(it.sample.id for it in items)),
+        },
+    )
+
+
+@contextlib.contextmanager
+def _progress_bar(
+    description: str, total: int, *, enabled: bool
+) -> Iterator[Callable[[int], None]]:
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task_id = bar.add_task(description, total=total, rate="")
+        t0, first = time.perf_counter(), [True]
+        done = [0]
+
+        def advance(n: int) -> None:
+            if first[0]:  # samples reused from disk do not count towards the rate
+                first[0] = False
+                bar.update(task_id, advance=n)
+                nonlocal t0
+                t0 = time.perf_counter()
+                return
+            done[0] += n
+            rate = done[0] / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task_id, advance=n, rate=f"{rate:.2f} samples/s")
+
+        yield advance

@@ -1,0 +1,470 @@
+"""The `janus-eval` command: parse, call the API, print. No logic of its own lives here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from janus_eval import __version__, registry
+from janus_eval.runner import BatchFailed
+from janus_eval.types import UserError
+
+app = typer.Typer(
+    name="janus-eval",
+    help="Evaluate unified multimodal models (understanding and generation) and compare runs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+bench_app = typer.Typer(
+    help="Speed and memory benchmarks against anchors measured in the same "
+    "process (see docs/PERFORMANCE.md).",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        force=True,
+    )
+
+
+def _parse_kv(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def _flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _metrics_table(record: Any) -> Table:
+    table = Table(title=f"{record.task} · {record.model.get('name')} · {record.run_id}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in _flatten(record.metrics).items():
+        style = "bold" if name == record.primary_metric else None
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        table.add_row(name, shown, style=style)
+    return table
+
+
+def _resolve_tasks(spec: str) -> list[str]:
+    names = [t.strip() for t in spec.split(",") if t.strip()]
+    if names == ["all"]:
+        return registry.task_names()
+    for name in names:
+        registry.task_class(name)  # raises a UserError listing the valid names
+    return names
+
+
+def _task_data_dir(data_dir: Path | None, task: str, several: bool) -> Path | None:
+    if data_dir is None or not several:
+        return data_dir
+    return data_dir / task if (data_dir / task).is_dir() else data_dir
+
+
+@app.command()
+def run(
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Task name, comma-separated names, or 'all'. See `janus-eval tasks`.",
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Adapter name (see `janus-eval models`): janus, janus-tiny, hf-janus, dummy, ...",
+        ),
+    ],
+    model_path: Annotated[
+        str | None,
+        typer.Option(
+            help="Checkpoint: a local directory or a Hugging Face hub name "
+            "(e.g. deepseek-ai/Janus-Pro-7B)."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The task's data files (see `janus-eval tasks` for what each expects). With "
+            "several tasks, DATA_DIR/<task> is used where it exists."
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N samples.")] = None,
+    batch_size: Annotated[
+        str,
+        typer.Option(help="Requests per adapter call, or 'auto' to size from free device memory."),
+    ] = "8",
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Run seed; image k of sample s draws from a stream fixed by (seed, s, k)."
+        ),
+    ] = 0,
+    output_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path(
+        "results/runs"
+    ),
+    device: Annotated[str, typer.Option(help="cuda, cuda:N or cpu.")] = "cpu",
+    dtype: Annotated[str, typer.Option(help="bf16, fp32 or fp16.")] = "fp32",
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--no-resume",
+            help="Reuse results stored by an earlier identical run (default). --no-resume moves "
+            "earlier results aside (never deletes them) and starts over.",
+        ),
+    ] = True,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-option",
+            "-O",
+            help="Task option KEY=VALUE (repeatable); see `janus-eval tasks`.",
+        ),
+    ] = None,
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option("--model-option", "-M", help="Adapter option KEY=VALUE (repeatable)."),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Run only slice I/N of the samples (merge slices with `janus-eval merge`). Under "
+            "torchrun the ranks are the slices and this is not needed."
+        ),
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run tasks against a model; results go to OUTPUT_DIR/<run-id>/ as they finish."""
+    from janus_eval import api
+
+    _setup_logging(verbose)
+    names = _resolve_tasks(task)
+    size = _batch_size(batch_size, model)
+    adapter = api.build_adapter(
+        model,
+        model_path=model_path,
+        device=device,
+        dtype=dtype,
+        model_options=_parse_kv(model_option, "--model-option"),
+    )
+    for name in names:
+        record = api.evaluate(
+            name,
+            adapter,
+            data_dir=_task_data_dir(data_dir, name, len(names) > 1),
+            limit=limit,
+            batch_size=size,
+            seed=seed,
+            output_dir=output_dir,
+            device=device,
+            dtype=dtype,
+            resume=resume,
+            task_options=_parse_kv(task_option, "--task-option"),
+            progress=progress,
+            shard=shard,
+        )
+        run_dir = output_dir / record.run_id
+        if record.shard:
+            console.print(
+                f"slice {record.shard['index']}/{record.shard['count']} stored in "
+                f"{run_dir}: {record.n_computed} computed, {record.n_reused} reused"
+            )
+            continue
+        if record.metrics:
+            console.print(_metrics_table(record))
+        console.print(
+            f"{record.n_computed} computed, {record.n_reused} reused from an earlier "
+            f"run · {record.timings.get('samples_per_s', 0)} samples/s · {run_dir}"
+        )
+
+
+def _batch_size(text: str, model: str) -> int:
+    if text == "auto":
+        cls = registry.adapter_class(model)
+        chooser = getattr(cls, "auto_batch_size", None)
+        return int(chooser()) if chooser else 8
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"--batch-size {text!r}: expected a positive integer or 'auto'") from None
+    if value < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {value})")
+    return value
+
+
+@app.command()
+def tasks() -> None:
+    """List registered tasks: kind, version, metrics, options and the data each expects."""
+    table = Table(title="tasks", show_lines=True)
+    for col in ("name", "kind", "version", "metrics", "options", "data"):
+        table.add_column(col, overflow="fold")
+    for name in registry.task_names():
+        cls = registry.task_class(name)
+        metrics = ", ".join(
+            f"[bold]{m}[/]" if m == cls.primary_metric else m
+            for m in (cls.metric_names or (cls.primary_metric,))
+        )
+        options = ", ".join(f"{k}={v}" for k, v in cls.default_options().items())
+        table.add_row(name, cls.kind, cls.version, metrics, options, cls.data_help)
+    console.print(table)
+
+
+@app.command()
+def models() -> None:
+    """List registered model adapters."""
+    table = Table(title="models")
+    table.add_column("name")
+    table.add_column("description", overflow="fold")
+    for name in registry.adapter_names():
+        doc = (registry.adapter_class(name).__doc__ or "").strip().split("\n\n")[0]
+        table.add_row(name, " ".join(doc.split()))
+    console.print(table)
+
+
+@app.command()
+def leaderboard(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Run directories or folders holding them (default: results/runs)."),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="md, csv, html or json.")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    sub_metrics: Annotated[bool, typer.Option(help="Add every sub-metric as a column.")] = False,
+) -> None:
+    """One row per model/checkpoint, one column per task's primary metric, from run records."""
+    from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
+
+    if format not in ("md", "csv", "html", "json"):
+        raise UserError(f"--format {format!r}: choose md, csv, html or json")
+    frame = build_leaderboard(paths or [Path("results/runs")], sub_metrics=sub_metrics)
+    text = render_leaderboard(frame, format)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        console.print(f"wrote {output}")
+    else:
+        print(text)
+
+
+@app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="Baseline run directory.")],
+    candidate: Annotated[Path, typer.Argument(help="Candidate run directory.")],
+    max_drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Gate METRIC=VALUE (repeatable): fail when the candidate is worse than the "
+            "baseline by more than VALUE (lower-is-better metrics such as FID: higher by "
+            "more than VALUE)."
+        ),
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, md or json.")] = "table",
+) -> None:
+    """Per-metric deltas with paired-bootstrap 95% intervals; exit 1 when a gate fails."""
+    from janus_eval.report.compare import compare_runs, render_comparison
+
+    gates = {k: _float(v, k) for k, v in _parse_kv(max_drop, "--max-drop").items()}
+    result = compare_runs(baseline, candidate, max_drop=gates, n_boot=n_boot, seed=seed)
+    print(render_comparison(result, format))
+    if result.failed:
+        err_console.print("[red]gate failed[/]")
+        raise typer.Exit(1)
+
+
+def _float(text: str, key: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"--max-drop {key}={text!r}: VALUE must be a number") from None
+
+
+@app.command()
+def merge(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Shard run directories (or one shared directory holding every slice)."),
+    ],
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the merged run goes when the slices live in different directories."
+        ),
+    ] = None,
+) -> None:
+    """Join `--shard I/N` slices into one run record (refuses mismatched or missing slices)."""
+    from janus_eval.merge import merge_runs
+
+    record = merge_runs(paths, output_dir)
+    console.print(_metrics_table(record))
+
+
+@app.command()
+def report(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Run directories or folders holding them (default: results/runs)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("results/report.html"),
+) -> None:
+    """A self-contained HTML report: leaderboard, metrics, configs, image grids."""
+    from janus_eval.report.html import write_html_report
+
+    path = write_html_report(paths or [Path("results/runs")], output)
+    console.print(f"wrote {path}")
+
+
+@bench_app.command("generate")
+def bench_generate(
+    size: Annotated[str, typer.Option(help="janus-1.3b, janus-pro-7b or tiny.")] = "janus-1.3b",
+    images_per_prompt: Annotated[int, typer.Option()] = 16,
+    prompts: Annotated[int, typer.Option()] = 1,
+    random_weights: Annotated[bool, typer.Option("--random-weights/--no-random-weights")] = True,
+    baselines: Annotated[
+        bool,
+        typer.Option(help="Also time transformers' generate and an upstream-style eager loop."),
+    ] = False,
+    device: Annotated[str, typer.Option()] = "cuda",
+    dtype: Annotated[str, typer.Option()] = "bf16",
+    steps: Annotated[int | None, typer.Option(help="Fewer decode steps (smoke runs).")] = None,
+) -> None:
+    """Image-generation throughput of the CFG sampler against the bandwidth floor."""
+    from janus_eval.bench.generate import run as run_bench
+
+    _print_json(
+        run_bench(
+            size=size,
+            images_per_prompt=images_per_prompt,
+            prompts=prompts,
+            random_weights=random_weights,
+            baselines=baselines,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+        )
+    )
+
+
+@bench_app.command("understand")
+def bench_understand(
+    size: Annotated[str, typer.Option(help="janus-1.3b, janus-pro-7b or tiny.")] = "janus-1.3b",
+    questions: Annotated[int, typer.Option()] = 256,
+    batch_size: Annotated[int, typer.Option()] = 64,
+    random_weights: Annotated[bool, typer.Option("--random-weights/--no-random-weights")] = True,
+    baselines: Annotated[
+        bool, typer.Option(help="Also time transformers one question at a time.")
+    ] = False,
+    device: Annotated[str, typer.Option()] = "cuda",
+    dtype: Annotated[str, typer.Option()] = "bf16",
+) -> None:
+    """Understanding throughput (questions/s) of the batched path."""
+    from janus_eval.bench.understand import run as run_bench
+
+    _print_json(
+        run_bench(
+            size=size,
+            questions=questions,
+            batch_size=batch_size,
+            random_weights=random_weights,
+            baselines=baselines,
+            device=device,
+            dtype=dtype,
+        )
+    )
+
+
+@bench_app.command("fid")
+def bench_fid(
+    folder: Annotated[str | None, typer.Option(help="Image folder (default: synthesised).")] = None,
+    reference: Annotated[str | None, typer.Option(help="Reference folder.")] = None,
+    n_images: Annotated[int, typer.Option()] = 2000,
+    device: Annotated[str, typer.Option()] = "cuda",
+    batch_size: Annotated[int, typer.Option()] = 64,
+    num_workers: Annotated[int, typer.Option()] = 8,
+    inception_path: Annotated[str | None, typer.Option()] = None,
+    random_extractor: Annotated[
+        bool, typer.Option(help="Random-weight extractor (testing).")
+    ] = False,
+) -> None:
+    """Our streaming FID engine against clean-fid's compute_fid, same images and extractor."""
+    from janus_eval.bench.fid import run as run_bench
+
+    _print_json(
+        run_bench(
+            folder=folder,
+            reference=reference,
+            n_images=n_images,
+            device=device,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            inception_path=inception_path,
+            random_extractor=random_extractor,
+        )
+    )
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+@app.command()
+def version() -> None:
+    """Print the janus-eval version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Console entry point: user errors print one message and exit 2, never a traceback."""
+    try:
+        app()
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except BatchFailed as exc:
+        err_console.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
+        if "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; results stored so far are kept (re-run to resume)")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

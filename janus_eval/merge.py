@@ -1,0 +1,140 @@
+"""Joining `--shard i/n` slices into one run, refusing anything that would not add up.
+
+Slices merge only when they come from the same arguments (same run id), cover every index
+0..n-1 exactly once, and hold disjoint samples that together are the whole sample set. The merged
+metrics are then the single-process metrics: aggregation sees the same scores in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from janus_eval import registry
+from janus_eval.provenance import now, stable_hash
+from janus_eval.store import RunStore, atomic_write_json, read_jsonl, shard_filename
+from janus_eval.types import RunRecord, Sample, UserError
+
+
+def _shard_records(paths: Sequence[Path]) -> list[tuple[Path, RunRecord]]:
+    found = []
+    for path in paths:
+        path = Path(path)
+        files = [path] if path.is_file() else sorted(path.glob("run.shard-*-of-*.json"))
+        if not files:
+            raise UserError(
+                f"{path}: no shard records (run.shard-I-of-N.json) found. Shards "
+                "are written by `janus-eval run ... --shard I/N`."
+            )
+        for file in files:
+            try:
+                found.append((file.parent, RunRecord.from_dict(json.loads(file.read_text()))))
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise UserError(f"{file}: not a valid shard record ({exc})") from None
+    return found
+
+
+def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunRecord:
+    """Merge shard directories into one run directory and return its record.
+
+    The merged run goes to `output_dir/<run_id>`, or, when every shard lives in one directory
+    (a shared file system), into that directory itself.
+    """
+    shards = _shard_records(paths)
+    ids = {rec.run_id for _, rec in shards}
+    if len(ids) != 1:
+        raise UserError(
+            "these shards come from runs with different arguments and cannot be "
+            f"merged: run ids {sorted(ids)}"
+        )
+    counts = {rec.shard["count"] for _, rec in shards if rec.shard}
+    if len(counts) != 1 or any(rec.shard is None for _, rec in shards):
+        raise UserError(f"shards were cut into different numbers of slices: {sorted(counts)}")
+    n = counts.pop()
+    seen: dict[int, Path] = {}
+    for run_dir, rec in shards:
+        i = rec.shard["index"]
+        if i in seen and seen[i] != run_dir:
+            raise UserError(
+                f"slice {i}/{n} is given twice ({seen[i]} and {run_dir}); "
+                "overlapping slices cannot be merged"
+            )
+        seen[i] = run_dir
+    missing = sorted(set(range(n)) - set(seen))
+    if missing:
+        raise UserError(
+            f"slices {missing} of {n} are missing; run them with --shard I/{n} and merge again"
+        )
+
+    first = shards[0][1]
+    expected = first.config["data"]["n_samples"]
+    results: dict[str, dict[str, Any]] = {}
+    for i, run_dir in sorted(seen.items()):
+        store = RunStore(run_dir, (i, n))
+        for record in read_jsonl(store.path, tolerate_partial_tail=True):
+            if record["id"] in results and results[record["id"]]["key"] != record["key"]:
+                raise UserError(
+                    f"sample {record['id']!r} appears in two slices with different "
+                    "results; the slices overlap"
+                )
+            results[record["id"]] = store.resolve_arrays(record)
+    if len(results) != expected:
+        raise UserError(
+            f"the slices hold {len(results)} samples, the run has {expected}: some "
+            "slices are incomplete. Re-run the incomplete slices (they resume) and "
+            "merge again."
+        )
+
+    task = registry.make_task(first.task, first.config["task"]["options"])
+    ordered = sorted(results.values(), key=lambda r: r["index"])
+    samples = [Sample(id=r["id"], category=r.get("category")) for r in ordered]
+    scored = [r["scores"] for r in ordered]
+
+    dirs = set(seen.values())
+    out_dir = (
+        dirs.pop()
+        if len(dirs) == 1 and output_dir is None
+        else (Path(output_dir or "results/runs") / first.run_id)
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if {out_dir} != set(seen.values()):
+        _copy_shard_files(seen, n, out_dir)
+
+    metrics = task.aggregate(scored)
+    task.finalize(out_dir, samples, scored)
+    record = RunRecord(
+        **{
+            **first.to_dict(),
+            "metrics": metrics,
+            "n_samples": len(ordered),
+            "n_computed": sum(rec.n_computed for _, rec in shards),
+            "n_reused": sum(rec.n_reused for _, rec in shards),
+            "started_at": min(rec.started_at for _, rec in shards),
+            "finished_at": now(),
+            "shard": None,
+            "timings": {"wall_s_per_shard": [rec.timings.get("wall_s") for _, rec in shards]},
+            "extra": {
+                **first.extra,
+                "complete": True,
+                "merged_from": len(shards),
+                "sample_ids_hash": stable_hash(sorted(results)),
+            },
+        }
+    )
+    atomic_write_json(out_dir / "run.json", record.to_dict())
+    return record
+
+
+def _copy_shard_files(seen: dict[int, Path], n: int, out_dir: Path) -> None:
+    for i, run_dir in seen.items():
+        name = shard_filename((i, n))
+        shutil.copy2(run_dir / name, out_dir / name)
+        for sub in ("images", "arrays"):
+            if (run_dir / sub).is_dir():
+                shutil.copytree(run_dir / sub, out_dir / sub, dirs_exist_ok=True)
+        config = run_dir / "config.json"
+        if config.exists() and not (out_dir / "config.json").exists():
+            shutil.copy2(config, out_dir / "config.json")

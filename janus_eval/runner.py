@@ -1,0 +1,240 @@
+"""The loop that turns samples into stored, scored results.
+
+It keys every request (task config, sample id, request, seed, model description), skips keys
+already stored, batches the rest through the adapter, scores each batch and appends it to the
+store before starting the next. A crash therefore costs at most one batch; a re-run with the same
+arguments computes only what is missing, and aggregates over exactly the same stored results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from janus_eval.images import load_image
+from janus_eval.provenance import stable_hash
+from janus_eval.store import RunStore, atomic_save_image
+from janus_eval.types import ImageRequest, Request, Sample, Task, UnderstandRequest, UserError
+
+log = logging.getLogger("janus_eval")
+
+
+class BatchFailed(RuntimeError):
+    """A batch raised; everything stored before it is safe on disk."""
+
+
+@dataclass
+class WorkItem:
+    index: int
+    sample: Sample
+    request: Request
+    key: str
+
+
+@dataclass
+class ExecutionStats:
+    computed: int = 0
+    reused: int = 0
+    images_reused: int = 0
+    inference_s: float = 0.0
+    scoring_s: float = 0.0
+    batches: int = 0
+    repaired_lines: int = 0
+    timings_by_batch: list[float] = field(default_factory=list)
+
+
+def result_key(
+    task_config: dict, sample: Sample, request: Request, seed: int, model_desc: dict
+) -> str:
+    return stable_hash(
+        {
+            "task": task_config,
+            "sample": sample.id,
+            "request": request.summary(),
+            "seed": seed,
+            "model": model_desc,
+        },
+        length=32,
+    )
+
+
+def shard_of(sample_id: str, num_shards: int) -> int:
+    """Shards split by sample id (not position), so a sample's shard never depends on order."""
+    return int(stable_hash(sample_id, 8), 16) % num_shards
+
+
+def plan_work(task: Task, samples: Sequence[Sample], seed: int, model_desc: dict) -> list[WorkItem]:
+    """One keyed request per sample. Image requests get the run seed: image k of sample s then
+    draws from a stream fixed by (seed, s, k) alone."""
+    config = task.config()
+    items = []
+    seen: dict[str, int] = {}
+    for index, sample in enumerate(samples):
+        if sample.id in seen:
+            raise UserError(
+                f"task {task.name!r}: sample id {sample.id!r} appears twice (records "
+                f"{seen[sample.id]} and {index}); ids must be unique. Check the data files for "
+                "duplicated records."
+            )
+        seen[sample.id] = index
+        request = task.request(sample)
+        if isinstance(request, ImageRequest):
+            request = dataclasses.replace(request, seed=seed, request_id=sample.id)
+        items.append(
+            WorkItem(index, sample, request, result_key(config, sample, request, seed, model_desc))
+        )
+    return items
+
+
+def _batches(items: Sequence[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class Runner:
+    """Drives one task against one adapter into one store."""
+
+    def __init__(
+        self,
+        task: Task,
+        adapter: Any,
+        store: RunStore,
+        *,
+        batch_size: int = 8,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1 (got {batch_size})")
+        self.task = task
+        self.adapter = adapter
+        self.store = store
+        self.batch_size = batch_size
+        self.progress = progress or (lambda n: None)
+
+    def run(self, items: Sequence[WorkItem]) -> tuple[dict[str, dict], ExecutionStats]:
+        stats = ExecutionStats()
+        stored = self.store.load()
+        stats.repaired_lines = self.store.repaired_lines
+        if stats.repaired_lines:
+            log.warning(
+                "discarded %d truncated line(s) at the end of %s; recomputing them",
+                stats.repaired_lines,
+                self.store.path.name,
+            )
+        todo = [it for it in items if it.key not in stored]
+        stats.reused = len(items) - len(todo)
+        if stats.reused:
+            log.info(
+                "resuming: %d of %d samples already stored in %s; computing %d",
+                stats.reused,
+                len(items),
+                self.store.run_dir,
+                len(todo),
+            )
+        self.progress(stats.reused)
+        for batch in _batches(todo, self.batch_size):
+            try:
+                records = self._run_batch(batch, stats)
+            except UserError as exc:
+                raise UserError(f"{exc}\n({self._stored_note(stats)})") from None
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                raise BatchFailed(
+                    f"batch of samples {batch[0].sample.id!r}..{batch[-1].sample.id!r} failed: "
+                    f"{type(exc).__name__}: {exc}. {self._stored_note(stats)}"
+                ) from exc
+            self.store.append(records)
+            for record in records:
+                stored[record["key"]] = record
+            stats.computed += len(batch)
+            stats.batches += 1
+            self.progress(len(batch))
+        return stored, stats
+
+    def _stored_note(self, stats: ExecutionStats) -> str:
+        done = stats.reused + stats.computed
+        return (
+            f"{done} result(s) are stored in {self.store.run_dir}; re-run the same command to "
+            "resume from there"
+        )
+
+    def _run_batch(self, batch: list[WorkItem], stats: ExecutionStats) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        if isinstance(batch[0].request, UnderstandRequest):
+            responses: list[Any] = list(self.adapter.understand([it.request for it in batch]))
+            image_paths: list[list[str] | None] = [None] * len(batch)
+        else:
+            responses, image_paths = self._generate(batch, stats)
+        if len(responses) != len(batch):
+            raise RuntimeError(
+                f"adapter returned {len(responses)} answers for {len(batch)} requests"
+            )
+        t1 = time.perf_counter()
+        scores = self.task.score_batch([it.sample for it in batch], responses)
+        t2 = time.perf_counter()
+        stats.inference_s += t1 - t0
+        stats.scoring_s += t2 - t1
+        stats.timings_by_batch.append(t2 - t0)
+        per_sample = (t2 - t0) / len(batch)
+        return [
+            {
+                "key": it.key,
+                "id": it.sample.id,
+                "index": it.index,
+                "category": it.sample.category,
+                "request": it.request.summary(),
+                "response": response if isinstance(response, str) else None,
+                "images": paths,
+                "scores": score,
+                "elapsed_s": round(per_sample, 6),
+            }
+            for it, response, paths, score in zip(batch, responses, image_paths, scores)
+        ]
+
+    def _generate(
+        self, batch: list[WorkItem], stats: ExecutionStats
+    ) -> tuple[list[list[Any]], list[list[str] | None]]:
+        """Generate only the images not already on disk (resume works image by image: PNGs are
+        written atomically, and their seeds depend on (seed, sample, k) alone)."""
+        images_dir = self.store.images_dir
+        wanted: list[tuple[WorkItem, ImageRequest, dict[int, Any]]] = []
+        for it in batch:
+            req = it.request
+            assert isinstance(req, ImageRequest)
+            have = {}
+            for k in req.indices:
+                path = images_dir / self.task.image_relpath(it.sample, k)
+                if path.is_file():
+                    have[k] = load_image(path, what=f"stored image {path}")
+            stats.images_reused += len(have)
+            missing = tuple(k for k in req.indices if k not in have)
+            wanted.append((it, dataclasses.replace(req, image_indices=missing), have))
+        to_make = [(i, req) for i, (_, req, _) in enumerate(wanted) if req.indices]
+        made = self.adapter.generate_images([req for _, req in to_make]) if to_make else []
+        if len(made) != len(to_make):
+            raise RuntimeError(
+                f"adapter returned {len(made)} image lists for {len(to_make)} requests"
+            )
+        for (i, req), images in zip(to_make, made):
+            if len(images) != len(req.indices):
+                raise RuntimeError(
+                    f"adapter returned {len(images)} images, {len(req.indices)} were asked for"
+                )
+            it, _, have = wanted[i]
+            for k, image in zip(req.indices, images):
+                atomic_save_image(image, images_dir / self.task.image_relpath(it.sample, k))
+                have[k] = image
+        responses, paths = [], []
+        for it, _, have in wanted:
+            ks = it.request.indices
+            responses.append([have[k] for k in ks])
+            rel = [str(Path("images") / self.task.image_relpath(it.sample, k)) for k in ks]
+            paths.append(rel)
+            self.task.on_images_saved(it.sample, images_dir)
+        return responses, paths
