@@ -44,10 +44,24 @@ def register_adapter(cls: T) -> T:
     return cls
 
 
+#: Built-in modules that failed to import, with the reason (shown when their names are asked for).
+import_errors: dict[str, str] = {}
+
+
 def _import_package_modules(package: str) -> None:
+    """Import every module of a built-in package. One broken module (a missing optional
+    dependency, say) must not hide the others, so failures are recorded and warned about."""
     pkg = importlib.import_module(package)
     for info in pkgutil.iter_modules(pkg.__path__, prefix=package + "."):
-        importlib.import_module(info.name)
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception as exc:
+            import warnings
+
+            import_errors[info.name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"could not import {info.name}: {exc}", stacklevel=2)
 
 
 def _load_entry_points(group: str, register: Callable[[Any], Any]) -> None:
@@ -75,6 +89,16 @@ def load_all(force: bool = False) -> None:
     _load_entry_points(ADAPTER_GROUP, register_adapter)
 
 
+def _import_note() -> str:
+    if not import_errors:
+        return ""
+    return (
+        " (modules that failed to import: "
+        + "; ".join(f"{mod}: {err}" for mod, err in import_errors.items())
+        + ")"
+    )
+
+
 def task_names() -> list[str]:
     load_all()
     return sorted(_tasks)
@@ -88,14 +112,18 @@ def adapter_names() -> list[str]:
 def task_class(name: str) -> type[Task]:
     load_all()
     if name not in _tasks:
-        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_tasks))}")
+        raise UserError(
+            f"unknown task {name!r}; known tasks: {', '.join(sorted(_tasks))}" + _import_note()
+        )
     return _tasks[name]
 
 
 def adapter_class(name: str) -> type:
     load_all()
     if name not in _adapters:
-        raise UserError(f"unknown model {name!r}; known models: {', '.join(sorted(_adapters))}")
+        raise UserError(
+            f"unknown model {name!r}; known models: {', '.join(sorted(_adapters))}" + _import_note()
+        )
     return _adapters[name]
 
 
@@ -114,9 +142,8 @@ def coerce_options(defaults: dict[str, Any], given: dict[str, str]) -> dict[str,
             try:
                 out[key] = type(default)(value)
             except ValueError:
-                raise UserError(
-                    f"option {key}={value!r}: expected a {type(default).__name__}"
-                ) from None
+                kind = "an integer" if isinstance(default, int) else "a number"
+                raise UserError(f"option {key}={value!r}: expected {kind}") from None
         else:
             out[key] = value
     return out

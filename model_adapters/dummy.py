@@ -4,6 +4,7 @@ functions of the request, so two runs (or a resumed one) agree exactly."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,9 @@ class DummyAdapter:
         self.delay_s = float(options.pop("delay_s", 0.0))
         self.fail_after = int(options.pop("fail_after", -1))
         self.exit_after = int(options.pop("exit_after", -1))
+        exit_rank = int(options.pop("exit_on_rank", -1))  # with exit_after: only this rank dies
+        if exit_rank >= 0 and int(os.environ.get("RANK", "0")) != exit_rank:
+            self.exit_after = -1
         if options:
             from janus_eval.types import UserError
 
@@ -48,7 +52,6 @@ class DummyAdapter:
         self.calls = 0
 
     def _tick(self) -> None:
-        import os
         import time
 
         if self.calls == self.exit_after:
