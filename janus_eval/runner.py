@@ -9,9 +9,12 @@ arguments computes only what is missing, and aggregates over exactly the same st
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +99,47 @@ def _batches(items: Sequence[WorkItem], size: int) -> Iterator[list[WorkItem]]:
         yield list(items[start : start + size])
 
 
+def _by_length(items: Sequence[WorkItem]) -> list[WorkItem]:
+    """Understanding requests sorted by size (images, then prompt length), so a batch pads
+    little; answers do not depend on batch composition, so only speed changes."""
+    if not items or not isinstance(items[0].request, UnderstandRequest):
+        return list(items)
+    return sorted(items, key=lambda it: (len(it.request.images), len(it.request.prompt)))
+
+
+class _Prefetcher:
+    """Decodes the next batch's images on worker threads while the model runs the current one.
+
+    Threads, not processes: PIL releases the GIL while decoding and resizing, and decoded images
+    then need no pickling between processes."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or min(8, os.cpu_count() or 1)
+
+    def __enter__(self) -> _Prefetcher:
+        self.batch_pool = ThreadPoolExecutor(1, thread_name_prefix="janus-eval-prefetch")
+        self.decode_pool = ThreadPoolExecutor(self.workers, thread_name_prefix="janus-eval-decode")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.batch_pool.shutdown(wait=True, cancel_futures=True)
+        self.decode_pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, batch: list[WorkItem]) -> Future:
+        return self.batch_pool.submit(self._load, batch)
+
+    def _load(self, batch: list[WorkItem]) -> list[tuple[WorkItem, Request]]:
+        out = []
+        for it in batch:
+            req = it.request
+            if isinstance(req, UnderstandRequest) and req.images:
+                decode = functools.partial(load_image, what=f"sample {it.sample.id!r}: image")
+                images = tuple(self.decode_pool.map(decode, req.images))
+                req = dataclasses.replace(req, images=images)
+            out.append((it, req))
+        return out
+
+
 class Runner:
     """Drives one task against one adapter into one store."""
 
@@ -137,24 +181,30 @@ class Runner:
                 len(todo),
             )
         self.progress(stats.reused)
-        for batch in _batches(todo, self.batch_size):
-            try:
-                records = self._run_batch(batch, stats)
-            except UserError as exc:
-                raise UserError(f"{exc}\n({self._stored_note(stats)})") from None
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:
-                raise BatchFailed(
-                    f"batch of samples {batch[0].sample.id!r}..{batch[-1].sample.id!r} failed: "
-                    f"{type(exc).__name__}: {exc}. {self._stored_note(stats)}"
-                ) from exc
-            self.store.append(records)
-            for record in records:
-                stored[record["key"]] = record
-            stats.computed += len(batch)
-            stats.batches += 1
-            self.progress(len(batch))
+        batches = list(_batches(_by_length(todo), self.batch_size))
+        with _Prefetcher() as prefetch:
+            upcoming = prefetch.submit(batches[0]) if batches else None
+            for number, batch in enumerate(batches):
+                try:
+                    ready = upcoming.result() if upcoming else batch
+                    if number + 1 < len(batches):  # decode the next batch while this one runs
+                        upcoming = prefetch.submit(batches[number + 1])
+                    records = self._run_batch(ready, stats)
+                except UserError as exc:
+                    raise UserError(f"{exc}\n({self._stored_note(stats)})") from None
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:
+                    raise BatchFailed(
+                        f"batch of samples {batch[0].sample.id!r}..{batch[-1].sample.id!r} "
+                        f"failed: {type(exc).__name__}: {exc}. {self._stored_note(stats)}"
+                    ) from exc
+                self.store.append(records)
+                for record in records:
+                    stored[record["key"]] = record
+                stats.computed += len(batch)
+                stats.batches += 1
+                self.progress(len(batch))
         return stored, stats
 
     def _stored_note(self, stats: ExecutionStats) -> str:
@@ -164,19 +214,24 @@ class Runner:
             "resume from there"
         )
 
-    def _run_batch(self, batch: list[WorkItem], stats: ExecutionStats) -> list[dict[str, Any]]:
+    def _run_batch(
+        self, batch: list[tuple[WorkItem, Request]], stats: ExecutionStats
+    ) -> list[dict[str, Any]]:
+        """`batch` pairs each work item with the request the adapter gets (images decoded)."""
         t0 = time.perf_counter()
-        if isinstance(batch[0].request, UnderstandRequest):
-            responses: list[Any] = list(self.adapter.understand([it.request for it in batch]))
+        loaded = [req for _, req in batch]
+        batch_items = [it for it, _ in batch]
+        if isinstance(loaded[0], UnderstandRequest):
+            responses: list[Any] = list(self.adapter.understand(loaded))
             image_paths: list[list[str] | None] = [None] * len(batch)
         else:
-            responses, image_paths = self._generate(batch, stats)
+            responses, image_paths = self._generate(batch_items, stats)
         if len(responses) != len(batch):
             raise RuntimeError(
                 f"adapter returned {len(responses)} answers for {len(batch)} requests"
             )
         t1 = time.perf_counter()
-        scores = self.task.score_batch([it.sample for it in batch], responses)
+        scores = self.task.score_batch([it.sample for it in batch_items], responses)
         t2 = time.perf_counter()
         stats.inference_s += t1 - t0
         stats.scoring_s += t2 - t1
@@ -194,7 +249,7 @@ class Runner:
                 "scores": score,
                 "elapsed_s": round(per_sample, 6),
             }
-            for it, response, paths, score in zip(batch, responses, image_paths, scores)
+            for it, response, paths, score in zip(batch_items, responses, image_paths, scores)
         ]
 
     def _generate(
