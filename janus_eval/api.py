@@ -36,6 +36,23 @@ def build_adapter(
     return cls(model_path=model_path, device=device, dtype=dtype, **(model_options or {}))
 
 
+DEMO_ROOT = Path(__file__).resolve().parent / "demo_data"
+
+
+def demo_data_dir(task_name: str) -> Path:
+    """The built-in sample of a task, for offline demos (its numbers mean nothing)."""
+    path = DEMO_ROOT / task_name
+    if not path.is_dir():
+        have = (
+            sorted(p.name for p in DEMO_ROOT.iterdir() if p.is_dir()) if DEMO_ROOT.is_dir() else []
+        )
+        raise UserError(
+            f"task {task_name!r} has no built-in demo sample; demos exist for: "
+            f"{', '.join(have) or 'none'}"
+        )
+    return path
+
+
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     """'i/n' -> (i, n), with 0 <= i < n."""
     if text is None:
@@ -66,13 +83,15 @@ def evaluate(
     model_options: dict[str, Any] | None = None,
     progress: bool = False,
     shard: tuple[int, int] | str | None = None,
+    demo: bool = False,
 ) -> RunRecord:
     """Run `task` against `model` and return its run record (also written as run.json).
 
     `model` is an adapter name or an adapter instance (reuse one across tasks to load weights
     once). With `shard=(i, n)` only slice i of n is run and stored (merge slices with
     `janus_eval.merge.merge_runs`); under a torch.distributed launch the slices are the ranks and
-    rank 0 returns the merged record.
+    rank 0 returns the merged record. `demo=True` reads the task's small built-in sample
+    (janus_eval/demo_data/<task>) instead of `data_dir`; such runs are marked as demos.
     """
     started_at, t_start = now(), time.perf_counter()
     shard = parse_shard(shard) if isinstance(shard, str) else shard
@@ -95,7 +114,11 @@ def evaluate(
     model_load_s = time.perf_counter() - t_load
     model_desc = adapter.describe()
 
-    data_path = Path(data_dir).expanduser() if data_dir is not None else None
+    data_path = (
+        demo_data_dir(task_obj.name)
+        if demo
+        else (Path(data_dir).expanduser() if data_dir is not None else None)
+    )
     if data_path is not None and not data_path.exists():
         raise UserError(f"--data-dir {data_path} does not exist. {task_obj.data_help}".strip())
     samples = list(task_obj.samples(data_path, limit))

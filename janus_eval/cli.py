@@ -166,6 +166,14 @@ def run(
             "torchrun the ranks are the slices and this is not needed."
         ),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Use the task's small built-in sample instead of --data-dir (offline; "
+            "a demo: its numbers mean nothing).",
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -207,6 +215,11 @@ def run(
             continue
         if record.metrics:
             console.print(_metrics_table(record))
+        if demo:
+            console.print(
+                "[bold yellow]DEMO[/]: built-in sample data; with a random-weight "
+                "model these numbers mean nothing. See README.md for real use."
+            )
         console.print(
             f"{record.n_computed} computed, {record.n_reused} reused from an earlier "
             f"run · {record.timings.get('samples_per_s', 0)} samples/s · {run_dir}"
