@@ -53,6 +53,25 @@ def demo_data_dir(task_name: str) -> Path:
     return path
 
 
+def resolve_batch_size(batch_size: int | str, adapter: Any, kind: str) -> int:
+    """An integer, or 'auto': the adapter's own choice from free device memory (its
+    `auto_batch_size(kind)`), else 8."""
+    if batch_size == "auto":
+        chooser = getattr(adapter, "auto_batch_size", None)
+        size = int(chooser(kind)) if chooser else 8
+        log.info("--batch-size auto: %d", size)
+        return size
+    try:
+        size = int(batch_size)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"--batch-size {batch_size!r}: expected a positive integer or 'auto'"
+        ) from None
+    if size < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {size})")
+    return size
+
+
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     """'i/n' -> (i, n), with 0 <= i < n."""
     if text is None:
@@ -73,7 +92,7 @@ def evaluate(
     model_path: str | None = None,
     data_dir: str | Path | None = None,
     limit: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | str = 8,
     seed: int = 0,
     output_dir: str | Path = "results/runs",
     device: str = "cpu",
@@ -113,6 +132,7 @@ def evaluate(
     )
     model_load_s = time.perf_counter() - t_load
     model_desc = adapter.describe()
+    batch_size = resolve_batch_size(batch_size, adapter, task_obj.kind)
 
     data_path = (
         demo_data_dir(task_obj.name)

@@ -182,7 +182,6 @@ def run(
 
     _setup_logging(verbose)
     names = _resolve_tasks(task)
-    size = _batch_size(batch_size, model)
     adapter = api.build_adapter(
         model,
         model_path=model_path,
@@ -196,7 +195,7 @@ def run(
             adapter,
             data_dir=_task_data_dir(data_dir, name, len(names) > 1),
             limit=limit,
-            batch_size=size,
+            batch_size=batch_size,
             seed=seed,
             output_dir=output_dir,
             device=device,
@@ -224,20 +223,6 @@ def run(
             f"{record.n_computed} computed, {record.n_reused} reused from an earlier "
             f"run · {record.timings.get('samples_per_s', 0)} samples/s · {run_dir}"
         )
-
-
-def _batch_size(text: str, model: str) -> int:
-    if text == "auto":
-        cls = registry.adapter_class(model)
-        chooser = getattr(cls, "auto_batch_size", None)
-        return int(chooser()) if chooser else 8
-    try:
-        value = int(text)
-    except ValueError:
-        raise UserError(f"--batch-size {text!r}: expected a positive integer or 'auto'") from None
-    if value < 1:
-        raise UserError(f"--batch-size must be at least 1 (got {value})")
-    return value
 
 
 @app.command()
