@@ -181,67 +181,43 @@ def evaluate(
     log.info("%s: computed %d, reused %d (of %d)", run_id, stats.computed, stats.reused, len(mine))
 
     results = {it.key: store.resolve_arrays(stored[it.key]) for it in mine}
-    if world is not None:
-        gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
-        if world[0] != 0:
-            return _record(
-                task_obj,
-                run_id,
-                model_desc,
-                config,
-                {},
-                mine,
-                stats,
-                seed,
-                device,
-                started_at,
-                t_start,
-                model_load_s,
-                shard,
-                complete=False,
-            )
-        results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
-        stats.computed = sum(part[1] for part in gathered or [])
-        stats.reused = sum(part[2] for part in gathered or [])
-    elif shard is not None:
-        record = _record(
+
+    def make_record(
+        metrics: dict, covered: Sequence[WorkItem], part: tuple[int, int] | None, complete: bool
+    ) -> RunRecord:
+        return _record(
             task_obj,
             run_id,
             model_desc,
             config,
-            {},
-            mine,
+            metrics,
+            covered,
             stats,
             seed,
             device,
             started_at,
             t_start,
             model_load_s,
-            shard,
-            complete=False,
+            part,
+            complete=complete,
         )
+
+    if world is not None:
+        gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
+        if world[0] != 0:
+            return make_record({}, mine, shard, complete=False)
+        results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
+        stats.computed = sum(part[1] for part in gathered or [])
+        stats.reused = sum(part[2] for part in gathered or [])
+    elif shard is not None:
+        record = make_record({}, mine, shard, complete=False)
         atomic_write_json(run_dir / f"run.shard-{shard[0]}-of-{shard[1]}.json", record.to_dict())
         return record
 
     scored = [results[it.key]["scores"] for it in items]
     metrics = task_obj.aggregate(scored)
     task_obj.finalize(run_dir, samples, scored)
-    record = _record(
-        task_obj,
-        run_id,
-        model_desc,
-        config,
-        metrics,
-        items,
-        stats,
-        seed,
-        device,
-        started_at,
-        t_start,
-        model_load_s,
-        None,
-        complete=True,
-    )
+    record = make_record(metrics, items, None, complete=True)
     atomic_write_json(run_dir / "run.json", record.to_dict())
     return record
 
