@@ -137,7 +137,7 @@ def _match_by_task(base: list[Run], cand: list[Run], warnings: list[str]) -> lis
             if len(group) > 1:
                 warnings.append(
                     f"{side} has {len(group)} runs of {label}; using the newest, "
-                    f"{group[0].record.run_id}"
+                    f"{group[0].path.name}"
                 )
             out[label] = group[0]
         return out

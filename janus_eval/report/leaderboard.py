@@ -75,9 +75,10 @@ def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.
         kept = group[0]
         record = kept.record
         if len(group) > 1:
-            dropped = ", ".join(r.record.run_id for r in group[1:])
+            # directory names, not run ids: --no-resume keeps the old run (same id) aside
+            dropped = ", ".join(r.path.name for r in group[1:])
             notes[model].append(
-                f"{prefix}: newest of {len(group)} runs (kept {record.run_id}, ignored {dropped})"
+                f"{prefix}: newest of {len(group)} runs (kept {kept.path.name}, ignored {dropped})"
             )
         flat = flatten_metrics(record.metrics)
         primary = record.primary_metric
