@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report_fixtures import TOY, correct_samples, write_run
+from test_report_fixtures import TOY, correct_samples, toy_task, write_run
 
 from janus_eval.report.compare import (
     compare_runs,
@@ -18,6 +18,8 @@ from janus_eval.report.compare import (
     render_comparison,
 )
 from janus_eval.types import UserError
+
+pytestmark = pytest.mark.usefixtures(toy_task.__name__)
 
 
 def _pair(tmp_path: Path, base_flags, cand_flags, **kw) -> tuple[Path, Path]:

@@ -2,7 +2,8 @@
 
 `write_run` writes run.json (a RunRecord dict) and samples.jsonl exactly as the runner does, so
 the reports are tested against the format, not against the runner. `ReportToyTask` is a tiny
-registered task whose `sample_metrics` lets `compare` bootstrap.
+task whose `sample_metrics` lets `compare` bootstrap; the `toy_task` fixture registers it for one
+test only, so `janus-eval tasks` / `--task all` elsewhere never meet it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.registry import register_task
+import pytest
+
+from janus_eval import registry
 from janus_eval.types import RunRecord, Task
 
 TOY = "report-toy"
 
 
-@register_task
 class ReportToyTask(Task):
     """accuracy = 100 * mean(correct), as VQA-style tasks define it."""
 
@@ -27,6 +29,14 @@ class ReportToyTask(Task):
     primary_metric = "accuracy"
     metric_names = ("accuracy", "per_type")
     sample_metrics = {"accuracy": ("correct", 100.0)}
+
+
+@pytest.fixture
+def toy_task(monkeypatch: pytest.MonkeyPatch) -> type[Task]:
+    """ReportToyTask registered (with the public decorator) until the test ends."""
+    registry.load_all()  # built-ins first, so restoring the registry keeps them
+    monkeypatch.setattr(registry, "_tasks", dict(registry._tasks))
+    return registry.register_task(ReportToyTask)
 
 
 def write_run(
