@@ -20,7 +20,8 @@ def _generation_run(root: Path, n_prompts: int = 3, per_prompt: int = 2) -> Path
         samples.append({
             "id": f"prompt{p}", "prompt": f"a photo of {p + 1} <cats>", "images": rel,
             "scores": {"correct": [k % 2 == 0 for k in range(per_prompt)],
-                       "reason": ["", f"expected {p + 1} cat"] * (per_prompt // 2),
+                       "reasons": ["", f"expected {p + 1} cat"] * (per_prompt // 2),
+                       "details": [{"cat": {"box_score_xyz": k}} for k in range(per_prompt)],
                        "accuracy": 0.5, "tag": "counting"},
         })  # fmt: skip
     run = write_run(root, "gen-run", task="geneval", kind="generation", primary="overall",
@@ -56,7 +57,7 @@ def test_report_has_tables_and_embedded_thumbnails(tmp_path: Path) -> None:
         assert im.format == "JPEG" and max(im.size) == 96
     # GenEval-style per-image verdicts: image 0 correct, image 1 wrong with its reason
     assert text.count("<figure class='ok'>") == 3 and text.count("<figure class='bad'>") == 3
-    assert "reason: expected 2 cat" in text
+    assert "reasons: expected 2 cat" in text and "box_score_xyz" not in text
     # the understanding run shows its answers
     assert "First 3 answers" in text and "s001" in text
 

@@ -203,7 +203,8 @@ def _image_verdicts(
     scores: Mapping[str, Any], n_images: int
 ) -> tuple[list[bool | None], list[str]]:
     """Per-image verdicts: the first list of booleans as long as the image list (GenEval's
-    `correct`), and the other per-image lists (e.g. `reason`) as caption text."""
+    `correct`), and the other per-image lists of plain values (GenEval's `reasons`) as caption
+    text."""
     verdict: list[bool | None] = [None] * n_images
     notes = [""] * n_images
     found = False
@@ -214,7 +215,7 @@ def _image_verdicts(
             verdict, found = list(value), True
             continue
         for k, v in enumerate(value):
-            if v not in (None, ""):
+            if isinstance(v, (str, int, float)) and v != "":  # not nested detector details
                 notes[k] += f"{name}: {v}. "
     return verdict, notes
 
