@@ -281,8 +281,12 @@ def leaderboard(
 
 @app.command()
 def compare(
-    baseline: Annotated[Path, typer.Argument(help="Baseline run directory.")],
-    candidate: Annotated[Path, typer.Argument(help="Candidate run directory.")],
+    baseline: Annotated[
+        Path, typer.Argument(help="Baseline run directory, or a folder of runs (matched by task).")
+    ],
+    candidate: Annotated[
+        Path, typer.Argument(help="Candidate run directory, or a folder of runs (matched by task).")
+    ],
     max_drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -340,11 +344,12 @@ def report(
         typer.Argument(help="Run directories or folders holding them (default: results/runs)."),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("results/report.html"),
+    max_images: Annotated[int, typer.Option(help="Thumbnails per generation run.")] = 24,
 ) -> None:
     """A self-contained HTML report: leaderboard, metrics, configs, image grids."""
     from janus_eval.report.html import write_html_report
 
-    path = write_html_report(paths or [Path("results/runs")], output)
+    path = write_html_report(paths or [Path("results/runs")], output, max_images=max_images)
     console.print(f"wrote {path}")
 
 
