@@ -1,0 +1,404 @@
+"""GenEval (djghosh13/geneval): 553 compositional prompts, images judged by a detector + CLIP.
+
+Data: `prompts/evaluation_metadata.jsonl` (one JSON object a line: tag, include, optional
+exclude, prompt) and `evaluation/object_names.txt` (the detector's 80 class names, by index:
+COCO's order, GenEval's spellings such as "computer mouse"). Found through
+`--task-option metadata=FILE / object_names=FILE`, in `--data-dir` (flat, or a geneval checkout
+with prompts/ and evaluation/), or downloaded from the official repository when a network is
+there (checked against the official files' SHA-256).
+
+Generation writes GenEval's own layout under the run's images/ folder,
+`<index:05d>/metadata.jsonl` (the prompt's JSON object, as `json.dump` writes it) and
+`<index:05d>/samples/<k:05d>.png`, so the official `evaluate_images.py` reads it unchanged.
+
+Scoring runs the detector (`janus_eval.detection`, Mask2Former) and the CLIP colour classifier
+batched on the task's device, then the official rules (`janus_eval.metrics.geneval`). The run's
+identity holds the detector backend and the hashes of the detector and CLIP weights, and the
+leaderboard keeps detectors apart (`leaderboard_keys`). After a run, `geneval_results.jsonl`
+(the official results format, one line per image) and `geneval_grid.html` (images per tag with
+their verdicts) are written beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from janus_eval.images import load_image
+from janus_eval.metrics import geneval as rules
+from janus_eval.registry import register_task
+from janus_eval.store import atomic_write_text
+from janus_eval.types import ImageRequest, Sample, Task, UserError
+
+REPO = "https://github.com/djghosh13/geneval"
+RAW = "https://raw.githubusercontent.com/djghosh13/geneval/main"
+METADATA = (
+    "evaluation_metadata.jsonl",
+    f"{RAW}/prompts/evaluation_metadata.jsonl",
+    "5c48e0813e812e3c373fa5c8ed07a8f0a483be30272b4427b0559c8048e67c13",
+)
+OBJECT_NAMES = (
+    "object_names.txt",
+    f"{RAW}/evaluation/object_names.txt",
+    "608f6a0e5c8ca1c7a92b818430141fe268c85b7930b50f4160f1d65893b5bacd",
+)
+
+#: Options that change how fast scoring runs or where files are read from, not the verdicts.
+RUNTIME_OPTIONS = ("device", "detection_batch_size", "metadata", "object_names")
+
+
+def _offline() -> bool:
+    return any(
+        os.environ.get(v, "").lower() in {"1", "true", "yes"}
+        for v in ("HF_HUB_OFFLINE", "JANUS_EVAL_OFFLINE")
+    )
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "janus_eval" / "geneval"
+
+
+def download(url: str, dest: Path, sha256: str) -> Path:
+    """Fetch an official file once into the cache; refuse content that differs from it."""
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (fixed https URL)
+        data = response.read()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise UserError(
+            f"{url} does not match the official GenEval file (SHA-256 differs); "
+            f"download it from {REPO} yourself and pass its path"
+        )
+    atomic_write_text(dest, data.decode("utf-8"))
+    return dest
+
+
+def locate(
+    spec: tuple[str, str, str], explicit: str, search: Iterable[Path], *, option: str
+) -> Path:
+    """An official file: the explicit option, else the first hit in `search`, else the cache,
+    else a download; a UserError saying where to get it when all fail."""
+    name, url, sha256 = spec
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise UserError(f"GenEval: --task-option {option}={explicit}: file not found")
+        return path
+    candidates = [*search, _cache_dir() / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    why = "offline (HF_HUB_OFFLINE / JANUS_EVAL_OFFLINE set)"
+    if not _offline():
+        try:
+            return download(url, _cache_dir() / name, sha256)
+        except UserError:
+            raise
+        except Exception as exc:
+            why = f"download failed: {type(exc).__name__}"
+    raise UserError(
+        f"GenEval needs {name} ({why}); looked in: {', '.join(str(p) for p in candidates)}. "
+        f"Get it from {REPO} ({url.removeprefix(RAW + '/')}) and pass --data-dir DIR (the "
+        f"folder holding it) or --task-option {option}=FILE."
+    )
+
+
+def read_object_names(path: Path) -> list[str]:
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    if not names or any(not n for n in names):
+        raise UserError(f"{path}: expected one class name per line, no blank lines")
+    return names
+
+
+def _check_record(record: Any, where: str, class_names: set[str] | None) -> None:
+    """Everything the rules rely on, checked up front so a bad line fails before generation."""
+    if not isinstance(record, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for key, kind in (("tag", str), ("include", list), ("prompt", str)):
+        if not isinstance(record.get(key), kind):
+            raise UserError(
+                f"{where}: missing or invalid {key!r} (expected a "
+                f"{kind.__name__}); every line needs tag, include and prompt"
+            )
+    clauses = [("include", i, c) for i, c in enumerate(record["include"])]
+    if not isinstance(record.get("exclude", []), list):
+        raise UserError(f"{where}: 'exclude' must be a list")
+    clauses += [("exclude", i, c) for i, c in enumerate(record.get("exclude", []))]
+    for part, i, clause in clauses:
+        what = f"{where}: {part}[{i}]"
+        if not (
+            isinstance(clause, dict)
+            and isinstance(clause.get("class"), str)
+            and isinstance(clause.get("count"), int)
+            and clause["count"] >= 1
+        ):
+            raise UserError(f"{what} needs a 'class' name and an integer 'count' >= 1")
+        if class_names is not None and clause["class"] not in class_names:
+            raise UserError(
+                f"{what}: class {clause['class']!r} is not one of the detector's "
+                "classes (object_names.txt)"
+            )
+        if "color" in clause and clause["color"] not in rules.COLORS:
+            raise UserError(
+                f"{what}: colour {clause['color']!r} is not one of {', '.join(rules.COLORS)}"
+            )
+        if "position" in clause:
+            pos = clause["position"]
+            if not (
+                isinstance(pos, list)
+                and len(pos) == 2
+                and pos[0] in rules.RELATIONS
+                and isinstance(pos[1], int)
+                and 0 <= pos[1] < i
+            ):
+                raise UserError(
+                    f"{what}: position must be [relation, index of an earlier "
+                    f"include], relation one of {', '.join(rules.RELATIONS)}"
+                )
+
+
+def read_metadata(path: Path, class_names: Sequence[str] | None = None) -> list[dict]:
+    """The prompts, one JSON object a line (blank lines skipped); errors name file and line."""
+    names = set(class_names) if class_names is not None else None
+    records = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}, line {lineno}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{where}: not valid JSON ({exc.msg})") from None
+            _check_record(record, where, names)
+            records.append(record)
+    return records
+
+
+@register_task
+class GenEval(Task):
+    name = "geneval"
+    kind = "generation"
+    version = "1"
+    primary_metric = "overall"
+    metric_names = (
+        "overall",
+        "per_tag",
+        "correct_images",
+        "correct_prompts",
+        "n_images",
+        "n_prompts",
+        "per_tag_images",
+    )
+    sample_metrics = {"correct_images": ("accuracy", 1.0), "correct_prompts": ("any_correct", 1.0)}
+    leaderboard_keys = ("detector", "detector_weights")
+    data_help = (
+        "GenEval reads evaluation_metadata.jsonl (553 prompts) and object_names.txt from "
+        f"--data-dir, or --task-option metadata=FILE / object_names=FILE; both are in {REPO} "
+        "(prompts/ and evaluation/). Scoring needs Mask2Former weights (detector_path: a "
+        "transformers checkpoint directory, default facebook/mask2former-swin-small-coco-instance) "
+        "and CLIP ViT-L-14 openai weights (clip_path)."
+    )
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        from janus_eval.detection import check_backend
+
+        check_backend(self.options["detector"])
+        self._identity: dict[str, Any] | None = None
+        self._object_names: list[str] | None = None
+        self._models: tuple[Any, Any] | None = None
+
+    @classmethod
+    def default_options(cls) -> dict[str, Any]:
+        from janus_eval.detection.clip_color import DEFAULT_MODEL, DEFAULT_PRETRAINED
+        from janus_eval.detection.mask2former import DEFAULT_CHECKPOINT
+
+        return {
+            "metadata": "",
+            "object_names": "",
+            "images_per_prompt": 4,
+            "cfg_weight": 5.0,
+            "detector": "mask2former-hf",
+            "detector_path": DEFAULT_CHECKPOINT,
+            "mmdet_config": "",
+            "clip_model": DEFAULT_MODEL,
+            "clip_path": DEFAULT_PRETRAINED,
+            "device": "auto",
+            "detection_batch_size": 8,
+        }
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """Options that change verdicts, plus the detector's and CLIP's weight hashes (so the
+        weights are located, and fetched if need be, before any image is generated)."""
+        if self._identity is None:
+            from janus_eval.detection import weights_file
+            from janus_eval.detection.clip_color import resolve_clip
+            from janus_eval.detection.weights import sha256_file
+
+            o = self.options
+            options = {k: v for k, v in o.items() if k not in RUNTIME_OPTIONS}
+            detector = weights_file(o["detector"], o["detector_path"])
+            options["detector_weights"] = sha256_file(detector)[:16]
+            clip = resolve_clip(o["clip_model"], o["clip_path"])
+            options["clip_weights"] = sha256_file(clip.weights)[:16]
+            self._identity = {"name": self.name, "version": self.version, "options": options}
+        return self._identity
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def object_names(self, data_dir: Path | None = None, metadata: Path | None = None) -> list[str]:
+        """The detector's class names, by index (read once)."""
+        if self._object_names is None:
+            dirs = (
+                []
+                if data_dir is None or data_dir.is_file()
+                else [data_dir, data_dir / "evaluation"]
+            )
+            if metadata is not None:
+                dirs += [metadata.parent, metadata.parent.parent / "evaluation"]
+            path = locate(
+                OBJECT_NAMES,
+                self.options["object_names"],
+                [d / OBJECT_NAMES[0] for d in dirs],
+                option="object_names",
+            )
+            self._object_names = read_object_names(path)
+        return self._object_names
+
+    def samples(self, data_dir: Path | None, limit: int | None) -> Iterable[Sample]:
+        if data_dir is None:
+            search = []
+        elif data_dir.is_file():
+            search = [data_dir]
+        else:
+            search = [data_dir / METADATA[0], data_dir / "prompts" / METADATA[0]]
+        path = locate(METADATA, self.options["metadata"], search, option="metadata")
+        records = read_metadata(path, self.object_names(data_dir, path))
+        for index, record in enumerate(records[:limit] if limit else records):
+            yield Sample(id=f"{index:05d}", data={"metadata": record}, category=record["tag"])
+
+    def request(self, sample: Sample) -> ImageRequest:
+        n = int(self.options["images_per_prompt"])
+        if n < 1:
+            raise UserError("GenEval: images_per_prompt must be at least 1")
+        return ImageRequest(
+            prompt=sample.data["metadata"]["prompt"],
+            request_id=sample.id,
+            n=n,
+            cfg_weight=float(self.options["cfg_weight"]),
+        )
+
+    def image_relpath(self, sample: Sample, index: int) -> str:
+        return f"{sample.id}/samples/{index:05d}.png"
+
+    def on_images_saved(self, sample: Sample, images_dir: Path) -> None:
+        path = images_dir / sample.id / "metadata.jsonl"
+        text = json.dumps(sample.data["metadata"])
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            atomic_write_text(path, text)
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def models(self) -> tuple[Any, Any]:
+        """(detector, colour classifier), loaded once on the task's device."""
+        if self._models is None:
+            from janus_eval.detection import load_detector, resolve_device
+            from janus_eval.detection.clip_color import load_clip_classifier, resolve_clip
+
+            o = self.options
+            device = resolve_device(o["device"])
+            detector = load_detector(
+                o["detector"],
+                o["detector_path"],
+                self.object_names(),
+                device=device,
+                batch_size=int(o["detection_batch_size"]),
+                mmdet_config=o["mmdet_config"],
+                min_score=min(rules.THRESHOLD, rules.COUNTING_THRESHOLD),
+            )
+            clip = load_clip_classifier(
+                resolve_clip(o["clip_model"], o["clip_path"]), device=device
+            )
+            self._models = (detector, clip)
+        return self._models
+
+    def score_batch(self, samples: Sequence[Sample], responses: Sequence[Any]) -> list[dict]:
+        detector, clip = self.models()
+        images, metas = [], []
+        for sample, response in zip(samples, responses):
+            for k, image in enumerate(response):
+                images.append(load_image(image, what=f"GenEval image {sample.id}/{k}"))
+                metas.append(sample.data["metadata"])
+        verdicts = iter(rules.judge_images(metas, detector.detect(images), images, clip.classify))
+        scored = []
+        for sample, response in zip(samples, responses):
+            mine = [next(verdicts) for _ in response]
+            meta = sample.data["metadata"]
+            correct = [v.correct for v in mine]
+            scored.append(
+                {
+                    "tag": meta["tag"],
+                    "prompt": meta["prompt"],
+                    "metadata": rules.metadata_key(meta),
+                    "correct": correct,
+                    "reasons": [v.reason for v in mine],
+                    "accuracy": sum(correct) / len(correct) if correct else 0.0,
+                    "any_correct": any(correct),
+                    "details": [
+                        {name: [[*d.box, d.score] for d in dets] for name, dets in v.kept.items()}
+                        for v in mine
+                    ],
+                }
+            )
+        return scored
+
+    def aggregate(self, scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return rules.summarize(_per_image(scored))
+
+    def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:
+        from janus_eval.report.image_grid import GridCell, GridRow, write_image_grid
+
+        lines, sections = [], {tag: [] for tag in rules.TAGS}
+        for sample, score in zip(samples, scored):
+            cells = []
+            for k, (ok, reason) in enumerate(zip(score["correct"], score["reasons"])):
+                rel = f"images/{self.image_relpath(sample, k)}"
+                lines.append(
+                    json.dumps(
+                        {
+                            "filename": rel,
+                            "tag": score["tag"],
+                            "prompt": score["prompt"],
+                            "correct": ok,
+                            "reason": reason,
+                            "metadata": score["metadata"],
+                            "details": json.dumps(score["details"][k]),
+                        }
+                    )
+                )
+                cells.append(GridCell(rel, ok, reason))
+            sections.setdefault(score["tag"], []).append(GridRow(score["prompt"], cells))
+        atomic_write_text(run_dir / "geneval_results.jsonl", "".join(x + "\n" for x in lines))
+        write_image_grid(
+            run_dir / "geneval_grid.html",
+            {tag: rows for tag, rows in sections.items() if rows},
+            title=f"GenEval: {run_dir.name}",
+        )
+
+
+def _per_image(scored: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-sample scores -> the official per-image records (tag, correct, metadata)."""
+    return [
+        {"tag": s["tag"], "correct": ok, "metadata": s["metadata"]}
+        for s in scored
+        for ok in s["correct"]
+    ]
