@@ -1,0 +1,287 @@
+"""VQAv2 (Goyal et al., 2017): open-ended questions on COCO images. The val split is scored here
+with the official accuracy (`janus_eval.metrics.vqa`); test-dev and test write the submission file
+the EvalAI server takes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from janus_eval.metrics.vqa import evalai_answer_processor, vqa_accuracy, vqa_summary
+from janus_eval.registry import register_task
+from janus_eval.store import atomic_write_text
+from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
+
+from ._understanding import (
+    SHORT_ANSWER_TEMPLATE,
+    HubImageCache,
+    UnderstandingTask,
+    common_options,
+    find_file,
+    image_dirs,
+    load_table,
+    locate_image,
+    progress,
+    read_json,
+    undecoded_images,
+)
+
+log = logging.getLogger("janus_eval")
+
+QUESTION_FILES = {
+    "val": "v2_OpenEnded_mscoco_val2014_questions.json",
+    "testdev": "v2_OpenEnded_mscoco_test-dev2015_questions.json",
+    "test": "v2_OpenEnded_mscoco_test2015_questions.json",
+}
+ANNOTATION_FILE = "v2_mscoco_val2014_annotations.json"
+#: split -> (COCO image folder, file name prefix); test-dev images are part of test2015.
+IMAGES = {
+    "val": ("val2014", "COCO_val2014_"),
+    "testdev": ("test2015", "COCO_test2015_"),
+    "test": ("test2015", "COCO_test2015_"),
+}
+HUB_SPLITS = {"val": "validation", "testdev": "testdev", "test": "test"}
+JSON_SUBDIRS = ("", "questions", "annotations", "Questions", "Annotations")
+N_ANSWERS = 10
+
+
+@register_task
+class VQAv2(UnderstandingTask):
+    name = "vqav2"
+    version = "1"
+    primary_metric = "accuracy"
+    metric_names = (
+        "accuracy",
+        "per_answer_type",
+        "per_question_type",
+        "n_questions",
+        "n_skipped_records",
+    )
+    sample_metrics = {"accuracy": ("accuracy", 100.0)}
+    splits = ("val", "testdev", "test")
+    data_help = (
+        "VQAv2 reads the official files from --data-dir (or its questions/ and annotations/ "
+        "subfolders): v2_OpenEnded_mscoco_val2014_questions.json with "
+        "v2_mscoco_val2014_annotations.json (split=val), v2_OpenEnded_mscoco_test-dev2015_"
+        "questions.json (split=testdev) or v2_OpenEnded_mscoco_test2015_questions.json "
+        "(split=test), from visualqa.org/download.html; images COCO_val2014_<id:012d>.jpg / "
+        "COCO_test2015_<id:012d>.jpg (cocodataset.org) in --data-dir, its val2014/ or test2015/, "
+        "images/..., or --task-option image_dir=DIR. Without --data-dir it reads the Hugging Face "
+        "dataset lmms-lab/VQAv2 (splits validation/testdev/test; --task-option "
+        "source=NAME_OR_LOCAL_DIR), writing its images once under $JANUS_EVAL_CACHE "
+        "(~/.cache/janus_eval). val is scored locally; testdev/test write "
+        "vqav2_<split>_submission.json in the run directory for eval.ai (for testdev, put the "
+        "test2015 question file beside the test-dev one to pad the file to every test2015 id, "
+        "as EvalAI expects)."
+    )
+
+    @classmethod
+    def default_options(cls) -> dict[str, Any]:
+        return {
+            **common_options(
+                split="val",
+                source="lmms-lab/VQAv2",
+                prompt_template=SHORT_ANSWER_TEMPLATE,
+                max_new_tokens=16,
+            ),
+            "image_dir": "",
+            # Answer written to submission files: "evalai" = processed by the EvalAI answer
+            # processor as lmms-eval and LLaVA submit it; "raw" = the model's text.
+            "submission_answer": "evalai",
+        }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if self.options["submission_answer"] not in ("evalai", "raw"):
+            raise UserError("vqav2: submission_answer must be 'evalai' or 'raw'")
+        self._data_dir: Path | None = None
+
+    @property
+    def scored_locally(self) -> bool:
+        return self.options["split"] == "val"
+
+    # -- reading ------------------------------------------------------------------------------
+    def samples(self, data_dir: Path | None, limit: int | None) -> list[Sample]:
+        self.skipped = []
+        self._data_dir = data_dir
+        reader = self._read_files(data_dir) if data_dir is not None else self._read_hub()
+        out: list[Sample] = []
+        for sample in reader:
+            out.append(sample)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def _read_files(self, data_dir: Path) -> Iterator[Sample]:
+        split = self.options["split"]
+        q_path = find_file(data_dir, [QUESTION_FILES[split]], JSON_SUBDIRS)
+        if q_path is None:
+            raise UserError(
+                f"VQAv2: {QUESTION_FILES[split]} not found in {data_dir}. {self.data_help}"
+            )
+        questions = _records(read_json(q_path, what="VQAv2 questions"), "questions", q_path)
+        annotations: dict[Any, dict] = {}
+        a_path = None
+        if self.scored_locally:
+            a_path = find_file(data_dir, [ANNOTATION_FILE], JSON_SUBDIRS)
+            if a_path is None:
+                raise UserError(
+                    f"VQAv2: {ANNOTATION_FILE} not found in {data_dir} (needed to "
+                    f"score split=val). {self.data_help}"
+                )
+            for ann in _records(read_json(a_path, what="VQAv2 annotations"), "annotations", a_path):
+                if isinstance(ann, dict) and "question_id" in ann:
+                    annotations.setdefault(ann["question_id"], ann)
+        folder, prefix = IMAGES[split]
+        dirs = image_dirs(data_dir, self.options["image_dir"], folder)
+        seen: set[str] = set()
+        for number, q in enumerate(questions):
+            where = f"VQAv2: {q_path} question #{number}"
+            if not isinstance(q, dict) or not all(
+                k in q for k in ("question_id", "image_id", "question")
+            ):
+                self.bad_record(f"record{number}", f"{where} lacks question_id/image_id/question")
+                continue
+            sid = str(q["question_id"])
+            where = f"VQAv2: {q_path} question_id {sid}"
+            if sid in seen:
+                self.bad_record(sid, f"{where} appears twice")
+                continue
+            seen.add(sid)
+            ann = None
+            if self.scored_locally:
+                ann = annotations.get(q["question_id"])
+                if ann is None:
+                    self.bad_record(sid, f"VQAv2: {a_path} has no annotation for question_id {sid}")
+                    continue
+                problem = _answers_problem(ann.get("answers"))
+                if problem:
+                    self.bad_record(sid, f"VQAv2: {a_path} question_id {sid}: {problem}")
+                    continue
+            name = f"{prefix}{int(q['image_id']):012d}.jpg"
+            image = locate_image(name, dirs)
+            if image is None:
+                self.bad_record(
+                    sid, f"{where}: image {name} not found in {', '.join(str(d) for d in dirs)}"
+                )
+                continue
+            yield self._sample(q, ann, image)
+
+    def _read_hub(self) -> Iterator[Sample]:
+        split = self.options["split"]
+        source = self.options["source"]
+        what = f"VQAv2 ({source})"
+        table = undecoded_images(load_table(source, HUB_SPLITS[split], what=what))
+        cache = HubImageCache(source, HUB_SPLITS[split])
+        prefix = IMAGES[split][1]
+        seen: set[str] = set()
+        for number, row in enumerate(progress(table, len(table), "reading VQAv2")):
+            sid = str(row.get("question_id"))
+            where = f"{what} split {HUB_SPLITS[split]} record {number} (question_id {sid})"
+            if sid in seen:
+                self.bad_record(sid, f"{where}: duplicated question id")
+                continue
+            seen.add(sid)
+            if self.scored_locally:
+                problem = _answers_problem(row.get("answers"))
+                if problem:
+                    self.bad_record(sid, f"{where}: {problem}")
+                    continue
+            image = cache.path_for(row.get("image"), f"{prefix}{int(row['image_id']):012d}.jpg")
+            if image is None:
+                self.bad_record(sid, f"{where} has no image")
+                continue
+            yield self._sample(row, row if self.scored_locally else None, image)
+
+    @staticmethod
+    def _sample(question: dict, ann: dict | None, image: Path) -> Sample:
+        data = {
+            "question_id": int(question["question_id"]),
+            "question": question["question"],
+            "image": str(image),
+        }
+        if ann is not None:
+            data.update(
+                answers=[a["answer"] for a in ann["answers"]],
+                answer_type=ann.get("answer_type"),
+                question_type=ann.get("question_type"),
+            )
+        return Sample(id=str(question["question_id"]), data=data, category=data.get("answer_type"))
+
+    # -- scoring ------------------------------------------------------------------------------
+    def request(self, sample: Sample) -> UnderstandRequest:
+        return self.build_request(sample.data["image"], question=sample.data["question"])
+
+    def score(self, sample: Sample, response: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"question_id": sample.data["question_id"]}
+        if self.scored_locally:
+            out.update(
+                accuracy=vqa_accuracy(response, sample.data["answers"]),
+                answer_type=sample.data["answer_type"],
+                question_type=sample.data["question_type"],
+            )
+        else:
+            raw = self.options["submission_answer"] == "raw"
+            out["submission_answer"] = response if raw else evalai_answer_processor(response)
+        return out
+
+    def aggregate(self, scored: Sequence[dict[str, Any]]) -> Metrics:
+        metrics: Metrics = {}
+        if self.scored_locally:
+            metrics = vqa_summary(
+                [s["accuracy"] for s in scored],
+                [s["answer_type"] for s in scored],
+                [s["question_type"] for s in scored],
+            )
+        metrics["n_questions"] = len(scored)
+        return self.with_skips(metrics)
+
+    def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:
+        """Write the EvalAI submission: every question id of the split, "" for any without an
+        answer (skipped records, and for test-dev the test2015 ids outside it)."""
+        if self.scored_locally:
+            return
+        answers = {int(s["question_id"]): s["submission_answer"] for s in scored}
+        for sid, _ in self.skipped:
+            if sid.isdigit():
+                answers.setdefault(int(sid), "")
+        padded = 0
+        if self.options["split"] == "testdev" and self._data_dir is not None:
+            full = find_file(self._data_dir, [QUESTION_FILES["test"]], JSON_SUBDIRS)
+            if full is not None:
+                for q in _records(
+                    read_json(full, what="VQAv2 test2015 questions"), "questions", full
+                ):
+                    if int(q["question_id"]) not in answers:
+                        answers[int(q["question_id"])] = ""
+                        padded += 1
+        entries = [{"question_id": qid, "answer": ans} for qid, ans in answers.items()]
+        path = run_dir / f"vqav2_{self.options['split']}_submission.json"
+        atomic_write_text(path, json.dumps(entries))
+        log.info(
+            "VQAv2 submission with %d answers (%d padded test2015 ids, %d skipped records) "
+            "written to %s",
+            len(entries),
+            padded,
+            len(self.skipped),
+            path,
+        )
+
+
+def _records(doc: Any, key: str, path: Path) -> list:
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
+        raise UserError(f"VQAv2: {path} has no '{key}' list; is it an official VQAv2 {key} file?")
+    return doc[key]
+
+
+def _answers_problem(answers: Any) -> str | None:
+    if not isinstance(answers, list):
+        return "annotation has no answers list"
+    if len(answers) != N_ANSWERS:
+        return f"annotation has {len(answers)} answers, VQAv2 has exactly {N_ANSWERS}"
+    if not all(isinstance(a, dict) and isinstance(a.get("answer"), str) for a in answers):
+        return "an answer lacks its 'answer' text"
+    return None
