@@ -1,0 +1,484 @@
+"""GenEval's detector and colour classifier, and the whole task, with tiny random models on CPU.
+
+Checkpoints are built here in the real formats (a transformers Mask2Former directory, an
+open_clip config + safetensors) and go through the same loading code as real weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from janus_eval.detection import load_detector, mmdet_backend, weights_file
+from janus_eval.detection import mask2former as m2f
+from janus_eval.detection.clip_color import (
+    ClipColorClassifier,
+    color_crop,
+    load_clip_classifier,
+    resolve_clip,
+)
+from janus_eval.metrics.geneval import COLORS, Detection, summarize
+from janus_eval.types import UserError
+
+NAMES = [f"class{i}" for i in range(80)]
+NAMES[3] = "car"
+NAMES[7] = "cow"
+
+TINY_CLIP = {
+    "embed_dim": 16,
+    "quick_gelu": True,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1},
+}
+
+
+def build_mask2former(directory, num_labels=80, force_class=None):
+    """A random Mask2Former (tiny Swin backbone) saved with save_pretrained. With
+    `force_class`, every query predicts that class with probability ~1."""
+    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
+
+    backbone = SwinConfig(
+        image_size=64,
+        patch_size=4,
+        embed_dim=8,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 1, 1],
+        window_size=2,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    )
+    config = Mask2FormerConfig(
+        backbone_config=backbone,
+        feature_size=32,
+        mask_feature_size=32,
+        hidden_dim=32,
+        encoder_feedforward_dim=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        num_attention_heads=2,
+        dim_feedforward=32,
+        num_queries=10,
+        num_labels=num_labels,
+    )
+    torch.manual_seed(0)
+    model = Mask2FormerForUniversalSegmentation(config).eval()
+    if force_class is not None:
+        with torch.no_grad():
+            model.class_predictor.weight.zero_()
+            model.class_predictor.bias.fill_(-10.0)
+            model.class_predictor.bias[force_class] = 10.0
+    model.save_pretrained(directory)
+    return directory
+
+
+def build_clip_dir(directory):
+    import open_clip
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP}))
+    torch.manual_seed(0)
+    save_file(
+        open_clip.CLIP(**TINY_CLIP).state_dict(), str(directory / "open_clip_model.safetensors")
+    )
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("geneval_models")
+    return {
+        "det": build_mask2former(root / "det"),
+        "car_det": build_mask2former(root / "car_det", force_class=NAMES.index("car")),
+        "clip": build_clip_dir(root / "clip"),
+    }
+
+
+def picture(w=64, h=48, seed=0):
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+# -- Mask2Former: mmdet's pipeline and post-processing ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((384, 384), (800, 800)),
+        ((512, 768), (800, 1200)),
+        ((1000, 3000), (444, 1333)),
+        ((64, 48), (1067, 800)),
+    ],
+)
+def test_rescale_size_matches_mmcv(size, expected):
+    assert m2f.rescale_size(*size) == expected
+
+
+def test_preprocess_and_pad():
+    x = m2f.preprocess(Image.new("RGB", (384, 384), (123, 116, 104)))
+    assert x.shape == (3, 800, 800)
+    assert torch.allclose(
+        x[:, 400, 400],
+        torch.tensor([(123 - 123.675) / 58.395, (116 - 116.28) / 57.12, (104 - 103.53) / 57.375]),
+        atol=1e-5,
+    )
+    batch = m2f.pad_batch([torch.ones(3, 799, 1201)])
+    assert batch.shape == (1, 3, 800, 1216) and batch[0, :, 799:, :].abs().sum() == 0
+
+
+def test_mask_to_boxes_is_tight_with_exclusive_edges():
+    masks = torch.zeros(3, 10, 12, dtype=torch.bool)
+    masks[0, 2:5, 3:9] = True
+    masks[1, 9, 11] = True
+    boxes = m2f.mask_to_boxes(masks)
+    assert boxes.tolist() == [[3, 2, 9, 5], [11, 9, 12, 10], [0, 0, 0, 0]]
+
+
+def test_instance_postprocess_by_hand():
+    # 2 queries, 3 classes (+ no-object); query 0 covers the top-left quarter
+    cls = torch.tensor([[5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 8.0]])
+    masks = torch.full((2, 4, 4), -5.0)
+    masks[0, :2, :2] = 5.0
+    labels, boxes, scores, binary = m2f.instance_postprocess(
+        cls, masks, padded_hw=(16, 16), resized_hw=(16, 16), original_hw=(8, 8)
+    )
+    assert labels.tolist() == [0, 1, 2, 0, 1, 2]  # (query, class) order, all 6 candidates
+    assert binary.shape == (6, 8, 8)
+    assert boxes[0].tolist() == [0, 0, 4, 4]
+    assert not binary[3:].any()  # query 1's mask is empty: box 0, score 0
+    p = torch.softmax(cls[0], 0)[0]  # class score; the mask score (mean sigmoid inside) < 1
+    assert 0.9 * p < scores[0] < p and scores[3:].abs().sum() == 0
+
+
+def test_hf_detector_formats_and_batch_independence(tiny):
+    images = [picture(64, 48, 0), picture(40, 40, 1), picture(64, 48, 2)]
+    one = load_detector("mask2former-hf", tiny["det"], NAMES, batch_size=1)
+    many = load_detector("mask2former-hf", tiny["det"], NAMES, batch_size=8)
+    a, b = one.detect(images), many.detect(images)
+    assert len(a) == 3 and any(a)
+    for image, per_image, again in zip(images, a, b):
+        assert per_image.keys() == again.keys() and set(per_image) <= set(NAMES)
+        for name, dets in per_image.items():
+            for d, e in zip(dets, again[name]):
+                assert d.box == e.box and d.score == pytest.approx(e.score, abs=1e-5)
+                assert d.mask.shape == (image.height, image.width) and d.mask.dtype == bool
+                x1, y1, x2, y2 = d.box
+                assert 0 <= x1 < x2 <= image.width and 0 <= y1 < y2 <= image.height
+                assert 0 < d.score <= 1
+    d = one.describe()
+    assert d["backend"] == "mask2former-hf" and len(d["weights_sha256"]) == 64
+
+
+def test_min_score_only_drops_candidates(tiny):
+    image = [picture()]
+    every = load_detector("mask2former-hf", tiny["det"], NAMES).detect(image)[0]
+    some = load_detector("mask2former-hf", tiny["det"], NAMES, min_score=0.01).detect(image)[0]
+    flat = sorted(d.score for dets in every.values() for d in dets)
+    assert sorted(d.score for dets in some.values() for d in dets) == [s for s in flat if s > 0.01]
+
+
+def test_missing_or_wrong_detector_weights(tiny, tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="model.safetensors.*huggingface-cli download"):
+        weights_file("mask2former-hf", tmp_path)
+    with pytest.raises(UserError, match="Hugging Face"):  # offline, not cached
+        weights_file("mask2former-hf", "facebook/mask2former-not-cached-here")
+    with pytest.raises(UserError, match="80 classes|predicts 80"):
+        load_detector("mask2former-hf", tiny["det"], NAMES[:10])
+    with pytest.raises(UserError, match="unknown GenEval detector"):
+        weights_file("yolo", tmp_path)
+
+
+def test_mmdet_backend_errors_and_safe_checkpoint_reading(tmp_path):
+    with pytest.raises(UserError, match="download_models.sh|c9d0c4f2"):
+        mmdet_backend.resolve_checkpoint(tmp_path)
+    ckpt = tmp_path / mmdet_backend.CHECKPOINT_NAME
+    torch.save(
+        {"meta": {"mmdet_version": "3.0.0"}, "state_dict": {"module.backbone.w": torch.ones(2)}},
+        ckpt,
+    )
+    assert mmdet_backend.resolve_checkpoint(tmp_path) == ckpt
+    assert list(mmdet_backend.load_state_dict(ckpt)) == ["backbone.w"]
+    if not mmdet_backend.available():
+        with pytest.raises(UserError, match="mmdet 2.x"):
+            load_detector("mmdet", tmp_path, NAMES)
+
+
+# -- colour classifier --------------------------------------------------------------------------
+
+
+def test_color_crop_greys_out_everything_outside_the_mask():
+    image = Image.new("RGB", (10, 8), (200, 10, 10))
+    mask = np.zeros((8, 10), bool)
+    mask[2:6, 2:5] = True
+    crop = color_crop(image, Detection((1, 1, 6.5, 7), 0.9, mask))
+    assert crop.size == (5, 6)  # PIL rounds the float box: 6.5 -> 6 (half to even)
+    px = np.asarray(crop)
+    assert (px[1:5, 1:4] == (200, 10, 10)).all()
+    assert (px[0] == (153, 153, 153)).all() and (px[:, 4] == (153, 153, 153)).all()
+    plain = color_crop(image, Detection((0, 0, 3, 3), 0.9))
+    assert (np.asarray(plain) == (200, 10, 10)).all()
+
+
+PALETTE = torch.tensor(
+    [
+        [255, 0, 0],
+        [255, 165, 0],
+        [255, 255, 0],
+        [0, 128, 0],
+        [0, 0, 255],
+        [128, 0, 128],
+        [255, 192, 203],
+        [139, 69, 19],
+        [0, 0, 0],
+        [255, 255, 255],
+    ],
+    dtype=torch.float32,
+)
+
+
+class FakeClip:
+    """Text: one-hot of the colour named in the prompt. Image: one-hot of the palette colour
+    nearest the crop's mean. So the classifier must return the crop's colour."""
+
+    def __init__(self):
+        self.text_calls = 0
+
+    def encode_text(self, tokens):
+        self.text_calls += 1
+        return torch.nn.functional.one_hot(tokens[:, 0], 10).float() + 0.01
+
+    def encode_image(self, pixels):
+        nearest = torch.cdist(pixels, PALETTE).argmin(dim=1)
+        return torch.nn.functional.one_hot(nearest, 10).float()
+
+
+def fake_tokenizer(texts):
+    out = []
+    for t in texts:
+        word = t.removeprefix("a photo of a ").split()[0].removesuffix("-colored")
+        out.append([COLORS.index(word)])
+    return torch.tensor(out)
+
+
+def mean_rgb(image):
+    return torch.tensor(np.asarray(image, dtype=np.float32).reshape(-1, 3).mean(0))
+
+
+def test_clip_classifier_with_an_injected_fake_uses_masks_and_batches():
+    model = FakeClip()
+    clf = ClipColorClassifier(model, mean_rgb, fake_tokenizer, batch_size=2)
+    image = Image.new("RGB", (20, 20), (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, 8, 8))
+    red_mask = np.zeros((20, 20), bool)
+    red_mask[:8, :8] = True
+    queries = [
+        (image, Detection((0, 0, 8, 8), 0.9), "car"),
+        (image, Detection((0, 0, 20, 20), 0.9), "car"),  # mostly blue
+        (image, Detection((0, 0, 10, 10), 0.9), "bus"),  # 64% red, 36% blue
+        (image, Detection((0, 0, 10, 10), 0.9, red_mask), "bus"),  # blue -> grey
+        (image, Detection((10, 10, 20, 20), 0.9), "bus"),
+    ]
+    assert clf.classify(queries) == ["red", "blue", "purple", "red", "blue"]
+    assert model.text_calls == 2 * len(COLORS)  # one zero-shot classifier per object class
+    assert clf(image, Detection((0, 0, 8, 8), 0.9), "car") == "red"
+    assert model.text_calls == 2 * len(COLORS)  # cached
+    w = clf.class_weights("car")
+    assert w.shape == (10, 10) and torch.allclose(w.norm(dim=0), torch.ones(10))
+    assert not clf.amp
+
+
+def test_tiny_open_clip_loads_from_a_directory_and_from_a_file(tiny, tmp_path):
+    import open_clip
+
+    src = resolve_clip("ignored", str(tiny["clip"]))
+    assert src.model_name.startswith("local-dir:")
+    clf = load_clip_classifier(src)
+    image = picture(30, 20)
+    queries = [
+        (image, Detection((0, 0, 15, 20), 0.9), "car"),
+        (image, Detection((5, 5, 30, 20), 0.9), "cow"),
+    ]
+    colours = clf.classify(queries)
+    assert all(c in COLORS for c in colours)
+    assert colours == [clf(*q) for q in queries]  # batching does not change answers
+
+    (tmp_path / "janus-tiny-clip.json").write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(tmp_path / "janus-tiny-clip.json")
+    file_src = resolve_clip("janus-tiny-clip", str(tiny["clip"] / "open_clip_model.safetensors"))
+    assert file_src.describe()["weights_sha256"] == src.describe()["weights_sha256"]
+    assert load_clip_classifier(file_src).classify(queries) == colours
+
+
+def test_missing_clip_weights_say_which_files(tmp_path):
+    with pytest.raises(UserError, match="timm/vit_large_patch14_clip_224.openai"):
+        resolve_clip("ViT-L-14-quickgelu", "openai")  # HF_HUB_OFFLINE=1 in tests, not cached
+    with pytest.raises(UserError, match="neither a file"):
+        resolve_clip("ViT-L-14-quickgelu", str(tmp_path / "nope.safetensors"))
+    with pytest.raises(UserError, match="open_clip_config.json"):
+        resolve_clip("ViT-L-14-quickgelu", str(tmp_path))
+
+
+# -- the whole task through janus_eval.api ------------------------------------------------------
+
+PROMPTS = [
+    {
+        "tag": "single_object",
+        "include": [{"class": "car", "count": 1}],
+        "prompt": "a photo of a car",
+    },
+    {
+        "tag": "two_object",
+        "include": [{"class": "car", "count": 1}, {"class": "cow", "count": 1}],
+        "prompt": "a photo of a car and a cow",
+    },
+    {
+        "tag": "counting",
+        "include": [{"class": "car", "count": 2}],
+        "exclude": [{"class": "car", "count": 3}],
+        "prompt": "a photo of two cars",
+    },
+    {
+        "tag": "colors",
+        "include": [{"class": "car", "count": 1, "color": "red"}],
+        "prompt": "a photo of a red car",
+    },
+    {
+        "tag": "position",
+        "include": [
+            {"class": "cow", "count": 1},
+            {"class": "car", "count": 1, "position": ["left of", 0]},
+        ],
+        "prompt": "a photo of a car left of a cow",
+    },
+]
+
+
+class SizedDummy:
+    """The dummy adapter, with a concrete image size (its images are flat colours)."""
+
+    def __new__(cls):
+        from janus_eval.model_adapters.dummy import DummyAdapter
+
+        class _Sized(DummyAdapter):
+            def generate_images(self, reqs):
+                return super().generate_images(
+                    [dataclasses.replace(r, size=r.size or 48) for r in reqs]
+                )
+
+        return _Sized()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("geneval_data")
+    (d / "evaluation_metadata.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PROMPTS))
+    (d / "object_names.txt").write_text("\n".join(NAMES) + "\n")
+    return d
+
+
+def options(tiny, **extra):
+    return {
+        "detector_path": str(tiny["car_det"]),
+        "clip_path": str(tiny["clip"]),
+        "device": "cpu",
+        "images_per_prompt": "2",
+        **extra,
+    }
+
+
+def test_whole_pipeline_through_the_api(tiny, data_dir, tmp_path):
+    api = pytest.importorskip("janus_eval.api")
+    rec = api.evaluate(
+        "geneval",
+        SizedDummy(),
+        data_dir=data_dir,
+        output_dir=tmp_path,
+        batch_size=2,
+        task_options=options(tiny),
+    )
+    run = tmp_path / rec.run_id
+    lines = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
+    scores = {x["id"]: x["scores"] for x in lines}
+    assert sorted(scores) == ["00000", "00001", "00002", "00003", "00004"]
+    # the tiny detector sees only cars, with class score ~1 and mask score ~0.5-0.7
+    assert scores["00000"]["correct"] == [True, True]
+    assert scores["00001"]["reasons"] == ["expected cow>=1, found 0"] * 2
+    assert all(r.startswith("expected car>=2, found") for r in scores["00002"]["reasons"])
+    for ok, reason in zip(scores["00003"]["correct"], scores["00003"]["reasons"]):
+        assert ok == (reason == "") and (ok or reason.startswith("expected red car>=1, found 0"))
+    assert scores["00004"]["reasons"][0].startswith("expected cow>=1, found 0\nno target")
+    kept = scores["00000"]["details"][0]["car"]
+    assert kept == sorted(kept, key=lambda b: -b[4]) and all(b[4] > 0.3 for b in kept)
+
+    # GenEval's own folder layout, readable by the official scripts
+    for sid, p in zip(sorted(scores), PROMPTS):
+        assert json.loads((run / "images" / sid / "metadata.jsonl").read_text()) == p
+        assert sorted(x.name for x in (run / "images" / sid / "samples").iterdir()) == [
+            "00000.png",
+            "00001.png",
+        ]
+
+    # metrics: the official summary over the per-image results written beside the run
+    official = [json.loads(x) for x in (run / "geneval_results.jsonl").read_text().splitlines()]
+    assert len(official) == 10 and official[0]["filename"] == "images/00000/samples/00000.png"
+    assert rec.metrics == summarize(official)
+    assert rec.metrics["per_tag"]["single_object"] == 1.0
+    assert rec.metrics["per_tag"]["two_object"] == 0.0
+    assert rec.metrics["overall"] == pytest.approx(np.mean(list(rec.metrics["per_tag"].values())))
+    html = (run / "geneval_grid.html").read_text()
+    assert html.count("<img") == 10 and "a photo of a car and a cow" in html
+
+    # identity: detector and weights are in the config; a resumed run reuses everything
+    task_cfg = rec.config["task"]["options"]
+    assert task_cfg["detector"] == "mask2former-hf" and len(task_cfg["detector_weights"]) == 16
+    assert "device" not in task_cfg and rec.extra["leaderboard_keys"] == [
+        "detector",
+        "detector_weights",
+    ]
+    again = api.evaluate(
+        "geneval",
+        SizedDummy(),
+        data_dir=data_dir,
+        output_dir=tmp_path,
+        batch_size=5,
+        task_options=options(tiny, detection_batch_size="1"),
+    )
+    assert again.run_id == rec.run_id and again.n_reused == 5 and again.metrics == rec.metrics
+    other = api.evaluate(
+        "geneval",
+        SizedDummy(),
+        data_dir=data_dir,
+        output_dir=tmp_path,
+        limit=1,
+        task_options=options(tiny, detector_path=str(tiny["det"])),
+    )
+    assert other.run_id != rec.run_id
+    assert other.config["task"]["options"]["detector_weights"] != task_cfg["detector_weights"]
+    assert not math.isnan(other.metrics["overall"])
+
+
+@pytest.mark.slow
+def test_janus_tiny_end_to_end(tiny, data_dir, tmp_path):
+    from janus_eval import registry
+
+    if "janus-tiny" not in registry.adapter_names():
+        pytest.skip("the janus-tiny adapter is not available in this checkout")
+    api = pytest.importorskip("janus_eval.api")
+    rec = api.evaluate(
+        "geneval",
+        "janus-tiny",
+        data_dir=data_dir,
+        output_dir=tmp_path,
+        limit=3,
+        batch_size=3,
+        task_options=options(tiny),
+    )
+    assert rec.n_samples == 3 and rec.metrics["n_images"] == 6
+    assert set(rec.metrics["per_tag"]) == {"single_object", "two_object", "counting"}
