@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,7 @@ def test_missing_hub_source_is_a_user_error(tmp_path: Path) -> None:
     task = registry.make_task("pope", {"source": str(tmp_path / "nowhere")})
     with pytest.raises(UserError, match="does not exist"):
         task.samples(None, None)
+    if os.environ.get("HF_HUB_OFFLINE") != "1":
+        pytest.skip("HF_HUB_OFFLINE is not 1: the default hub source would go online")
+    with pytest.raises(UserError, match="could not load dataset 'lmms-lab/POPE'.*--data-dir"):
+        registry.make_task("pope").samples(None, None)

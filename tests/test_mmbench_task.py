@@ -1,0 +1,296 @@
+"""The `mmbench` task: VLMEvalKit's TSV (base64 images, short image references, CircularEval
+rotations at index + k*1e6), the hub layout (a local `datasets` copy), bad records, the test
+submission file, and end-to-end runs through janus_eval.api.evaluate."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from janus_eval import registry
+from janus_eval.types import UserError
+
+
+def png_b64(color: tuple[int, int, int]) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), color).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+CAT_IMG, SKY_IMG = png_b64((200, 100, 0)), png_b64((0, 100, 200))
+NAN = float("nan")
+COLUMNS = [
+    "index",
+    "question",
+    "hint",
+    "A",
+    "B",
+    "C",
+    "D",
+    "answer",
+    "category",
+    "image",
+    "source",
+    "l2-category",
+    "comment",
+    "split",
+]
+ANIMALS = ["cat", "dog", "bird", "fish"]
+
+
+def dev_rows() -> list[dict]:
+    """Three questions: #0 with three rotated copies, #1 with one (2 options, a hint, an image
+    given as a reference to row 0), #2 alone."""
+    rows = []
+    for k in range(4):  # rotation k moves every option k places; "cat" is the answer
+        opts = ANIMALS[k:] + ANIMALS[:k]
+        rows.append(
+            dict(
+                index=k * 1_000_000,
+                question="What animal is this?",
+                hint=NAN,
+                **dict(zip("ABCD", opts)),
+                answer="ABCD"[opts.index("cat")],
+                category="object_localization",
+                image=CAT_IMG if k == 0 else "0",
+                **{"l2-category": "finegrained_perception (instance-level)"},
+            )
+        )
+    for k, (a, b, ans) in enumerate([("sun", "snow", "A"), ("snow", "sun", "B")]):
+        rows.append(
+            dict(
+                index=1 + k * 1_000_000,
+                question="Which is warmer?",
+                hint="Look at the sky.",
+                A=a,
+                B=b,
+                C=NAN,
+                D=NAN,
+                answer=ans,
+                category="physical_property_reasoning",
+                image="0",
+                **{"l2-category": "attribute_reasoning"},
+            )
+        )
+    rows.append(
+        dict(
+            index=2,
+            question="How many suns?",
+            hint=NAN,
+            A="one",
+            B="two",
+            C="three",
+            D=NAN,
+            answer="B",
+            category="image_scene",
+            image=SKY_IMG,
+            **{"l2-category": "coarse_perception"},
+        )
+    )
+    for r in rows:
+        r.update(source="fixture", comment=NAN, split="dev")
+    return rows
+
+
+def write_tsv(path: Path, rows: list[dict], drop: tuple[str, ...] = ()) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in drop]).to_csv(
+        path, sep="\t", index=False
+    )
+    return path
+
+
+@pytest.fixture
+def dev_dir(tmp_path: Path) -> Path:
+    write_tsv(tmp_path / "mmb" / "MMBench_DEV_EN.tsv", dev_rows())
+    return tmp_path / "mmb"
+
+
+class ScriptedAdapter:
+    name = "scripted"
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+
+    def describe(self) -> dict:
+        return {"name": self.name, "answers": sorted(self.answers.items())}
+
+    def understand(self, reqs):
+        return [next(a for q, a in self.answers.items() if q in r.prompt) for r in reqs]
+
+
+def test_tsv_samples_prompts_and_image_references(dev_dir: Path) -> None:
+    task = registry.make_task("mmbench")
+    samples = {s.id: s for s in task.samples(dev_dir, None)}
+    assert list(samples) == ["0", "1000000", "2000000", "3000000", "1", "1000001", "2"]
+    assert samples["1"].data["choices"] == {"A": "sun", "B": "snow"}  # NaN options dropped
+    assert samples["0"].data["image"] == base64.b64decode(CAT_IMG)
+    assert samples["1"].data["image"] == samples["0"].data["image"]  # short cell = reference
+    assert task.request(samples["0"]).prompt == (
+        "\nWhat animal is this?\nA. cat\nB. dog\nC. bird\nD. fish\n\n"
+        "Answer with the option's letter from the given choices directly."
+    )
+    assert task.request(samples["1"]).prompt == (
+        "\nHint: Look at the sky.\nWhich is warmer?\nA. sun\nB. snow\n\n"
+        "Answer with the option's letter from the given choices directly."
+    )
+    assert task.request(samples["1"]).images == (base64.b64decode(CAT_IMG),)
+
+
+def test_limit_counts_questions_with_all_rotations(dev_dir: Path) -> None:
+    samples = registry.make_task("mmbench").samples(dev_dir, 2)
+    assert [s.id for s in samples] == ["0", "1000000", "2000000", "3000000", "1", "1000001"]
+
+
+@pytest.mark.parametrize(
+    ("image", "needle"),
+    [
+        ("!!!!" * 30, "broken base64 image"),
+        (base64.b64encode(b"not an image at all, just text" * 4).decode(), "not an image"),
+        ("77", "reference to index 77"),
+    ],
+)
+def test_bad_images_name_file_and_row(tmp_path: Path, image: str, needle: str) -> None:
+    rows = dev_rows()
+    rows[-1]["image"] = image
+    path = write_tsv(tmp_path / "MMBench_DEV_EN.tsv", rows)
+    with pytest.raises(UserError) as err:
+        registry.make_task("mmbench").samples(tmp_path, None)
+    msg = str(err.value)
+    assert str(path) in msg and "index 2" in msg and needle in msg
+    skipping = registry.make_task("mmbench", {"skip_bad_records": "true"})
+    assert len(skipping.samples(tmp_path, None)) == 6 and skipping.skipped[0][0] == "2"
+
+
+def test_duplicate_index_and_bad_answer(tmp_path: Path) -> None:
+    rows = dev_rows()
+    write_tsv(tmp_path / "MMBench_DEV_EN.tsv", rows + [dict(rows[-1])])
+    with pytest.raises(UserError, match="index appears twice"):
+        registry.make_task("mmbench").samples(tmp_path, None)
+    rows[-1]["answer"] = "D"  # D is empty for this question
+    write_tsv(tmp_path / "MMBench_DEV_EN.tsv", rows)
+    with pytest.raises(UserError, match="answer 'D' is not one of the options"):
+        registry.make_task("mmbench").samples(tmp_path, None)
+
+
+def test_end_to_end_circular_eval_hand_checked(dev_dir: Path, tmp_path: Path) -> None:
+    from janus_eval.api import evaluate
+
+    adapter = ScriptedAdapter({
+        "What animal": "cat",  # option text: right in all four rotations -> question right
+        "warmer": "A",  # right in the original, wrong in the rotation -> question wrong
+        "How many": "(B) two",  # right
+    })  # fmt: skip
+    record = evaluate("mmbench", adapter, data_dir=dev_dir, output_dir=tmp_path / "runs")
+    m = record.metrics
+    assert m["accuracy"] == pytest.approx(200 / 3)
+    assert m["per_category"] == {
+        "image_scene": 100.0,
+        "object_localization": 100.0,
+        "physical_property_reasoning": 0.0,
+    }
+    assert m["per_l2_category"] == {"AR": 0.0, "CP": 100.0, "FP-S": 100.0}
+    assert m["n_questions"] == 3 and m["n_rows"] == 7 and m["n_skipped_records"] == 0
+    assert "option's letter" in record.prompt["example"]
+
+
+def test_end_to_end_dummy(dev_dir: Path, tmp_path: Path) -> None:
+    from janus_eval.api import evaluate
+
+    record = evaluate(
+        "mmbench", "dummy", data_dir=dev_dir / "MMBench_DEV_EN.tsv", output_dir=tmp_path / "runs"
+    )
+    assert record.n_samples == 7 and record.metrics["n_questions"] == 3
+    assert record.metrics["accuracy"] in {0.0, 100 / 3, 200 / 3, 100.0}
+    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
+    options = {1: "AB", 1_000_001: "AB", 2: "ABC"}  # the rest have A-D
+    for line in map(json.loads, lines):  # a letter that is no option of the row reads as None
+        letter, scores = line["response"], line["scores"]
+        assert scores["pred"] == (
+            letter if letter in options.get(scores["index"], "ABCD") else None
+        )
+
+
+def test_test_split_writes_submission(tmp_path: Path) -> None:
+    from janus_eval.api import evaluate
+
+    rows = [{k: v for k, v in r.items() if k != "answer"} for r in dev_rows()]
+    for r in rows:
+        r["split"] = "test"
+    write_tsv(tmp_path / "data" / "MMBench_TEST_CN.tsv", rows, drop=("answer",))
+    record = evaluate(
+        "mmbench",
+        ScriptedAdapter({"": "B"}),
+        data_dir=tmp_path / "data",
+        output_dir=tmp_path / "runs",
+        task_options={"split": "test", "lang": "cn"},
+    )
+    assert record.metrics == {"n_rows": 7, "n_skipped_records": 0}
+    run_dir = tmp_path / "runs" / record.run_id
+    xlsx, tsv = (
+        run_dir / "mmbench_test_cn_submission.xlsx",
+        run_dir / "mmbench_test_cn_submission.tsv",
+    )
+    try:
+        import openpyxl  # noqa: F401
+
+        table = pd.read_excel(xlsx)
+    except ImportError:
+        assert not xlsx.exists()
+        table = pd.read_csv(tsv, sep="\t")
+    assert "image" not in table.columns and list(table.columns)[-1] == "prediction"
+    assert list(table["index"]) == [0, 1000000, 2000000, 3000000, 1, 1000001, 2]
+    assert set(table["prediction"]) == {"B"} and table.loc[0, "question"] == "What animal is this?"
+
+
+def test_hub_layout_from_local_copy(tmp_path: Path) -> None:
+    """lmms-lab/MMBench's columns ('L2-category', images as an Image feature, missing options as
+    the string 'nan'), saved locally as a DatasetDict with a 'dev' split."""
+    import datasets
+
+    rows = dev_rows()
+    table = {c: [] for c in COLUMNS if c != "l2-category"}
+    table["L2-category"] = []
+    for r in rows:
+        for c in COLUMNS:
+            value = r[c]
+            if c == "image":
+                ref = CAT_IMG if value == "0" else value
+                value = {"bytes": base64.b64decode(ref), "path": None}
+            elif isinstance(value, float):
+                value = "nan"
+            table["L2-category" if c == "l2-category" else c].append(value)
+    features = datasets.Features(
+        {
+            c: (
+                datasets.Image()
+                if c == "image"
+                else datasets.Value("int64")
+                if c == "index"
+                else datasets.Value("string")
+            )
+            for c in table
+        }
+    )
+    ds = datasets.Dataset.from_dict(table, features=features)
+    datasets.DatasetDict({"dev": ds}).save_to_disk(str(tmp_path / "hub"))
+    task = registry.make_task("mmbench", {"source": str(tmp_path / "hub")})
+    samples = {s.id: s for s in task.samples(None, None)}
+    assert len(samples) == 7
+    assert samples["1"].data["choices"] == {"A": "sun", "B": "snow"}
+    assert samples["1"].data["hint"] == "Look at the sky." and samples["0"].data["hint"] is None
+    assert samples["1"].data["l2_category"] == "attribute_reasoning"
+    assert samples["1"].data["image"] == base64.b64decode(CAT_IMG)
+
+
+def test_bad_options() -> None:
+    with pytest.raises(UserError, match="lang"):
+        registry.make_task("mmbench", {"lang": "fr"})
+    with pytest.raises(UserError, match="split"):
+        registry.make_task("mmbench", {"split": "val"})
