@@ -154,7 +154,7 @@ class MMBench(UnderstandingTask):
             except (TypeError, ValueError):
                 self.bad_record(sid, f"{at}: index is not an integer")
                 continue
-            image, problem = self._image(rec["image"], by_index, decoded)
+            image, problem = self._image(sid, rec["image"], by_index, decoded)
             if problem:
                 self.bad_record(sid, f"{at}: {problem}")
                 continue
@@ -192,10 +192,11 @@ class MMBench(UnderstandingTask):
 
     @staticmethod
     def _image(
-        value: Any, by_index: dict[str, Any], decoded: dict[str, bytes]
+        sid: str, value: Any, by_index: dict[str, Any], decoded: dict[str, bytes]
     ) -> tuple[Any, str | None]:
         """(image for the request, problem or None). TSV cells are base64 or a reference to
-        another row's index; hub cells are undecoded {'bytes', 'path'} dicts."""
+        another row's index (decoded once per owning row); hub cells are undecoded
+        {'bytes', 'path'} dicts."""
         if isinstance(value, dict):
             data = value.get("bytes")
             if data:
@@ -215,7 +216,7 @@ class MMBench(UnderstandingTask):
                     "base64 image of its own in the file"
                 )
             text = str(target)
-        key = owner or text[:64] + str(len(text))
+        key = owner or sid
         if key not in decoded:
             try:
                 decoded[key] = decode_base64_image(text)

@@ -88,7 +88,7 @@ class POPE(UnderstandingTask):
             if not path.is_file():
                 raise UserError(f"POPE: {path} not found. {self.data_help}")
             seen: dict[str, int] = {}
-            for line_no, rec, _ in iter_json_lines(path):
+            for line_no, rec in iter_json_lines(path):
                 where = f"POPE: {path} line {line_no}"
                 if not isinstance(rec, dict):
                     self.bad_record(f"{split}:line{line_no}", f"{where} is not a JSON object")
@@ -124,6 +124,12 @@ class POPE(UnderstandingTask):
         source = self.options["source"]
         what = f"POPE ({source})"
         table = undecoded_images(load_table(source, "test", what=what))
+        if "category" not in table.column_names:
+            raise UserError(
+                f"{what}: split 'test' has no 'category' column (columns: "
+                f"{', '.join(table.column_names)}); expected lmms-lab/POPE's layout, where "
+                "'category' names the POPE split of each record"
+            )
         cache = HubImageCache(source, "test")
         wanted = set(self.wanted_splits)
         seen: set[str] = set()

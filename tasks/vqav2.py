@@ -161,7 +161,10 @@ class VQAv2(UnderstandingTask):
                 if problem:
                     self.bad_record(sid, f"VQAv2: {a_path} question_id {sid}: {problem}")
                     continue
-            name = f"{prefix}{int(q['image_id']):012d}.jpg"
+            if not isinstance(q["image_id"], int):
+                self.bad_record(sid, f"{where}: image_id {q['image_id']!r} is not an integer")
+                continue
+            name = f"{prefix}{q['image_id']:012d}.jpg"
             image = locate_image(name, dirs)
             if image is None:
                 self.bad_record(

@@ -12,18 +12,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from janus_eval import registry
 from janus_eval.types import UserError
 
 
 def png_b64(color: tuple[int, int, int]) -> str:
+    """A 16x16 PNG whose first 64 base64 characters (signature, header, a long text chunk) are
+    the same for every colour, and whose length is the same for the colours used here."""
+    info = PngInfo()
+    info.add_text("comment", "x" * 80)
     buf = io.BytesIO()
-    Image.new("RGB", (16, 16), color).save(buf, format="PNG")
+    Image.new("RGB", (16, 16), color).save(buf, format="PNG", pnginfo=info)
     return base64.b64encode(buf.getvalue()).decode()
 
 
-CAT_IMG, SKY_IMG = png_b64((200, 100, 0)), png_b64((0, 100, 200))
+CAT_IMG, SKY_IMG = png_b64((200, 100, 0)), png_b64((201, 100, 0))
 NAN = float("nan")
 COLUMNS = [
     "index",
@@ -132,6 +137,9 @@ def test_tsv_samples_prompts_and_image_references(dev_dir: Path) -> None:
     assert samples["1"].data["choices"] == {"A": "sun", "B": "snow"}  # NaN options dropped
     assert samples["0"].data["image"] == base64.b64decode(CAT_IMG)
     assert samples["1"].data["image"] == samples["0"].data["image"]  # short cell = reference
+    # Same first 64 characters and length: still decoded per row, never mixed up.
+    assert len(CAT_IMG) == len(SKY_IMG) and CAT_IMG[:64] == SKY_IMG[:64]
+    assert samples["2"].data["image"] == base64.b64decode(SKY_IMG)
     assert task.request(samples["0"]).prompt == (
         "\nWhat animal is this?\nA. cat\nB. dog\nC. bird\nD. fish\n\n"
         "Answer with the option's letter from the given choices directly."
