@@ -156,16 +156,13 @@ def to_detections(
 ) -> dict[str, list[Detection]]:
     """Group candidates by class name, dropping those not above `min_score` (a pure speed-up
     when min_score is at most the lowest threshold that selection applies later)."""
-    keep = (scores > min_score).nonzero().flatten().tolist()
+    keep = (scores > min_score).nonzero().flatten()
+    labels, boxes, scores = labels[keep].tolist(), boxes[keep].tolist(), scores[keep].tolist()
+    masks = masks[keep].cpu().numpy()  # one transfer per image, not one per object
     out: dict[str, list[Detection]] = {}
-    for i in keep:
-        name = class_names[int(labels[i])]
-        out.setdefault(name, []).append(
-            Detection(
-                box=tuple(float(v) for v in boxes[i].tolist()),
-                score=float(scores[i]),
-                mask=masks[i].cpu().numpy(),
-            )
+    for label, box, score, mask in zip(labels, boxes, scores, masks):
+        out.setdefault(class_names[label], []).append(
+            Detection(box=tuple(box), score=score, mask=mask)
         )
     return out
 
