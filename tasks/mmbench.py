@@ -235,7 +235,7 @@ class MMBench(UnderstandingTask):
     def score(self, sample: Sample, response: str) -> dict[str, Any]:
         d = sample.data
         pred = extract_choice(response, d["choices"])
-        return {
+        out = {
             "index": d["index"],
             "category": d["category"],
             "l2_category": d["l2_category"],
@@ -244,6 +244,9 @@ class MMBench(UnderstandingTask):
             "hit": None if d["answer"] is None else int(pred == d["answer"]),
             "prediction": response,
         }
+        if self.options["split"] == "test":  # finalize (also after a shard merge) needs it
+            out["row"] = d["row"]
+        return out
 
     def aggregate(self, scored: Sequence[dict[str, Any]]) -> Metrics:
         metrics: Metrics = {}
@@ -264,14 +267,13 @@ class MMBench(UnderstandingTask):
 
     def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:
         """split=test: the prediction file for the MMBench server (VLMEvalKit's layout: the TSV
-        columns without the image, plus the raw `prediction`)."""
+        columns without the image, plus the raw `prediction`). Reads only the stored scores, so
+        it works the same after `janus-eval merge`."""
         if self.options["split"] != "test":
             return
         import pandas as pd
 
-        table = pd.DataFrame(
-            [{**s.data["row"], "prediction": r["prediction"]} for s, r in zip(samples, scored)]
-        )
+        table = pd.DataFrame([{**r["row"], "prediction": r["prediction"]} for r in scored])
         stem = run_dir / f"mmbench_test_{self.options['lang']}_submission"
         try:
             import openpyxl  # noqa: F401

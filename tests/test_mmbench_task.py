@@ -225,20 +225,26 @@ def test_end_to_end_dummy(dev_dir: Path, tmp_path: Path) -> None:
         )
 
 
-def test_test_split_writes_submission(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sharded", [False, True])
+def test_test_split_writes_submission(tmp_path: Path, sharded: bool) -> None:
     from janus_eval.api import evaluate
+    from janus_eval.merge import merge_runs
 
     rows = [{k: v for k, v in r.items() if k != "answer"} for r in dev_rows()]
     for r in rows:
         r["split"] = "test"
     write_tsv(tmp_path / "data" / "MMBench_TEST_CN.tsv", rows, drop=("answer",))
-    record = evaluate(
-        "mmbench",
-        ScriptedAdapter({"": "B"}),
+    kwargs = dict(
         data_dir=tmp_path / "data",
         output_dir=tmp_path / "runs",
         task_options={"split": "test", "lang": "cn"},
     )
+    if sharded:  # finalize then runs in merge_runs, from the stored scores alone
+        for i in range(2):
+            evaluate("mmbench", ScriptedAdapter({"": "B"}), shard=(i, 2), **kwargs)
+        record = merge_runs([next((tmp_path / "runs").iterdir())])
+    else:
+        record = evaluate("mmbench", ScriptedAdapter({"": "B"}), **kwargs)
     assert record.metrics == {"n_rows": 7, "n_skipped_records": 0}
     run_dir = tmp_path / "runs" / record.run_id
     xlsx, tsv = (
