@@ -11,13 +11,14 @@ import base64
 import binascii
 import hashlib
 import io
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from janus_eval.types import Metrics, Task, UnderstandRequest, UserError
+from janus_eval.types import Metrics, Sample, Task, UnderstandRequest, UserError
 
 #: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py `build_prompt`): no system prompt, the image
 #: first, then "\n" + question + the short-answer instruction.
@@ -68,6 +69,22 @@ class UnderstandingTask(Task):
         self.skipped: list[tuple[str, str]] = []
 
     # -- records ----------------------------------------------------------------------------
+    def samples(self, data_dir: Path | None, limit: int | None) -> list[Sample]:
+        """The official files in `data_dir` when given, else the `source` dataset; stops reading
+        once `limit` samples are found."""
+        self.skipped = []
+        reader = self.read_files(data_dir) if data_dir is not None else self.read_hub()
+        return self.take(reader, limit)
+
+    def read_files(self, data_dir: Path) -> Iterator[Sample]:
+        raise NotImplementedError
+
+    def read_hub(self) -> Iterator[Sample]:
+        raise NotImplementedError
+
+    def take(self, reader: Iterator[Sample], limit: int | None) -> list[Sample]:
+        return list(itertools.islice(reader, limit))
+
     def bad_record(self, record_id: str, message: str) -> None:
         """Raise a UserError for a malformed record, or count it when the user asked to skip."""
         if self.options["skip_bad_records"]:

@@ -94,20 +94,16 @@ class MMBench(UnderstandingTask):
         return f"MMBench_{self.options['split'].upper()}_{self.options['lang'].upper()}.tsv"
 
     # -- reading ------------------------------------------------------------------------------
-    def samples(self, data_dir: Path | None, limit: int | None) -> list[Sample]:
-        self.skipped = []
-        rows = list(self._read_tsv(data_dir) if data_dir is not None else self._read_hub())
-        if limit is not None:
-            keep: list[int] = []
-            for sample in rows:
-                group = circular_group(sample.data["index"])
-                if group not in keep:
-                    keep.append(group)
-            wanted = set(keep[:limit])
-            rows = [s for s in rows if circular_group(s.data["index"]) in wanted]
-        return rows
+    def take(self, reader: Iterator[Sample], limit: int | None) -> list[Sample]:
+        """--limit counts questions: the first `limit` of them, each with all its rotations."""
+        rows = list(reader)
+        if limit is None:
+            return rows
+        groups = list(dict.fromkeys(circular_group(s.data["index"]) for s in rows))[:limit]
+        wanted = set(groups)
+        return [s for s in rows if circular_group(s.data["index"]) in wanted]
 
-    def _read_tsv(self, data_dir: Path) -> Iterator[Sample]:
+    def read_files(self, data_dir: Path) -> Iterator[Sample]:
         import pandas as pd
 
         path = data_dir if data_dir.is_file() else data_dir / self.tsv_name
@@ -121,7 +117,7 @@ class MMBench(UnderstandingTask):
         table.columns = [_column(c) for c in table.columns]
         yield from self._rows(table.to_dict("records"), str(path))
 
-    def _read_hub(self) -> Iterator[Sample]:
+    def read_hub(self) -> Iterator[Sample]:
         source = self.options["source"]
         what = f"MMBench ({source})"
         table = undecoded_images(

@@ -3,7 +3,7 @@ the official parser (`janus_eval.metrics.pope`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,17 +71,7 @@ class POPE(UnderstandingTask):
         return f"{split}/{question_id}" if self.options["split"] == "all" else str(question_id)
 
     # -- reading ------------------------------------------------------------------------------
-    def samples(self, data_dir: Path | None, limit: int | None) -> list[Sample]:
-        self.skipped = []
-        out: list[Sample] = []
-        reader = self._read_files(data_dir) if data_dir is not None else self._read_hub()
-        for sample in reader:
-            out.append(sample)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
-
-    def _read_files(self, data_dir: Path):
+    def read_files(self, data_dir: Path) -> Iterator[Sample]:
         dirs = image_dirs(data_dir, self.options["image_dir"], "val2014")
         for split in self.wanted_splits:
             path = data_dir / f"coco_pope_{split}.json"
@@ -120,7 +110,7 @@ class POPE(UnderstandingTask):
                     continue
                 yield self._sample(sid, split, rec["question_id"], rec["text"], rec["label"], image)
 
-    def _read_hub(self):
+    def read_hub(self) -> Iterator[Sample]:
         source = self.options["source"]
         what = f"POPE ({source})"
         table = undecoded_images(load_table(source, "test", what=what))

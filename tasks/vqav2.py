@@ -105,17 +105,10 @@ class VQAv2(UnderstandingTask):
 
     # -- reading ------------------------------------------------------------------------------
     def samples(self, data_dir: Path | None, limit: int | None) -> list[Sample]:
-        self.skipped = []
-        self._data_dir = data_dir
-        reader = self._read_files(data_dir) if data_dir is not None else self._read_hub()
-        out: list[Sample] = []
-        for sample in reader:
-            out.append(sample)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        self._data_dir = data_dir  # finalize pads test-dev submissions from the test2015 file
+        return super().samples(data_dir, limit)
 
-    def _read_files(self, data_dir: Path) -> Iterator[Sample]:
+    def read_files(self, data_dir: Path) -> Iterator[Sample]:
         split = self.options["split"]
         q_path = find_file(data_dir, [QUESTION_FILES[split]], JSON_SUBDIRS)
         if q_path is None:
@@ -173,7 +166,7 @@ class VQAv2(UnderstandingTask):
                 continue
             yield self._sample(q, ann, image)
 
-    def _read_hub(self) -> Iterator[Sample]:
+    def read_hub(self) -> Iterator[Sample]:
         split = self.options["split"]
         source = self.options["source"]
         what = f"VQAv2 ({source})"
