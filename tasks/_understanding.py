@@ -20,9 +20,11 @@ from typing import Any
 
 from janus_eval.types import Metrics, Sample, Task, UnderstandRequest, UserError
 
-#: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py `build_prompt`): no system prompt, the image
-#: first, then "\n" + question + the short-answer instruction.
-SHORT_ANSWER_TEMPLATE = "\n{question}\nAnswer the question using a single word or phrase."
+#: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py): no system prompt; the message is the image
+#: (`<image_placeholder>`) immediately followed by "\n" + question + the short-answer instruction.
+#: `<image>` marks the image's place explicitly, so adapters that would otherwise put their own
+#: separator after a leading image reproduce that text exactly.
+SHORT_ANSWER_TEMPLATE = "<image>\n{question}\nAnswer the question using a single word or phrase."
 
 
 def common_options(

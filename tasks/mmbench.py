@@ -32,10 +32,10 @@ from ._understanding import (
 
 log = logging.getLogger("janus_eval")
 
-#: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py `build_prompt`, MCQ branch): "\n", the hint as
-#: "Hint: ...\n" when there is one, the question, one "X. option" line per option, a blank line
-#: and the instruction.
-MCQ_TEMPLATE = "\n{hint}{question}\n{options}\nAnswer with the option's letter from the given choices directly."  # noqa: E501
+#: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py `build_prompt`, MCQ branch): the image, "\n",
+#: the hint as "Hint: ...\n" when there is one, the question, one "X. option" line per option, a
+#: blank line and the instruction.
+MCQ_TEMPLATE = "<image>\n{hint}{question}\n{options}\nAnswer with the option's letter from the given choices directly."  # noqa: E501
 #: VLMEvalKit ImageBaseDataset: an image cell this short names the row whose image it shares.
 IMAGE_REF_MAX_LEN = 64
 

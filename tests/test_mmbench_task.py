@@ -141,11 +141,11 @@ def test_tsv_samples_prompts_and_image_references(dev_dir: Path) -> None:
     assert len(CAT_IMG) == len(SKY_IMG) and CAT_IMG[:64] == SKY_IMG[:64]
     assert samples["2"].data["image"] == base64.b64decode(SKY_IMG)
     assert task.request(samples["0"]).prompt == (
-        "\nWhat animal is this?\nA. cat\nB. dog\nC. bird\nD. fish\n\n"
+        "<image>\nWhat animal is this?\nA. cat\nB. dog\nC. bird\nD. fish\n\n"
         "Answer with the option's letter from the given choices directly."
     )
     assert task.request(samples["1"]).prompt == (
-        "\nHint: Look at the sky.\nWhich is warmer?\nA. sun\nB. snow\n\n"
+        "<image>\nHint: Look at the sky.\nWhich is warmer?\nA. sun\nB. snow\n\n"
         "Answer with the option's letter from the given choices directly."
     )
     assert task.request(samples["1"]).images == (base64.b64decode(CAT_IMG),)

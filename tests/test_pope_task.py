@@ -70,7 +70,7 @@ def test_official_files_samples_and_prompt(pope_dir: Path) -> None:
     assert {s.category for s in samples} == set(SPLITS)
     req = task.request(samples[0])
     assert req.prompt == (
-        "\nIs there a dog in the image?\nAnswer the question using a single word or phrase."
+        "<image>\nIs there a dog in the image?\nAnswer the question using a single word or phrase."
     )
     assert req.images == (str(pope_dir / "val2014" / "COCO_val2014_000000000001.jpg"),)
     assert req.system_prompt == ""

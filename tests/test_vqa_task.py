@@ -107,7 +107,7 @@ def test_official_files_samples(vqa_dir: Path) -> None:
     assert req.images == (str(vqa_dir / "val2014" / "COCO_val2014_000000000042.jpg"),)
     assert (
         req.prompt
-        == "\nHow many dogs are there?\nAnswer the question using a single word or phrase."
+        == "<image>\nHow many dogs are there?\nAnswer the question using a single word or phrase."
     )
     assert req.max_new_tokens == 16
     assert len(task.samples(vqa_dir, 2)) == 2
