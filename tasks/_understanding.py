@@ -220,7 +220,7 @@ def undecoded_images(table, column: str = "image"):
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("JANUS_EVAL_CACHE", "~/.cache/janus_eval")).expanduser()
+    return Path(os.environ.get("JANUS_EVAL_CACHE") or "~/.cache/janus-eval").expanduser()
 
 
 class HubImageCache:

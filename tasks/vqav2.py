@@ -72,7 +72,7 @@ class VQAv2(UnderstandingTask):
         "images/..., or --task-option image_dir=DIR. Without --data-dir it reads the Hugging Face "
         "dataset lmms-lab/VQAv2 (splits validation/testdev/test; --task-option "
         "source=NAME_OR_LOCAL_DIR), writing its images once under $JANUS_EVAL_CACHE "
-        "(~/.cache/janus_eval). val is scored locally; testdev/test write "
+        "(~/.cache/janus-eval). val is scored locally; testdev/test write "
         "vqav2_<split>_submission.json in the run directory for eval.ai (for testdev, put the "
         "test2015 question file beside the test-dev one to pad the file to every test2015 id, "
         "as EvalAI expects)."

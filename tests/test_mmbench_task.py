@@ -308,3 +308,24 @@ def test_bad_options() -> None:
         registry.make_task("mmbench", {"lang": "fr"})
     with pytest.raises(UserError, match="split"):
         registry.make_task("mmbench", {"split": "val"})
+
+
+def test_end_to_end_janus_tiny(dev_dir: Path, tmp_path: Path) -> None:
+    if "janus-tiny" not in registry.adapter_names():
+        pytest.skip("the janus-tiny adapter is not available")
+    from janus_eval.api import evaluate
+
+    record = evaluate(
+        "mmbench",
+        "janus-tiny",
+        data_dir=dev_dir,
+        limit=1,
+        output_dir=tmp_path / "runs",
+        task_options={"max_new_tokens": "3"},
+    )
+    assert record.n_samples == 4 and record.metrics["n_questions"] == 1  # 4 rotations
+    assert record.metrics["accuracy"] in {0.0, 100.0}
+    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
+    for line in map(json.loads, lines):  # base64 images reached the model as bytes
+        assert line["request"]["images"][0].startswith("<bytes sha256:")
+        assert isinstance(line["response"], str)

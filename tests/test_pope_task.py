@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from janus_eval import registry
+from janus_eval.metrics.pope import parse_yes_no
 from janus_eval.types import UserError
 
 SPLITS = ("random", "popular", "adversarial")
@@ -243,3 +244,24 @@ def test_missing_hub_source_is_a_user_error(tmp_path: Path) -> None:
         pytest.skip("HF_HUB_OFFLINE is not 1: the default hub source would go online")
     with pytest.raises(UserError, match="could not load dataset 'lmms-lab/POPE'.*--data-dir"):
         registry.make_task("pope").samples(None, None)
+
+
+def test_end_to_end_janus_tiny(pope_dir: Path, tmp_path: Path) -> None:
+    if "janus-tiny" not in registry.adapter_names():
+        pytest.skip("the janus-tiny adapter is not available")
+    from janus_eval.api import evaluate
+
+    record = evaluate(
+        "pope",
+        "janus-tiny",
+        data_dir=pope_dir,
+        limit=3,
+        output_dir=tmp_path / "runs",
+        task_options={"max_new_tokens": "3"},
+    )
+    assert record.n_samples == 3 and record.model["name"] == "janus-tiny"
+    assert set(record.metrics) >= {"accuracy", "precision", "recall", "f1", "yes_ratio"}
+    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
+    for line in map(json.loads, lines):
+        assert isinstance(line["response"], str)
+        assert line["scores"]["pred"] == parse_yes_no(line["response"])

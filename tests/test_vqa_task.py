@@ -283,3 +283,27 @@ def test_hub_annotation_without_ten_answers(tmp_path: Path, monkeypatch) -> None
     ds.save_to_disk(str(tmp_path / "hub"))
     with pytest.raises(UserError, match=r"question_id 7301\): annotation has 5 answers"):
         registry.make_task("vqav2", {"source": str(tmp_path / "hub")}).samples(None, None)
+
+
+def test_end_to_end_janus_tiny(vqa_dir: Path, tmp_path: Path) -> None:
+    if "janus-tiny" not in registry.adapter_names():
+        pytest.skip("the janus-tiny adapter is not available")
+    from janus_eval.api import evaluate
+    from janus_eval.metrics.vqa import vqa_accuracy
+
+    record = evaluate(
+        "vqav2",
+        "janus-tiny",
+        data_dir=vqa_dir,
+        limit=2,
+        output_dir=tmp_path / "runs",
+        task_options={"max_new_tokens": "3"},
+    )
+    assert record.n_samples == 2 and record.model["name"] == "janus-tiny"
+    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
+    answers = {str(q[0]): q[3] for q in QUESTIONS}
+    accs = []
+    for line in map(json.loads, lines):
+        accs.append(vqa_accuracy(line["response"], answers[line["id"]]))
+        assert line["scores"]["accuracy"] == accs[-1]
+    assert record.metrics["accuracy"] == round(100 * sum(accs) / len(accs), 2)
