@@ -21,9 +21,11 @@ their verdicts) are written beside it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -365,34 +367,103 @@ class GenEval(Task):
         return rules.summarize(_per_image(scored))
 
     def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:
-        from janus_eval.report.image_grid import GridCell, GridRow, write_image_grid
+        paths = [
+            [f"images/{self.image_relpath(sample, k)}" for k in range(len(score["correct"]))]
+            for sample, score in zip(samples, scored)
+        ]
+        write_outputs(run_dir, scored, paths, title=f"GenEval: {run_dir.name}")
 
-        lines, sections = [], {tag: [] for tag in rules.TAGS}
-        for sample, score in zip(samples, scored):
-            cells = []
-            for k, (ok, reason) in enumerate(zip(score["correct"], score["reasons"])):
-                rel = f"images/{self.image_relpath(sample, k)}"
-                lines.append(
-                    json.dumps(
-                        {
-                            "filename": rel,
-                            "tag": score["tag"],
-                            "prompt": score["prompt"],
-                            "correct": ok,
-                            "reason": reason,
-                            "metadata": score["metadata"],
-                            "details": json.dumps(score["details"][k]),
-                        }
-                    )
-                )
-                cells.append(GridCell(rel, ok, reason))
-            sections.setdefault(score["tag"], []).append(GridRow(score["prompt"], cells))
-        atomic_write_text(run_dir / "geneval_results.jsonl", "".join(x + "\n" for x in lines))
-        write_image_grid(
-            run_dir / "geneval_grid.html",
-            {tag: rows for tag, rows in sections.items() if rows},
-            title=f"GenEval: {run_dir.name}",
+
+def write_outputs(
+    out_dir: Path, scored: Sequence[dict], paths: Sequence[Sequence[str]], *, title: str
+) -> None:
+    """geneval_results.jsonl (the official results format, one line per image) and
+    geneval_grid.html (images per tag with verdicts); image paths are relative to out_dir."""
+    from janus_eval.report.image_grid import GridCell, GridRow, write_image_grid
+
+    lines, sections = [], {tag: [] for tag in rules.TAGS}
+    for score, images in zip(scored, paths):
+        cells = []
+        for k, (rel, ok, reason) in enumerate(zip(images, score["correct"], score["reasons"])):
+            official = {
+                "filename": rel,
+                "tag": score["tag"],
+                "prompt": score["prompt"],
+                "correct": ok,
+                "reason": reason,
+                "metadata": score["metadata"],
+                "details": json.dumps(score["details"][k]),
+            }
+            lines.append(json.dumps(official) + "\n")
+            cells.append(GridCell(rel, ok, reason))
+        sections.setdefault(score["tag"], []).append(GridRow(score["prompt"], cells))
+    atomic_write_text(out_dir / "geneval_results.jsonl", "".join(lines))
+    write_image_grid(
+        out_dir / "geneval_grid.html",
+        {t: rows for t, rows in sections.items() if rows},
+        title=title,
+    )
+
+
+def score_folder(
+    folder: str | Path,
+    *,
+    output_dir: str | Path | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Score images already in GenEval's layout (a run's images/, or the official generation
+    script's output) without generating anything: e.g. to score one set of images with another
+    detector. Reads `<NNNNN>/metadata.jsonl` and `<NNNNN>/samples/<k>.png` the way the official
+    evaluate_images.py does (numeric folders only; file names matching `\\d+\\.png` at their
+    start), writes geneval_results.jsonl and geneval_grid.html to `output_dir` (default: the
+    folder) and returns the summary. `options` are the task's options."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"GenEval: {folder} is not a directory")
+    task = GenEval(**options)
+    names = set(task.object_names(folder))
+    prompts: list[tuple[Sample, list[Path]]] = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
+        meta_path = sub / "metadata.jsonl"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"{meta_path}: cannot read the prompt's metadata ({exc})") from None
+        _check_record(meta, str(meta_path), names)
+        samples_dir = sub / "samples"
+        images = sorted(
+            p
+            for p in (samples_dir.iterdir() if samples_dir.is_dir() else [])
+            if p.is_file() and re.match(r"\d+\.png", p.name)
         )
+        prompts.append((Sample(sub.name, {"metadata": meta}, meta["tag"]), images))
+    if not prompts:
+        raise UserError(f"GenEval: no prompt folders (00000/metadata.jsonl, ...) in {folder}")
+    scored: list[dict] = []
+    step = max(1, int(task.options["detection_batch_size"]))
+    with _progress(progress, len(prompts), f"GenEval scoring {folder.name}") as advance:
+        for start in range(0, len(prompts), step):
+            chunk = prompts[start : start + step]
+            images = [[load_image(p) for p in paths] for _, paths in chunk]
+            scored += task.score_batch([s for s, _ in chunk], images)
+            advance(len(chunk))
+    out = Path(output_dir).expanduser() if output_dir else folder
+    paths = [[os.path.relpath(p, out) for p in paths] for _, paths in prompts]
+    write_outputs(out, scored, paths, title=f"GenEval: {folder}")
+    return task.aggregate(scored)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int, description: str):
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import Progress
+
+    with Progress() as bar:
+        task_id = bar.add_task(description, total=total)
+        yield lambda n: bar.update(task_id, advance=n)
 
 
 def _per_image(scored: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -393,6 +393,7 @@ def options(tiny, **extra):
     }
 
 
+@pytest.mark.slow
 def test_whole_pipeline_through_the_api(tiny, data_dir, tmp_path):
     api = pytest.importorskip("janus_eval.api")
     rec = api.evaluate(
@@ -434,6 +435,19 @@ def test_whole_pipeline_through_the_api(tiny, data_dir, tmp_path):
     assert rec.metrics["overall"] == pytest.approx(np.mean(list(rec.metrics["per_tag"].values())))
     html = (run / "geneval_grid.html").read_text()
     assert html.count("<img") == 10 and "a photo of a car and a cow" in html
+
+    # the images alone can be scored again (e.g. with another detector), with the same result
+    from janus_eval.tasks.geneval import score_folder
+
+    out = tmp_path / "rescored"
+    out.mkdir()
+    names = str(data_dir / "object_names.txt")
+    assert score_folder(run / "images", output_dir=out, object_names=names, **options(tiny)) == (
+        rec.metrics
+    )
+    rescored = [json.loads(x) for x in (out / "geneval_results.jsonl").read_text().splitlines()]
+    assert [x["correct"] for x in rescored] == [x["correct"] for x in official]
+    assert rescored[0]["filename"] == "../" + rec.run_id + "/images/00000/samples/00000.png"
 
     # identity: detector and weights are in the config; a resumed run reuses everything
     task_cfg = rec.config["task"]["options"]
