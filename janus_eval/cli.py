@@ -204,6 +204,7 @@ def run(
             task_options=_parse_kv(task_option, "--task-option"),
             progress=progress,
             shard=shard,
+            demo=demo,
         )
         run_dir = output_dir / record.run_id
         if record.shard:

@@ -99,3 +99,31 @@ def test_failing_batch_exits_nonzero_and_keeps_results(tmp_path, cli):
     assert "8 result(s) are stored" in result.stderr
     (samples,) = tmp_path.glob("*/samples.jsonl")
     assert len(samples.read_text().splitlines()) == 8
+
+
+def test_readme_demo_runs_offline(tmp_path, cli):
+    """README's first command: janus-tiny on the built-in POPE sample, no download."""
+    result = cli(
+        "run",
+        "--task",
+        "pope",
+        "--model",
+        "janus-tiny",
+        "--demo",
+        "--no-progress",
+        "--output-dir",
+        str(tmp_path),
+        env={"HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DEMO" in result.stdout and "f1" in result.stdout
+    (run_json,) = tmp_path.glob("*/run.json")
+    record = json.loads(run_json.read_text())
+    assert record["config"]["data"]["demo"] is True and record["n_samples"] == 24
+
+
+def test_demo_for_a_task_without_one_says_which_have(tmp_path, cli):
+    result = cli(
+        "run", "--task", "toy-qa", "--model", "dummy", "--demo", "--output-dir", str(tmp_path)
+    )
+    _one_clear_error(result, "no built-in demo", "pope")
