@@ -156,6 +156,7 @@ def evaluate(
             "data_dir": str(data_path) if data_path else None,
             "fingerprint": stable_hash([(it.sample.id, it.key) for it in items]),
             "n_samples": len(items),
+            "demo": demo,
         },
         "limit": limit,
         "seed": seed,
