@@ -1,0 +1,208 @@
+"""What the FID tasks (coco30k, mjhq30k) share: options, per-sample features, aggregation.
+
+Generated images reach the engine in memory (`score_batch` gets the PIL images the adapter
+returned); their features are stored per sample ({"features": float32 (n_images, dim)}), so an
+interrupted run resumes without recomputing them. `aggregate` compares all stored features with
+the reference statistics, computed once and cached (janus_eval.metrics.fid.reference_stats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from janus_eval.types import ImageRequest, Sample, Task, UserError
+
+#: Options that change how fast features are computed, not their values: kept out of config()
+#: (the run id), so a resumed run may use another batch size, device or cache folder.
+RUNTIME_OPTIONS = ("inception_path", "stats_cache", "feature_batch_size", "num_workers", "device",
+                   "resize")  # fmt: skip
+
+
+def fid_options(count_option: str) -> dict[str, Any]:
+    return {
+        count_option: 1,
+        # Output side for the adapter; 0 = the model's native size (384 for Janus).
+        "image_size": 0,
+        # "inception" (clean-fid's TF-FID Inception), or "random:<seed>" (TESTING ONLY).
+        "extractor": "inception",
+        "inception_path": "",
+        "stats_cache": "",
+        "feature_batch_size": 64,
+        # DataLoader workers for the reference images; -1 = min(8, CPU count).
+        "num_workers": -1,
+        # "" = cuda when available, else cpu.
+        "device": "",
+        # "auto" | "torch" | "pil": where the clean resize runs (same bits either way).
+        "resize": "auto",
+    }
+
+
+class FidTask(Task):
+    """A generation task scored by FID/KID against a reference image set."""
+
+    kind = "generation"
+    primary_metric = "fid"
+    metric_names: tuple[str, ...] = ("fid", "kid", "n_generated", "n_reference")
+    #: protocol name -> engine preprocess ("clean" or "crop256").
+    protocols: dict[str, str] = {}
+    #: The option that says how many images to generate per prompt.
+    count_option = "images_per_prompt"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if self.options["protocol"] not in self.protocols:
+            raise UserError(
+                f"task {self.name!r}: unknown protocol {self.options['protocol']!r}; "
+                f"choose one of {', '.join(self.protocols)}"
+            )
+        if int(self.options[self.count_option]) < 1:
+            raise UserError(f"task {self.name!r}: {self.count_option} must be at least 1")
+        self._extractor_model: Any = None
+        self._data_dir: Path | None = None
+        self._reference_stats: Any = None
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def preprocess(self) -> str:
+        return self.protocols[self.options["protocol"]]
+
+    def config(self) -> dict[str, Any]:
+        options = {k: v for k, v in self.options.items() if k not in RUNTIME_OPTIONS}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "options": options,
+            "protocol": {
+                "name": self.options["protocol"],
+                "preprocess": self.preprocess,
+                "resize": "clean-fid clean: PIL bicubic per channel, float, 299x299",
+                "statistics": "float64 mean, np.cov(rowvar=False); clean-fid frechet_distance",
+                "kid": "clean-fid kernel_distance, 100 subsets of <=1000, RandomState(0)",
+                "reference": self.reference_description(),
+            },
+        }
+
+    def reference_description(self) -> str:
+        raise NotImplementedError
+
+    # -- requests and scores ----------------------------------------------------------------
+
+    def request(self, sample: Sample) -> ImageRequest:
+        size = int(self.options["image_size"])
+        return ImageRequest(
+            prompt=sample.data["prompt"],
+            request_id=sample.id,
+            n=int(self.options[self.count_option]),
+            size=size or None,
+        )
+
+    def device(self) -> str:
+        from janus_eval.metrics.fid import resolve_device
+
+        return resolve_device(self.options["device"] or None)
+
+    def extractor(self) -> Any:
+        if self._extractor_model is None:
+            from janus_eval.metrics.inception import load_extractor
+
+            self._extractor_model = load_extractor(
+                self.options["extractor"],
+                inception_path=self.options["inception_path"] or None,
+                device=self.device(),
+            )
+        return self._extractor_model
+
+    def check_ready(self) -> None:
+        """Fail before generating anything when the weights are missing."""
+        if self.options["extractor"] in ("", "inception"):
+            from janus_eval.metrics.inception import find_weights
+
+            find_weights(self.options["inception_path"] or None)
+
+    def score(self, sample: Sample, response: Any) -> dict[str, Any]:
+        return self.score_batch([sample], [response])[0]
+
+    def score_batch(self, samples: Sequence[Sample], responses: Sequence[Any]) -> list[dict]:
+        from janus_eval.metrics.fid import image_features
+
+        model = self.extractor()
+        flat = [image for images in responses for image in images]
+        feats = image_features(
+            flat,
+            extractor=model,
+            preprocess=self.preprocess,
+            device=self.device(),
+            batch_size=int(self.options["feature_batch_size"]),
+            resize=self.options["resize"],
+            what=f"{self.name}: generated image",
+        )
+        out, start = [], 0
+        for sample, images in zip(samples, responses):
+            part = feats[start : start + len(images)]
+            start += len(images)
+            out.append({"features": part, "extractor": model.id, "category": sample.category})
+        return out
+
+    # -- aggregation --------------------------------------------------------------------------
+
+    def generated_features(self, scored: Sequence[dict]) -> np.ndarray:
+        """All stored features, after checking they came from the extractor in use now."""
+        model_id = self.extractor().id
+        for i, s in enumerate(scored):
+            if s.get("extractor") != model_id:
+                raise UserError(
+                    f"{self.name}: stored features of sample #{i} were computed with extractor "
+                    f"{s.get('extractor')!r}, but this run uses {model_id!r} (weights changed?). "
+                    "Re-run with --no-resume to recompute them."
+                )
+        parts = [np.asarray(s["features"], dtype=np.float32) for s in scored]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+    def reference(self):
+        """(ImageSet, cache name) of the reference images."""
+        raise NotImplementedError
+
+    def reference_stats(self):
+        """Computed (or loaded from the cache) once per task object."""
+        from janus_eval.metrics.fid import reference_stats
+
+        if self._reference_stats is not None:
+            return self._reference_stats
+        images, name = self.reference()
+        workers = int(self.options["num_workers"])
+        self._reference_stats = reference_stats(
+            images,
+            name=name,
+            extractor=self.extractor(),
+            preprocess=self.preprocess,
+            cache_dir=self.options["stats_cache"] or None,
+            device=self.device(),
+            batch_size=int(self.options["feature_batch_size"]),
+            num_workers=None if workers < 0 else workers,
+            resize=self.options["resize"],
+            progress=True,
+        )
+        return self._reference_stats
+
+    def aggregate(self, scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        from janus_eval.metrics.fid import feature_stats, frechet_distance, kernel_distance
+
+        gen = self.generated_features(scored)
+        ref = self.reference_stats()
+        mu, sigma = feature_stats(gen, what=f"{self.name} generated images")
+        return {
+            "fid": frechet_distance(mu, sigma, ref.mu, ref.sigma),
+            "kid": kernel_distance(ref.feats, gen),
+            "n_generated": int(gen.shape[0]),
+            "n_reference": int(ref.feats.shape[0]),
+        }
+
+    def data_root(self) -> Path:
+        if self._data_dir is None:
+            raise UserError(f"{self.name}: samples() must run before aggregate() (no data dir)")
+        return self._data_dir
