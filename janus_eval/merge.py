@@ -90,7 +90,7 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
 
     task = registry.make_task(first.task, first.config["task"]["options"])
     ordered = sorted(results.values(), key=lambda r: r["index"])
-    samples = [Sample(id=r["id"], category=r.get("category")) for r in ordered]
+    samples = _samples_for(task, first, ordered)
     scored = [r["scores"] for r in ordered]
 
     dirs = set(seen.values())
@@ -112,6 +112,7 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
             "n_samples": len(ordered),
             "n_computed": sum(rec.n_computed for _, rec in shards),
             "n_reused": sum(rec.n_reused for _, rec in shards),
+            "n_skipped": len(getattr(task, "skipped", None) or []),
             "started_at": min(rec.started_at for _, rec in shards),
             "finished_at": now(),
             "shard": None,
@@ -126,6 +127,16 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
     )
     atomic_write_json(out_dir / "run.json", record.to_dict())
     return record
+
+
+def _samples_for(task: Any, first: RunRecord, ordered: list[dict[str, Any]]) -> list[Sample]:
+    """The run's samples for `finalize` (submission files need their data): re-read from the
+    recorded data directory when this machine has it, else rebuilt from the stored ids."""
+    data_dir = first.config["data"].get("data_dir")
+    known: dict[str, Sample] = {}
+    if data_dir and Path(data_dir).exists():
+        known = {s.id: s for s in task.samples(Path(data_dir), first.config.get("limit"))}
+    return [known.get(r["id"]) or Sample(id=r["id"], category=r.get("category")) for r in ordered]
 
 
 def _copy_shard_files(seen: dict[int, Path], n: int, out_dir: Path) -> None:
