@@ -148,3 +148,11 @@ def test_missing_inception_weights_fail_before_generating(coco, tmp_path, monkey
         evaluate("coco30k", "dummy", data_dir=coco, output_dir=tmp_path / "runs",
                  task_options=opts)  # fmt: skip
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.png"))
+
+
+def test_cli_without_data_exits_2_with_one_message(cli, tmp_path):
+    proc = cli("run", "-t", "coco30k", "-m", "dummy", "--output-dir", str(tmp_path),
+               "-O", "extractor=random:0", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2
+    assert "coco30k needs --data-dir" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
