@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,16 +55,30 @@ class ExecutionStats:
 def result_key(
     task_config: dict, sample: Sample, request: Request, seed: int, model_desc: dict
 ) -> str:
+    """Everything that changes this sample's result. The sample's data is in it too: an edited
+    label or GenEval `include` with an unchanged prompt must not reuse the old score."""
     return stable_hash(
         {
             "task": task_config,
             "sample": sample.id,
+            "data": _fingerprint(sample.data),
             "request": request.summary(),
             "seed": seed,
             "model": model_desc,
         },
         length=32,
     )
+
+
+def _fingerprint(value: Any) -> Any:
+    """JSON-able stand-in for sample data: raw bytes (embedded images) hash to a short digest."""
+    if isinstance(value, (bytes, bytearray)):
+        return "sha256:" + hashlib.sha256(value).hexdigest()
+    if isinstance(value, Mapping):
+        return {str(k): _fingerprint(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_fingerprint(v) for v in value]
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
 def shard_of(sample_id: str, num_shards: int) -> int:

@@ -93,6 +93,8 @@ class DummyAdapter:
             images = []
             for k in req.indices:
                 h = _digest(req.seed, req.request_id, k)
-                images.append(Image.new("RGB", (req.size, req.size), (h[0], h[1], h[2])))
+                images.append(
+                    Image.new("RGB", (req.size or 384, req.size or 384), (h[0], h[1], h[2]))
+                )
             out.append(images)
         return out
