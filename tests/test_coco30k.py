@@ -156,3 +156,16 @@ def test_cli_without_data_exits_2_with_one_message(cli, tmp_path):
     assert proc.returncode == 2
     assert "coco30k needs --data-dir" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_janus_tiny_end_to_end(coco, tmp_path, monkeypatch):
+    """The real Janus sampler at toy size: its in-memory images give the FID the engine gives
+    on the PNGs the runner saved."""
+    monkeypatch.setenv("JANUS_EVAL_CACHE", str(tmp_path / "cache"))  # tiny checkpoint goes here
+    out = tmp_path / "runs"
+    record = evaluate("coco30k", "janus-tiny", data_dir=coco, output_dir=out, limit=4,
+                      batch_size=4, task_options=options(tmp_path, image_size=0))  # fmt: skip
+    assert record.model["name"] == "janus-tiny" and record.metrics["n_generated"] == 4
+    want = fid.compute_fid(out / record.run_id / "images", coco / "val2014", preprocess="crop256",
+                           extractor=load_extractor("random:0:4"), device="cpu", num_workers=0)  # fmt: skip
+    assert record.metrics["fid"] == pytest.approx(want, abs=1e-9)

@@ -34,8 +34,8 @@ def no_downloads(monkeypatch):
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity")
-    a = synthesize_folder(root / "gen", 24, seed=2, sizes=SIZES, ext="png")
-    b = synthesize_folder(root / "real", 30, seed=3, sizes=SIZES)
+    a = synthesize_folder(root / "gen", 12, seed=2, sizes=SIZES, ext="png")
+    b = synthesize_folder(root / "real", 14, seed=3, sizes=SIZES)
     # one grayscale and one RGBA image on each side: conversions must agree too
     rng = np.random.default_rng(4)
     for d in (a, b):

@@ -27,8 +27,12 @@ What is reproduced from clean-fid, quirks included (each checked against its sou
    normalises them itself ((x - 128) / 128 for the TF-FID Inception). `resize="torch"` does the
    same computation as batched tensor ops on the feature device: PIL's coefficients computed the
    same way in double, products and sums in double in PIL's order, the intermediate rounded to
-   float32 between the horizontal and the vertical pass. It equals PIL bit for bit (tested
-   against PIL on many sizes); `resize="pil"` does it with PIL in the workers.
+   float32 between the two passes. It equals PIL bit for bit (tested against PIL on many sizes);
+   `resize="pil"` does it with PIL in the workers. Quirk of clean-fid itself: which pass runs
+   first depends on the Pillow version (Pillow 13 runs the vertical pass first when the height
+   shrinks more than twice as much as the width; older Pillow always starts horizontally), which
+   moves float32 roundings, so clean-fid's numbers differ in the last bits across Pillow
+   versions. `pillow_pass_rule` detects the installed rule once; the torch resize follows it.
 4. Preprocess "crop256" (the GigaGAN/LlamaGen COCO protocol, their `resize_and_center_crop`):
    torchvision's `center_crop` to the short side (offset `int(round((h - s) / 2))`), then PIL
    *LANCZOS* (8-bit) to 256x256, then the clean resize. Applied to both sides.
@@ -193,8 +197,10 @@ def _decode(images: ImageSet, i: int, zip_cache: dict) -> np.ndarray:
     where = images.where(i)
     try:
         if images.names[i].endswith(".npy"):
-            arr = np.load(images.root / images.names[i]) if not images.is_zip else None
-            if arr is None or arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+            if images.is_zip:
+                raise UserError(f"{where}: .npy images inside a zip are not supported")
+            arr = np.load(images.root / images.names[i])
+            if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
                 raise UserError(f"{where}: .npy images must be uint8 HxWx3 arrays")
             return arr
         if images.is_zip:
@@ -603,9 +609,13 @@ class ReferenceStats:
     feats: np.ndarray
     names: tuple[str, ...]
     provenance: dict[str, Any] = field(default_factory=dict)
+    mu: np.ndarray | None = None
+    sigma: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.mu, self.sigma = feature_stats(self.feats, what=self.provenance.get("name", "ref"))
+        if self.mu is None or self.sigma is None:
+            what = self.provenance.get("name", "reference images")
+            self.mu, self.sigma = feature_stats(self.feats, what=what)
 
     def subset(self, keep: Sequence[bool]) -> np.ndarray:
         return self.feats[np.asarray(keep, dtype=bool)]
@@ -637,7 +647,7 @@ class ReferenceStats:
                     )
                 provenance = json.loads(str(data["provenance"]))
                 names = tuple(str(n) for n in data["names"])
-                return cls(data["feats"], names, provenance)
+                return cls(data["feats"], names, provenance, data["mu"], data["sigma"])
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise UserError(f"cannot read FID statistics {path} ({exc}); delete it") from None
 
