@@ -1,0 +1,284 @@
+"""The `janus` and `janus-tiny` model adapters.
+
+Nothing heavy is imported at module level (the registry imports every adapter module to list
+them); torch and the model code load on first use. The checkpoint is read lazily too: describe()
+needs only the config and the weight files' fingerprint, so resumed runs key their results
+without loading the model.
+
+Options (`--model-option k=v`):
+  chat_format      auto | pro | janus      role spelling (see processor.py)
+  sampler          fast | reference        image loop: the CFG sampler, or upstream's eager loop
+  rows_per_batch   int                     images per sampler chunk (default: as many as fit)
+  compile          bool                    torch.compile the decode step (default: on CUDA)
+  cuda_graphs      bool                    replay the decode step as CUDA graphs (default: on CUDA)
+  decode_batch     int                     images per VQ-decoder call (default 16)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from janus_eval.registry import register_adapter
+from janus_eval.types import ImageRequest, UnderstandRequest, UserError
+
+OPTIONS = {
+    "chat_format": "auto",
+    "sampler": "fast",
+    "rows_per_batch": None,
+    "compile": None,
+    "cuda_graphs": None,
+    "decode_batch": 16,
+}
+
+
+def _as_bool(name: str, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    if text in {"", "auto", "none"}:
+        return None
+    raise UserError(f"model option {name}={value!r}: expected true, false or auto")
+
+
+def _as_int(name: str, value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "auto", "none"}):
+        return None
+    try:
+        out = int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"model option {name}={value!r}: expected an integer") from None
+    if out < 1:
+        raise UserError(f"model option {name}={value!r}: must be at least 1")
+    return out
+
+
+@register_adapter
+class JanusAdapter:
+    """DeepSeek Janus / Janus-Pro through janus-eval's own implementation."""
+
+    name = "janus"
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        device: str = "cpu",
+        dtype: str = "fp32",
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - set(OPTIONS)
+        if unknown:
+            raise UserError(
+                f"model {self.name!r} has no option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}"
+            )
+        if dtype not in ("bf16", "fp16", "fp32"):
+            raise UserError(f"dtype {dtype!r}: expected bf16, fp16 or fp32")
+        opts = {**OPTIONS, **options}
+        if opts["chat_format"] not in ("auto", "pro", "janus"):
+            raise UserError(
+                f"model option chat_format={opts['chat_format']!r}: expected auto, pro or janus"
+            )
+        if opts["sampler"] not in ("fast", "reference"):
+            raise UserError(f"model option sampler={opts['sampler']!r}: expected fast or reference")
+        self.chat_format = opts["chat_format"]
+        self.sampler_kind = opts["sampler"]
+        self.rows_per_batch = _as_int("rows_per_batch", opts["rows_per_batch"])
+        self.compile = _as_bool("compile", opts["compile"])
+        self.cuda_graphs = _as_bool("cuda_graphs", opts["cuda_graphs"])
+        self.decode_batch = _as_int("decode_batch", opts["decode_batch"]) or 16
+        self.model_path = self._default_path() if model_path is None else str(model_path)
+        self.device = device
+        self.dtype = dtype
+        self._ckpt: Path | None = None
+        self._cfg = None
+        self._model = None
+        self._proc = None
+        self._sampler = None
+        self._fingerprint: str | None = None
+
+    def _default_path(self) -> str:
+        raise UserError(
+            "model 'janus' needs --model-path: a local Janus checkpoint directory or a hub name "
+            "such as deepseek-ai/Janus-Pro-7B (or use --model janus-tiny for a toy model)"
+        )
+
+    # ---- lazy pieces -------------------------------------------------------------------------
+
+    @property
+    def checkpoint(self) -> Path:
+        if self._ckpt is None:
+            from .load import resolve
+
+            self._ckpt = resolve(self.model_path)
+        return self._ckpt
+
+    @property
+    def config(self):
+        if self._cfg is None:
+            from .config import read_config
+
+            self._cfg = read_config(self.checkpoint)
+        return self._cfg
+
+    def _load(self):
+        if self._model is None:
+            import torch
+
+            from .load import load_model
+            from .processor import JanusProcessor
+
+            if self.device.startswith("cuda") and not torch.cuda.is_available():
+                raise UserError(
+                    f"device {self.device!r}: CUDA is not available here (use --device cpu)"
+                )
+            self._proc = JanusProcessor(
+                self.checkpoint, self.config, self.chat_format, self.model_path
+            )
+            self._model, _ = load_model(self.checkpoint, self.device, self.dtype)
+        return self._model, self._proc
+
+    # ---- protocol ----------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        from .load import fingerprint
+        from .processor import detect_chat_format
+
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.checkpoint)
+        chat = (
+            self.chat_format
+            if self.chat_format != "auto"
+            else detect_chat_format(self.checkpoint, self.model_path)
+        )
+        return {
+            "name": self.name,
+            "checkpoint": self.model_path,
+            "weights_sha256": self._fingerprint,
+            "layout": self.config.layout,
+            "dtype": self.dtype,
+            "device": self.device,
+            "chat_format": chat,
+            "sampler": self.sampler_kind,
+            "image_size": self.config.image_size,
+        }
+
+    def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:
+        from .understand import greedy
+
+        if not reqs:
+            return []
+        for r in reqs:
+            if r.max_new_tokens < 0:
+                raise UserError(f"max_new_tokens {r.max_new_tokens} < 0")
+        model, proc = self._load()
+        batch = proc.understanding_batch(
+            [(r.prompt, tuple(r.images), r.system_prompt) for r in reqs]
+        )
+        tokens = greedy(model, batch, [r.max_new_tokens for r in reqs], {proc.ids.eos})
+        return [proc.decode(t) for t in tokens]
+
+    def generate_images(self, reqs: Sequence[ImageRequest]) -> list[list[Any]]:
+        from .sampler import Stream, stream_key, validate
+
+        native = self.config.image_size
+        streams, owners, prompts, index = [], [], [], {}
+        for r in reqs:  # every check before any work
+            if r.size not in (None, native):
+                raise UserError(
+                    f"request {r.request_id}: size {r.size} is not supported; this checkpoint "
+                    f"generates {native}x{native} images (leave size unset or pass {native})"
+                )
+            bad = [k for k in r.indices if not 0 <= k < r.n]
+            if bad:
+                raise UserError(
+                    f"request {r.request_id}: image indices {bad} are outside range({r.n})"
+                )
+            if self.sampler_kind == "reference" and (
+                r.top_k or (r.top_p is not None and r.top_p < 1)
+            ):
+                raise UserError(
+                    f"request {r.request_id}: the reference sampler draws from the full "
+                    f"distribution as upstream does; top_k/top_p need sampler=fast"
+                )
+            if r.prompt not in index:
+                index[r.prompt] = len(index)
+            for k in r.indices:
+                streams.append(
+                    Stream(
+                        index[r.prompt],
+                        stream_key(r.seed, r.request_id, k),
+                        r.cfg_weight,
+                        r.temperature,
+                        r.top_k,
+                        r.top_p,
+                    )
+                )
+                owners.append(r)
+        validate(streams)
+        if not streams:
+            return [[] for _ in reqs]
+        model, proc = self._load()
+        prompts = [proc.generation_ids(p) for p in index]
+        codes = self._codes(model, proc, prompts, streams)
+        images = self._decode(model, codes)
+        out, i = [], 0
+        for r in reqs:
+            out.append(images[i : i + len(r.indices)])
+            i += len(r.indices)
+        return out
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _codes(self, model, proc, prompts, streams):
+        import torch
+
+        if self.sampler_kind == "reference":
+            from .reference import reference_generate
+
+            rows = []
+            for s in streams:  # one image per call: its generator depends on its key alone
+                rows.append(
+                    reference_generate(
+                        model, prompts[s.prompt], [s.key], proc.ids.pad, s.cfg_weight, s.temperature
+                    )
+                )
+            return torch.cat(rows)
+        if self._sampler is None:
+            from .sampler import CFGSampler
+
+            self._sampler = CFGSampler(
+                model, proc.ids.pad, cuda_graphs=self.cuda_graphs, compile=self.compile
+            )
+        return self._sampler.generate(prompts, streams, rows=self.rows_per_batch)
+
+    def _decode(self, model, codes) -> list[Any]:
+        import torch
+        from PIL import Image
+
+        from .vq import to_uint8
+
+        images = []
+        with torch.inference_mode():
+            for i in range(0, codes.shape[0], self.decode_batch):
+                pixels = model.decode_images(codes[i : i + self.decode_batch].to(model.device))
+                for arr in to_uint8(pixels).cpu().numpy():
+                    images.append(Image.fromarray(arr, mode="RGB"))
+        return images
+
+
+@register_adapter
+class JanusTinyAdapter(JanusAdapter):
+    """A random-weight Janus at toy sizes (64 px, 16 image tokens) for demos and tests; its
+    checkpoint is written on first use under $JANUS_EVAL_CACHE (default ~/.cache/janus-eval)."""
+
+    name = "janus-tiny"
+
+    def _default_path(self) -> str:
+        from .tiny import ensure_tiny_checkpoint
+
+        return str(ensure_tiny_checkpoint())

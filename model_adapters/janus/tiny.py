@@ -1,0 +1,400 @@
+"""janus-tiny: the real Janus architecture at toy sizes, with deterministic random weights.
+
+It is written on first use in the original deepseek-ai layout (or the transformers layout, for
+tests) with a byte-level BPE tokenizer that holds Janus's special tokens at their real ids, so
+everything that reads a real checkpoint reads this one the same way. It serves the README demo
+and every end-to-end test: a 32 px image is 16 vision tokens and 16 VQ codes, so understanding
+and generation take milliseconds on a CPU.
+
+Tiny dims: LLM 2 layers, width 64, 4 heads, FFN 128, vocab 102400 (the real vocab, so the real
+token ids fit); SigLIP 2 layers, width 64, 4 heads, patch 8 at 32 px (16 tokens); VQ ch 32,
+multipliers (1, 1, 2, 2) (8x down/up-sampling: 4x4 = 16 codes per 32 px image), one res block
+per level, z 32, codebook 16384 x 8. (transformers ties the VQ grid to the vision patch grid,
+so the patch size equals the VQ downsampling factor, as 16 = 16 in the real models.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+TINY_VERSION = 3
+IMAGE_SIZE = 32
+SEED = 20240611
+
+#: Janus's special tokens at their ids in the deepseek-ai tokenizer. bos/eos/pad/boi/eoi/image
+#: are the ids the public configs and code use (transformers' JanusConfig.image_token_id=100581,
+#: boi 100016, eoi 100593, pad 100015 as upstream's uncond rows use it); the role and grounding
+#: tokens follow the order of the checkpoint's additional_special_tokens list after
+#: <image_placeholder>. Code never hard-codes these: it looks tokens up by text.
+SPECIAL_TOKENS: dict[int, str] = {
+    100000: "<｜begin▁of▁sentence｜>",
+    100001: "<｜end▁of▁sentence｜>",
+    100015: "<｜▁pad▁｜>",
+    100016: "<begin_of_image>",
+    100581: "<image_placeholder>",
+    100582: "<patch_placeholder>",
+    100583: "<|ref|>",
+    100584: "<|/ref|>",
+    100585: "<|det|>",
+    100586: "<|/det|>",
+    100587: "<|grounding|>",
+    100588: "<|User|>",
+    100589: "<|Assistant|>",
+    100593: "<end_of_image>",
+}
+LAST_SPECIAL = max(SPECIAL_TOKENS)
+
+LLM = dict(
+    vocab_size=102400,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=4,
+    max_position_embeddings=16384,
+)
+VISION = dict(width=64, layers=2, heads=4, patch_size=8, mlp_ratio=4.0)
+VQ = dict(ch=32, ch_mult=[1, 1, 2, 2], z_channels=32, num_res_blocks=1)
+
+
+def default_path(layout: str = "original") -> Path:
+    from .load import cache_dir
+
+    suffix = "" if layout == "original" else f"-{layout}"
+    return cache_dir() / f"janus-tiny-v{TINY_VERSION}{suffix}"
+
+
+def ensure_tiny_checkpoint(path: Path | None = None, layout: str = "original") -> Path:
+    """The tiny checkpoint directory, written (atomically) if it is not there yet.
+
+    layout: "original" (deepseek-ai multi_modality) or "hf" (transformers `model_type: janus`).
+    Both hold the same weights."""
+    if layout not in ("original", "hf"):
+        raise ValueError(f"layout must be 'original' or 'hf', not {layout!r}")
+    path = Path(path) if path is not None else default_path(layout)
+    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        _write(tmp, layout)
+        try:
+            os.rename(tmp, path)
+        except OSError:  # someone else finished first (or path exists): keep theirs
+            if not (path / "model.safetensors").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def tiny_config():
+    from .config import JanusConfig, LLMConfig, VisionConfig, VQConfig
+
+    return JanusConfig(
+        llm=LLMConfig(
+            vocab_size=LLM["vocab_size"],
+            dim=LLM["hidden_size"],
+            n_layers=LLM["num_hidden_layers"],
+            n_heads=LLM["num_attention_heads"],
+            n_kv_heads=LLM["num_key_value_heads"],
+            ffn_dim=LLM["intermediate_size"],
+        ),
+        vision=VisionConfig(image_size=IMAGE_SIZE, **VISION),
+        vq=VQConfig(
+            ch=VQ["ch"],
+            ch_mult=tuple(VQ["ch_mult"]),
+            z_channels=VQ["z_channels"],
+            num_res_blocks=VQ["num_res_blocks"],
+        ),
+        gen_head_dim=LLM["hidden_size"],
+    )
+
+
+def random_state(cfg, seed: int = SEED) -> dict[str, Any]:
+    """Deterministic weights for a JanusModel with `cfg`, scaled so activations stay O(1)
+    (fan-in scaling) and logits have real gaps (no argmax near-ties)."""
+    import torch
+
+    from .model import JanusModel
+
+    with torch.device("meta"):
+        model = JanusModel(cfg)
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, p in sorted(model.named_parameters()):
+        shape = tuple(p.shape)
+        if p.dim() == 1 and ("norm" in name and name.endswith("weight")):
+            t = 1 + 0.1 * torch.randn(shape, generator=g)
+        elif p.dim() == 1:
+            t = 0.02 * torch.randn(shape, generator=g)
+        elif "embed" in name and "patch" not in name:
+            t = torch.randn(shape, generator=g) * (0.02 if name.endswith("pos_embed") else 1.0)
+        else:
+            fan_in = 1
+            for d in shape[1:]:
+                fan_in *= d
+            t = torch.randn(shape, generator=g) / fan_in**0.5
+        state[name] = t.contiguous()
+    return state
+
+
+def export_state(state: dict[str, Any], cfg, layout: str) -> dict[str, Any]:
+    """Our parameter names -> the checkpoint's tensor names (fused weights split back)."""
+    import torch
+
+    from .load import SOURCES, _split_rows
+    from .model import JanusModel
+
+    with torch.device("meta"):
+        model = JanusModel(cfg)
+    out = {}
+    for name, tensor in state.items():
+        keys = SOURCES[layout](name)
+        parts = (
+            tensor.split(_split_rows(name, tensor.shape, len(keys), model))
+            if len(keys) > 1
+            else [tensor]
+        )
+        for key, part in zip(keys, parts):
+            out[key] = (
+                part.squeeze(0)
+                if layout == "hf" and name == "vision.pos_embed"
+                else part.contiguous()
+            )
+    return out
+
+
+def _write(root: Path, layout: str) -> None:
+    from safetensors.torch import save_file
+
+    cfg = tiny_config()
+    tensors = export_state(random_state(cfg), cfg, layout)
+    save_file(tensors, str(root / "model.safetensors"), metadata={"format": "pt"})
+    config = _original_config() if layout == "original" else _hf_config()
+    _dump(root / "config.json", config)
+    _write_tokenizer(root)
+    if layout == "original":
+        _dump(
+            root / "processor_config.json",
+            {
+                "add_special_token": False,
+                "ignore_id": -100,
+                "image_tag": "<image_placeholder>",
+                "mask_prompt": True,
+                "num_image_tokens": (IMAGE_SIZE // VISION["patch_size"]) ** 2,
+                "processor_class": "VLChatProcessor",
+                "sft_format": "deepseek",
+            },
+        )
+        _dump(
+            root / "preprocessor_config.json",
+            {
+                "background_color": [127, 127, 127],
+                "do_normalize": True,
+                "image_mean": [0.5] * 3,
+                "image_processor_type": "VLMImageProcessor",
+                "image_size": IMAGE_SIZE,
+                "image_std": [0.5] * 3,
+                "min_size": 14,
+                "processor_class": "VLChatProcessor",
+                "rescale_factor": 1 / 255,
+            },
+        )
+    else:
+        _dump(
+            root / "preprocessor_config.json",
+            {
+                "image_processor_type": "JanusImageProcessor",
+                "size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                "image_mean": [0.5] * 3,
+                "image_std": [0.5] * 3,
+                "min_size": 14,
+                "resample": 3,
+                "rescale_factor": 1 / 255,
+                "do_normalize": True,
+                "do_rescale": True,
+                "do_resize": True,
+            },
+        )
+        _dump(
+            root / "processor_config.json",
+            {
+                "processor_class": "JanusProcessor",
+                "num_image_tokens": (IMAGE_SIZE // VISION["patch_size"]) ** 2,
+                "use_default_system_prompt": True,
+            },
+        )
+
+
+def _original_config() -> dict[str, Any]:
+    d = LLM["hidden_size"]
+    return {
+        "model_type": "multi_modality",
+        "architectures": ["MultiModalityCausalLM"],
+        "language_config": {"model_type": "llama", "torch_dtype": "float32", **LLM},
+        "vision_config": {
+            "cls": "CLIPVisionTower",
+            "model_type": "vision",
+            "params": {
+                "image_size": IMAGE_SIZE,
+                "model_name": "janus_tiny_siglip",
+                "select_feature": "same",
+                "select_layer": -1,
+                **VISION,
+            },
+        },
+        "aligner_config": {
+            "cls": "MlpProjector",
+            "model_type": "aligner",
+            "params": {
+                "depth": 2,
+                "input_dim": VISION["width"],
+                "n_embed": d,
+                "projector_type": "mlp_gelu",
+            },
+        },
+        "gen_vision_config": {
+            "cls": "VQ-16",
+            "model_type": "gen_vision",
+            "params": {"image_token_size": 16384, "n_embed": 8, **VQ},
+        },
+        "gen_aligner_config": {
+            "cls": "MlpProjector",
+            "model_type": "gen_aligner",
+            "params": {"depth": 2, "input_dim": 8, "n_embed": d, "projector_type": "mlp_gelu"},
+        },
+        "gen_head_config": {
+            "cls": "vision_head",
+            "model_type": "gen_head",
+            "params": {"image_token_embed": d, "image_token_size": 16384, "n_embed": d},
+        },
+        "torch_dtype": "float32",
+    }
+
+
+def _hf_config() -> dict[str, Any]:
+    d = LLM["hidden_size"]
+    return {
+        "model_type": "janus",
+        "architectures": ["JanusForConditionalGeneration"],
+        "image_token_id": 100581,
+        "tie_word_embeddings": False,
+        "text_config": {
+            "model_type": "llama",
+            **LLM,
+            "rms_norm_eps": 1e-6,
+            "hidden_act": "silu",
+            "rope_parameters": {"rope_theta": 10000.0, "rope_type": "default"},
+            "tie_word_embeddings": False,
+            "bos_token_id": 100000,
+            "eos_token_id": 100001,
+            "pad_token_id": 100015,
+        },
+        "vision_config": {
+            "model_type": "janus_vision_model",
+            "hidden_size": VISION["width"],
+            "num_hidden_layers": VISION["layers"],
+            "num_attention_heads": VISION["heads"],
+            "image_size": IMAGE_SIZE,
+            "patch_size": VISION["patch_size"],
+            "mlp_ratio": VISION["mlp_ratio"],
+            "projection_dim": d,
+            "depth": 2,
+            "num_image_tokens": (IMAGE_SIZE // VISION["patch_size"]) ** 2,
+            "hidden_act": "gelu",
+            "layer_norm_eps": 1e-6,
+        },
+        "vq_config": {
+            "model_type": "janus_vqgan",
+            "embed_dim": 8,
+            "num_embeddings": 16384,
+            "latent_channels": VQ["z_channels"],
+            "base_channels": VQ["ch"],
+            "channel_multiplier": VQ["ch_mult"],
+            "num_res_blocks": VQ["num_res_blocks"],
+            "projection_dim": d,
+            "image_token_embed_dim": d,
+            "num_hidden_layers": 2,
+            "hidden_act": "gelu",
+        },
+    }
+
+
+def _word(i: int) -> str:
+    """A pronounceable filler token for id i (the tiny model's answers read as pseudo-words)."""
+    syl = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    out = ""
+    while True:
+        out = syl[i % len(syl)] + out
+        i //= len(syl)
+        if not i:
+            return "Ġ" + out
+
+
+def _write_tokenizer(root: Path) -> None:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    vocab = {ch: i for i, ch in enumerate(sorted(ByteLevel.alphabet()))}
+    for i in range(len(vocab), 100000):
+        vocab[_word(i)] = i
+    for i in range(100000, LAST_SPECIAL + 1):
+        vocab[SPECIAL_TOKENS.get(i, f"<｜reserved▁{i}｜>")] = i
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    bos = SPECIAL_TOKENS[100000]
+    tok.post_processor = processors.TemplateProcessing(  # BOS first, as LlamaTokenizerFast does
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, 100000)]
+    )
+    data = json.loads(tok.to_str())
+    data["added_tokens"] = [
+        {
+            "id": i,
+            "content": text,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
+        for i, text in sorted(SPECIAL_TOKENS.items())
+    ]
+    (root / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    _dump(
+        root / "tokenizer_config.json",
+        {
+            "add_bos_token": True,
+            "add_eos_token": False,
+            "bos_token": SPECIAL_TOKENS[100000],
+            "eos_token": SPECIAL_TOKENS[100001],
+            "pad_token": SPECIAL_TOKENS[100015],
+            "clean_up_tokenization_spaces": False,
+            "model_max_length": 16384,
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            # what transformers' JanusProcessor reads (the hf layout's converter writes these)
+            "extra_special_tokens": {
+                "image_token": "<image_placeholder>",
+                "boi_token": "<begin_of_image>",
+                "eoi_token": "<end_of_image>",
+            },
+        },
+    )
+    _dump(
+        root / "special_tokens_map.json",
+        {
+            "bos_token": SPECIAL_TOKENS[100000],
+            "eos_token": SPECIAL_TOKENS[100001],
+            "additional_special_tokens": [SPECIAL_TOKENS[i] for i in range(100581, 100590)],
+        },
+    )
+
+
+def _dump(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,68 @@
+"""Shared fixtures for the janus tests: the tiny checkpoints (both layouts, written once per test
+session into a private cache) and loaded models."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_ROOT = Path(tempfile.mkdtemp(prefix="janus-tests-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+# janus-tiny (the adapter) writes its checkpoint under $JANUS_EVAL_CACHE: keep it private too
+os.environ.setdefault("JANUS_EVAL_CACHE", str(_ROOT / "cache"))
+
+
+@functools.cache
+def tiny_dir(layout: str = "original") -> Path:
+    from janus_eval.model_adapters.janus.tiny import ensure_tiny_checkpoint
+
+    return ensure_tiny_checkpoint(_ROOT / f"tiny-{layout}", layout=layout)
+
+
+@functools.cache
+def tiny_model(layout: str = "original"):
+    from janus_eval.model_adapters.janus.load import load_model
+
+    model, _ = load_model(tiny_dir(layout), "cpu", "fp32")
+    return model
+
+
+@functools.cache
+def tiny_processor(layout: str = "original"):
+    from janus_eval.model_adapters.janus.config import read_config
+    from janus_eval.model_adapters.janus.processor import JanusProcessor
+
+    return JanusProcessor(tiny_dir(layout), read_config(tiny_dir(layout)))
+
+
+@functools.cache
+def hf_model():
+    import torch
+    from transformers import JanusForConditionalGeneration
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    return JanusForConditionalGeneration.from_pretrained(
+        str(tiny_dir("hf")), dtype=torch.float32
+    ).eval()
+
+
+def copy_checkpoint(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def random_image(seed: int, w: int, h: int):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+def rel_err(ours, ref) -> float:
+    return float((ours - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
