@@ -203,6 +203,11 @@ class FidTask(Task):
         }
 
     def data_root(self) -> Path:
+        """The data dir given to samples(), else the task's default source (a merge of shards
+        may aggregate without calling samples())."""
         if self._data_dir is None:
-            raise UserError(f"{self.name}: samples() must run before aggregate() (no data dir)")
+            self._data_dir = self.default_data_dir()
         return self._data_dir
+
+    def default_data_dir(self) -> Path:
+        raise UserError(f"{self.name} needs --data-dir. {self.data_help}")

@@ -64,6 +64,8 @@ def draw_captions(captions_file: Path, num_samples: int, seed: int) -> list[dict
                 "not a captions file (captions_val2014.json is)."
             )
     ids = sorted(i for i in coco.imgs if coco.imgToAnns.get(i))
+    if num_samples < 1:
+        raise UserError(f"coco30k: num_samples must be at least 1 (got {num_samples})")
     if num_samples > len(ids):
         raise UserError(
             f"coco30k: num_samples={num_samples} but {captions_file} has captions for only "

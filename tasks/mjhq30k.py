@@ -15,7 +15,7 @@ categories). Protocol "clean" (default): clean-fid's clean mode on the images as
 (MJHQ's are 1024x1024, Janus's 384x384), reference = all MJHQ images; "crop256" applies the
 COCO protocol's centre crop + LANCZOS 256 to both sides. Per-category FID compares the generated
 images of a category with the reference images in that category folder; categories with fewer
-than 2 generated images (small --limit) are left out of `per_category_fid`, never estimated.
+than 2 generated images (small --limit) are left out of `fid_per_category`, never estimated.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Mjhq30k(FidTask):
     name = "mjhq30k"
     version = "1"
     protocols = {"clean": "clean", "crop256": "crop256"}
-    metric_names = ("fid", "kid", "n_generated", "n_reference", "per_category_fid")
+    metric_names = ("fid", "kid", "n_generated", "n_reference", "fid_per_category")
     data_help = (
         f"mjhq30k reads <data-dir>/meta_data.json and the images <category>/<id>.jpg (from "
         f"mjhq30k_imgs/ or mjhq30k_imgs.zip) as in the Hugging Face repo {HUB_REPO}; without "
@@ -97,18 +97,19 @@ class Mjhq30k(FidTask):
     def reference_description(self) -> str:
         return "all MJHQ-30K images (per category: that category's folder)"
 
+    def default_data_dir(self) -> Path:
+        from janus_eval.hub import resolve_snapshot
+
+        return resolve_snapshot(
+            self.options["hub_repo"],
+            what="mjhq30k data",
+            allow_patterns=["meta_data.json", "mjhq30k_imgs.zip"],
+        )
+
     def samples(self, data_dir: Path | None, limit: int | None) -> Iterator[Sample]:
         self.check_ready()
-        if data_dir is None:
-            from janus_eval.hub import resolve_snapshot
-
-            data_dir = resolve_snapshot(
-                self.options["hub_repo"],
-                what="mjhq30k data",
-                allow_patterns=["meta_data.json", "mjhq30k_imgs.zip"],
-            )
-        self._data_dir = Path(data_dir)
-        samples = read_meta(self._data_dir / "meta_data.json")
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        samples = read_meta(self.data_root() / "meta_data.json")
         yield from samples[:limit] if limit else samples
 
     def images_path(self) -> Path:
@@ -156,4 +157,4 @@ class Mjhq30k(FidTask):
                 *feature_stats(gen, what=f"generated {cat}"),
                 *feature_stats(ref_feats, what=f"reference {cat}"),
             )
-        return {**metrics, "per_category_fid": per_category, "per_category_n": counts}
+        return {**metrics, "fid_per_category": per_category, "n_per_category": counts}

@@ -80,6 +80,8 @@ def test_bad_caption_files_are_user_errors(coco, tmp_path):
     captions = coco / "annotations" / "captions_val2014.json"
     with pytest.raises(UserError, match="captions for only 14 images"):
         draw_captions(captions, 30000, seed=0)
+    with pytest.raises(UserError, match="at least 1"):
+        draw_captions(captions, 0, seed=0)
     with pytest.raises(UserError, match="cocodataset.org"):
         draw_captions(tmp_path / "missing.json", 10, seed=0)
     instances = tmp_path / "instances_val2014.json"
@@ -158,6 +160,7 @@ def test_cli_without_data_exits_2_with_one_message(cli, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_janus_tiny_end_to_end(coco, tmp_path, monkeypatch):
     """The real Janus sampler at toy size: its in-memory images give the FID the engine gives
     on the PNGs the runner saved."""

@@ -58,15 +58,15 @@ def test_meta_is_read_sorted_by_id_with_categories(mjhq):
     assert all(s.data["prompt"].startswith(f"a {s.category}") for s in samples)
 
 
-def test_run_gives_overall_and_per_category_fid(mjhq, tmp_path):
+def test_run_gives_overall_and_fid_per_category(mjhq, tmp_path):
     out = tmp_path / "runs"
     record = evaluate("mjhq30k", "dummy", data_dir=mjhq, output_dir=out,
                       task_options=options(tmp_path))  # fmt: skip
     m = record.metrics
     assert m["n_generated"] == 15 and m["n_reference"] == 15
-    assert set(m["per_category_fid"]) == set(CATEGORIES)
-    assert m["per_category_n"] == CATEGORIES
-    assert m["fid"] > 0 and all(v > 0 for v in m["per_category_fid"].values())
+    assert set(m["fid_per_category"]) == set(CATEGORIES)
+    assert m["n_per_category"] == CATEGORIES
+    assert m["fid"] > 0 and all(v > 0 for v in m["fid_per_category"].values())
 
     # Per category = generated images of that category against that category's folder.
     ids = {s.id for s in read_meta(mjhq / "meta_data.json") if s.category == "food"}
@@ -78,7 +78,7 @@ def test_run_gives_overall_and_per_category_fid(mjhq, tmp_path):
         )
     want = fid.compute_fid(gen, mjhq / "mjhq30k_imgs" / "food", extractor=load_extractor("random:2:4"),
                            device="cpu", num_workers=0)  # fmt: skip
-    assert m["per_category_fid"]["food"] == pytest.approx(want, abs=1e-9)
+    assert m["fid_per_category"]["food"] == pytest.approx(want, abs=1e-9)
 
 
 def test_hf_repo_layout_with_zip_gives_the_same_numbers(mjhq, tmp_path):
@@ -95,8 +95,8 @@ def test_small_limit_leaves_thin_categories_out(mjhq, tmp_path):
     record = evaluate("mjhq30k", "dummy", data_dir=mjhq, output_dir=tmp_path / "runs", limit=5,
                       task_options=options(tmp_path))  # fmt: skip
     m = record.metrics
-    assert sum(m["per_category_n"].values()) == 5 and m["n_reference"] == 15
-    assert set(m["per_category_fid"]) == {c for c, n in m["per_category_n"].items() if n >= 2}
+    assert sum(m["n_per_category"].values()) == 5 and m["n_reference"] == 15
+    assert set(m["fid_per_category"]) == {c for c, n in m["n_per_category"].items() if n >= 2}
 
 
 def test_bad_data_is_a_user_error(mjhq, tmp_path):
@@ -125,3 +125,16 @@ def test_hub_name_offline_is_a_user_error(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="Hugging Face Hub"):
         evaluate("mjhq30k", "dummy", output_dir=tmp_path / "runs",
                  task_options=options(tmp_path, hub_repo="nobody/not-a-dataset"))  # fmt: skip
+
+
+def test_shards_merge_to_the_unsharded_numbers(mjhq, tmp_path):
+    from janus_eval.merge import merge_runs
+
+    opts = options(tmp_path)
+    whole = evaluate("mjhq30k", "dummy", data_dir=mjhq, output_dir=tmp_path / "whole",
+                     task_options=opts)  # fmt: skip
+    for i in range(2):
+        evaluate("mjhq30k", "dummy", data_dir=mjhq, output_dir=tmp_path / "sharded",
+                 task_options=opts, shard=(i, 2))  # fmt: skip
+    merged = merge_runs([tmp_path / "sharded" / whole.run_id])
+    assert merged.metrics == whole.metrics

@@ -379,25 +379,21 @@ class _DecodeDataset:
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i: int) -> tuple[int, Any, str | None]:
+    def __getitem__(self, i: int) -> tuple[Any, str | None]:
         import torch
 
         try:
             arr = preprocess_array(_decode(self.images, i, self._zips), self.preprocess)
         except UserError as exc:
-            return i, None, str(exc)
+            return None, str(exc)
         if self.resize == "pil":
-            return (
-                i,
-                torch.from_numpy(pil_clean_resize(arr).transpose((2, 0, 1))).contiguous(),
-                None,
-            )
-        return i, torch.from_numpy(arr).permute(2, 0, 1).contiguous(), None
+            return torch.from_numpy(pil_clean_resize(arr).transpose((2, 0, 1))).contiguous(), None
+        return torch.from_numpy(arr).permute(2, 0, 1).contiguous(), None
 
 
 def _collate(batch: list) -> tuple[int, list, list]:
-    errors = [b[2] for b in batch if b[2]]
-    return len(batch), ([] if errors else _group_by_shape([b[1] for b in batch])), errors
+    errors = [err for _, err in batch if err]
+    return len(batch), ([] if errors else _group_by_shape([t for t, _ in batch])), errors
 
 
 class _FeatureSink:
