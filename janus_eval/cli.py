@@ -227,19 +227,34 @@ def run(
 
 
 @app.command()
-def tasks() -> None:
-    """List registered tasks: kind, version, metrics, options and the data each expects."""
-    table = Table(title="tasks", show_lines=True)
-    for col in ("name", "kind", "version", "metrics", "options", "data"):
-        table.add_column(col, overflow="fold")
-    for name in registry.task_names():
+def tasks(
+    name: Annotated[str | None, typer.Argument(help="Show one task in full.")] = None,
+) -> None:
+    """List registered tasks (kind, metrics, data); `janus-eval tasks NAME` shows one in full."""
+    if name is not None:
         cls = registry.task_class(name)
+        console.print(f"[bold]{cls.name}[/] ({cls.kind}, version {cls.version})")
+        console.print(
+            f"primary metric: [bold]{cls.primary_metric}[/]; all: "
+            f"{', '.join(cls.metric_names) or cls.primary_metric}"
+        )
+        console.print("options (--task-option KEY=VALUE):")
+        for key, value in cls.default_options().items():
+            console.print(f"  {key} = {value!r}", highlight=False)
+        console.print(f"data: {cls.data_help}", highlight=False)
+        return
+    table = Table(
+        title="tasks (janus-eval tasks NAME for options and data details)", show_lines=True
+    )
+    for col in ("name", "kind", "metrics", "data"):
+        table.add_column(col, overflow="fold")
+    for task_name in registry.task_names():
+        cls = registry.task_class(task_name)
         metrics = ", ".join(
             f"[bold]{m}[/]" if m == cls.primary_metric else m
             for m in (cls.metric_names or (cls.primary_metric,))
         )
-        options = ", ".join(f"{k}={v}" for k, v in cls.default_options().items())
-        table.add_row(name, cls.kind, cls.version, metrics, options, cls.data_help)
+        table.add_row(task_name, cls.kind, metrics, cls.data_help.split(". ")[0])
     console.print(table)
 
 
