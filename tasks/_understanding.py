@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from janus_eval.cache import cache_dir
 from janus_eval.types import Metrics, Sample, Task, UnderstandRequest, UserError
 
 #: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py): no system prompt; the message is the image
@@ -219,10 +220,6 @@ def undecoded_images(table, column: str = "image"):
     return table
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("JANUS_EVAL_CACHE") or "~/.cache/janus-eval").expanduser()
-
-
 class HubImageCache:
     """Writes images embedded in a dataset to files once, so requests carry paths (a few bytes
     each) instead of holding a whole split's images in memory. Files are keyed by the record's
@@ -237,7 +234,7 @@ class HubImageCache:
             ).encode()
         )
         slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in source)[-48:]
-        self.dir = cache_root() / "images" / f"{slug}-{digest.hexdigest()[:8]}" / split
+        self.dir = cache_dir("images") / f"{slug}-{digest.hexdigest()[:8]}" / split
 
     def path_for(self, value: Any, name: str) -> Path | None:
         """A file holding the image in `value` (an undecoded image cell), or None if it has

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(PLUGIN_DIR), os.environ.get("PYTHONPATH", "")) if p
 )
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A fresh cache per test session: janus-tiny and hub-image caches are rebuilt by the code under
+# test instead of being read from whatever an older version left in ~/.cache.
+os.environ["JANUS_EVAL_CACHE"] = tempfile.mkdtemp(prefix="janus-eval-test-cache-")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 

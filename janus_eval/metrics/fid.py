@@ -592,9 +592,9 @@ def fid_from_features(feats1: np.ndarray, feats2: np.ndarray) -> float:
 
 
 def default_stats_dir() -> Path:
-    from janus_eval.metrics.inception import default_cache_dir
+    from janus_eval.cache import cache_dir
 
-    return default_cache_dir() / "fid_stats"
+    return cache_dir("fid_stats")
 
 
 @dataclass

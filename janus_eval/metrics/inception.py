@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import platform
 import warnings
 from pathlib import Path
@@ -41,6 +40,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from janus_eval.cache import cache_dir
 from janus_eval.types import UserError
 
 CLEAN_FID_FILE = "inception-2015-12-05.pt"
@@ -55,17 +55,11 @@ FIDELITY_URL = (
 )
 
 
-def default_cache_dir() -> Path:
-    """$JANUS_EVAL_CACHE, else ~/.cache/janus-eval (FID statistics go in its fid_stats/)."""
-    root = os.environ.get("JANUS_EVAL_CACHE")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "janus-eval"
-
-
 def search_locations() -> list[Path]:
     """Where the clean-fid file is looked for when no path is given: our cache, then the place
     clean-fid itself downloads it to (/tmp, or the working directory on Windows)."""
     clean_fid_dir = Path("./") if platform.system() == "Windows" else Path("/tmp")
-    return [default_cache_dir() / CLEAN_FID_FILE, clean_fid_dir / CLEAN_FID_FILE]
+    return [cache_dir() / CLEAN_FID_FILE, clean_fid_dir / CLEAN_FID_FILE]
 
 
 def missing_weights_message(looked: list[Path]) -> str:
@@ -74,7 +68,7 @@ def missing_weights_message(looked: list[Path]) -> str:
         f"FID needs the Inception weights file {CLEAN_FID_FILE} (clean-fid's TF-FID Inception, "
         f"TorchScript, ~95 MB); looked in: {places}. Download it where a network is available "
         f"from {CLEAN_FID_URL} and put it at {looked[-1] if len(looked) > 1 else looked[0]} "
-        f"(or {default_cache_dir() / CLEAN_FID_FILE}), or pass its path with "
+        f"(or {cache_dir() / CLEAN_FID_FILE}), or pass its path with "
         f"--task-option inception_path=/path/to/{CLEAN_FID_FILE}. torch-fidelity's "
         f"{FIDELITY_FILE} ({FIDELITY_URL}) also works when named by inception_path."
     )
