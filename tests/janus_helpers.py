@@ -10,10 +10,24 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _ROOT = Path(tempfile.mkdtemp(prefix="janus-tests-"))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
 # janus-tiny (the adapter) writes its checkpoint under $JANUS_EVAL_CACHE: keep it private too
 os.environ.setdefault("JANUS_EVAL_CACHE", str(_ROOT / "cache"))
+
+
+@pytest.fixture
+def one_thread():
+    """Toy-sized ops gain nothing from intra-op threads and lose a lot to them on a busy
+    machine (OpenMP barriers): run each janus test single-threaded, then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @functools.cache

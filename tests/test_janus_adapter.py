@@ -8,10 +8,12 @@ import sys
 import pytest
 from janus_eval.model_adapters.janus.adapter import JanusAdapter
 from janus_eval.model_adapters.janus.understand import greedy
-from janus_helpers import random_image, tiny_dir, tiny_model, tiny_processor
+from janus_helpers import one_thread, random_image, tiny_dir, tiny_model, tiny_processor  # noqa: F401
 
 from janus_eval import registry
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_registered_and_cheap_to_import():

@@ -14,10 +14,12 @@ import pytest
 import torch
 from janus_eval.model_adapters.janus.config import read_config
 from janus_eval.model_adapters.janus.load import load_model
-from janus_helpers import tiny_dir, tiny_model
+from janus_helpers import one_thread, tiny_dir, tiny_model  # noqa: F401
 from safetensors.torch import load_file, save_file
 
 from janus_eval.types import UserError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _variant(tmp_path: Path, edit) -> Path:

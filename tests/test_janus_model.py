@@ -10,9 +10,19 @@ from janus_eval.model_adapters.janus.llm import positions
 from janus_eval.model_adapters.janus.reference import reference_generate
 from janus_eval.model_adapters.janus.sampler import stream_key
 from janus_eval.model_adapters.janus.understand import prefill_logits
-from janus_helpers import hf_model, random_image, rel_err, tiny_dir, tiny_model, tiny_processor
+from janus_helpers import (
+    hf_model,
+    one_thread,  # noqa: F401
+    random_image,
+    rel_err,
+    tiny_dir,
+    tiny_model,
+    tiny_processor,
+)
 
 TOL = 1e-4
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_both_layouts_load_identical_tensors():

@@ -15,10 +15,12 @@ from janus_eval.model_adapters.janus.processor import (
     detect_chat_format,
 )
 from janus_eval.model_adapters.janus.tiny import SPECIAL_TOKENS
-from janus_helpers import random_image, tiny_dir, tiny_processor
+from janus_helpers import one_thread, random_image, tiny_dir, tiny_processor  # noqa: F401
 from PIL import Image
 
 from janus_eval.types import UserError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_special_tokens_sit_at_janus_ids():

@@ -16,7 +16,8 @@ Options (`--model-option k=v`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -224,8 +225,9 @@ class JanusAdapter:
             return [[] for _ in reqs]
         model, proc = self._load()
         prompts = [proc.generation_ids(p) for p in index]
-        codes = self._codes(model, proc, prompts, streams)
-        images = self._decode(model, codes)
+        with _toy_threads(model):
+            codes = self._codes(model, proc, prompts, streams)
+            images = self._decode(model, codes)
         out, i = [], 0
         for r in reqs:
             out.append(images[i : i + len(r.indices)])
@@ -269,6 +271,23 @@ class JanusAdapter:
                 for arr in to_uint8(pixels).cpu().numpy():
                     images.append(Image.fromarray(arr, mode="RGB"))
         return images
+
+
+@contextmanager
+def _toy_threads(model) -> Iterator[None]:
+    """A toy-sized model on the CPU runs single-threaded: its per-token ops are microseconds of
+    work, and OpenMP's barriers cost milliseconds each on a busy machine (40x slower measured)."""
+    import torch
+
+    if model.device.type != "cpu" or model.config.llm.dim >= 512:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @register_adapter

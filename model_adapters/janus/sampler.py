@@ -17,9 +17,10 @@ Seeds belong to images. g for image k of a request is a pure function of
 (stream key, step, code), where the stream key is a 64-bit hash of (seed, request id, k) and g
 is computed with integer tensor ops (three rounds of a 32-bit xorshift-multiply mix; every
 constant is below 2**31 so products stay exact in int64). Tokens therefore do not depend on the
-batch size, the position in the batch or the shard. Uniforms carry 24 bits (u in
-[2**-25, 1 - 2**-25]), which truncates the Gumbel tail at about 17.3; that changes a draw with
-probability below 5e-4 and only within the largest-noise events.
+batch size, the position in the batch or the shard. Uniforms carry 23 bits (u in
+[2**-24, 1 - 2**-24], exact in float32), so the noise is capped at about 16.6: a code's noise
+would exceed that with probability 6e-8 per (code, step), and even then the draw changes only
+if that code would otherwise have won.
 
 On a GPU each KV-length bucket (64 slots) gets its own captured graph (attention reads only the
 filled part of the cache, rounded up), sharing one memory pool; with `compile=True` the step is
@@ -77,9 +78,12 @@ def stream_base(key_lo: Tensor, key_hi: Tensor, code_hash: Tensor) -> Tensor:
 
 
 def gumbel_from_base(base: Tensor, step: Tensor) -> Tensor:
-    """[N, V] float32 Gumbel(0, 1) noise at `step` (0-dim int64 tensor)."""
+    """[N, V] float32 Gumbel(0, 1) noise at `step` (0-dim int64 tensor).
+
+    Uniforms take 23 bits, u = (m + 0.5) / 2**23 with m < 2**23: exact in float32 and strictly
+    inside (0, 1). (24 bits would round the top value to 1.0, i.e. infinite noise.)"""
     s = mix32((step * 0x2545F491 + 0x3C6EF372) & MASK32)
-    u = ((mix32(base ^ s) >> 8).float() + 0.5) * (1.0 / 16777216.0)
+    u = ((mix32(base ^ s) >> 9).float() + 0.5) * (1.0 / 8388608.0)
     return -torch.log(-torch.log(u))
 
 
@@ -274,9 +278,11 @@ class CFGSampler:
             )
         chunk = min(rows or fit, len(streams))
         out = []
-        for i in range(0, len(streams), chunk):
-            part = list(streams[i : i + chunk])
-            out.append(self._run(prompts, part, chunk).cpu())
+        try:
+            for i in range(0, len(streams), chunk):
+                out.append(self._run(prompts, list(streams[i : i + chunk]), chunk).cpu())
+        finally:  # the caches stay ours (graphs point into them) but leave the model clean
+            self.model.llm.use_cache(None)
         return torch.cat(out)
 
     # ---- one chunk ---------------------------------------------------------------------------
