@@ -180,8 +180,31 @@ class JanusAdapter:
         batch = proc.understanding_batch(
             [(r.prompt, tuple(r.images), r.system_prompt) for r in reqs]
         )
-        tokens = greedy(model, batch, [r.max_new_tokens for r in reqs], {proc.ids.eos})
+        tokens = greedy(
+            model,
+            batch,
+            [r.max_new_tokens for r in reqs],
+            {proc.ids.eos},
+            cuda_graphs=self.cuda_graphs,
+            compile=self.compile,
+        )
         return [proc.decode(t) for t in tokens]
+
+    def auto_batch_size(self, kind: str) -> int:
+        """Requests per batch for `--batch-size auto`: on a GPU, as many as fit in 80% of its
+        free memory (KV cache and activations per request, see understand.fit_batch_size; the
+        weights counted too when not loaded yet), at most 256; on a CPU, 8."""
+        import torch
+
+        if not str(self.device).startswith("cuda") or not torch.cuda.is_available():
+            return 8
+        from .load import DTYPES
+        from .understand import fit_batch_size
+
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        return fit_batch_size(
+            self.config, DTYPES[self.dtype], kind, free, weights_loaded=self._model is not None
+        )
 
     def generate_images(self, reqs: Sequence[ImageRequest]) -> list[list[Any]]:
         from .sampler import Stream, stream_key, validate

@@ -129,6 +129,49 @@ def bytes_per_row(
     return kv + layer + norms + mask + vision + c.vocab_size * 4
 
 
+#: What `--batch-size auto` plans for (the adapter cannot see the task's prompts): one image,
+#: generous text and answers, and a typical image-generation prompt.
+AUTO_TEXT_TOKENS = 384
+AUTO_NEW_TOKENS = 128
+AUTO_GEN_PROMPT_TOKENS = 128
+
+
+def fit_batch_size(
+    config,
+    dtype: torch.dtype,
+    kind: str,
+    free_bytes: int,
+    *,
+    weights_loaded: bool,
+    fraction: float = 0.8,
+    cap: int = 256,
+) -> int:
+    """Requests per batch that fit in `fraction` of `free_bytes` of device memory (the weights'
+    bytes subtracted first when they are not loaded yet). Understanding counts bytes_per_row
+    for one image + AUTO_TEXT_TOKENS text + AUTO_NEW_TOKENS new tokens; generation counts the
+    image sampler's bytes_per_image (its two cache rows) for one image per request, the
+    sampler splitting bigger requests into chunks itself."""
+    elem = torch.finfo(dtype).bits // 8
+    with torch.device("meta"):
+        meta = JanusModel(config).to(dtype)
+    if not weights_loaded:
+        free_bytes -= sum(p.numel() for p in meta.parameters()) * elem
+    if kind.startswith("generat"):
+        from . import sampler
+
+        per_image = getattr(sampler, "bytes_per_image", None)
+        prompt, new = AUTO_GEN_PROMPT_TOKENS, config.num_gen_tokens
+        need = (
+            per_image(meta, prompt, new)
+            if per_image is not None
+            else 2 * bytes_per_row(config, elem, prompt, new, images=0)
+        )
+    else:
+        prompt = config.vision.num_tokens + 2 + AUTO_TEXT_TOKENS
+        need = bytes_per_row(config, elem, prompt, AUTO_NEW_TOKENS)
+    return max(1, min(cap, int(max(free_bytes, 0) * fraction // need)))
+
+
 class GreedyDecoder:
     """Static-cache batched greedy decoding for one model (see the module docstring)."""
 
