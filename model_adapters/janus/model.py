@@ -75,6 +75,7 @@ class JanusModel(nn.Module):
 
 
 def vq_dtype_for(dtype: torch.dtype) -> torch.dtype:
-    """The VQ decoder runs in fp32 when the model does, else bf16 (upstream's decoder is only
-    exercised in bf16/fp32; fp16 overflows in its GroupNorm/attention at 384 px)."""
+    """The VQ decoder runs in fp32 when the model does, else in bf16: upstream's decoder was
+    written for bf16 (its Upsample cast to bf16 whenever the input was not fp32, so an fp16
+    decoder breaks there), and that is the precision its published images come from."""
     return torch.float32 if dtype == torch.float32 else torch.bfloat16

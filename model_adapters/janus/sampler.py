@@ -210,12 +210,6 @@ def available_bytes(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def max_images(model: JanusModel, prompt_len: int, gen_tokens: int, fraction: float = 0.8) -> int:
-    return int(
-        available_bytes(model.device) * fraction // bytes_per_image(model, prompt_len, gen_tokens)
-    )
-
-
 def _round_up(x: int, m: int) -> int:
     return -(-x // m) * m
 
@@ -250,37 +244,51 @@ class CFGSampler:
         self._shape: tuple | None = None
         self._caches = None
         self._core = self._compiled_core() if self.compile else self._core_eager
+        #: Set to {} to have generate() record per-phase seconds (adds device syncs).
+        self.timings: dict[str, float] | None = None
+        self._last: float | None = None
 
     # ---- public ------------------------------------------------------------------------------
 
     def generate(
-        self, prompts: Sequence[list[int]], streams: Sequence[Stream], rows: int | None = None
+        self,
+        prompts: Sequence[list[int]],
+        streams: Sequence[Stream],
+        rows: int | None = None,
+        n_tokens: int | None = None,
     ) -> Tensor:
-        """[len(streams), gen_tokens] codes (CPU int64). `rows`: images per chunk (default:
-        as many as fit in memory); more than fit raises a UserError before any work."""
+        """[len(streams), n_tokens] codes (CPU int64). `rows`: images per chunk (default:
+        as many as fit in memory); more than fit raises a UserError before any work.
+        `n_tokens` (default: a whole image, 576 at 384 px) is for benchmarks' shorter runs."""
         validate(streams)
+        n_tok = n_tokens or self.model.config.num_gen_tokens
+        if not 1 <= n_tok <= self.model.config.num_gen_tokens:
+            raise UserError(f"n_tokens {n_tok}: expected 1..{self.model.config.num_gen_tokens}")
         if not streams:
-            return torch.zeros(0, self.model.config.num_gen_tokens, dtype=torch.long)
-        n_tok = self.model.config.num_gen_tokens
+            return torch.zeros(0, n_tok, dtype=torch.long)
         longest = max(len(prompts[s.prompt]) for s in streams)
-        fit = max_images(self.model, longest, n_tok)
+        free = available_bytes(self.model.device) + self._held_bytes()
+        per_image = bytes_per_image(self.model, longest, n_tok)
+        fit = int(free * 0.8 // per_image)
         if rows is not None and rows > fit:
             raise UserError(
-                f"{rows} images per batch need about {rows * bytes_per_image(self.model, longest, n_tok) / 2**30:.1f} "
-                f"GiB for the KV cache and sampling buffers, but only "
-                f"{available_bytes(self.model.device) / 2**30:.1f} GiB is free on {self.model.device}; "
-                f"at most {fit} fit (lower --model-option rows_per_batch, or leave it unset)"
+                f"{rows} images per batch need about {rows * per_image / 2**30:.1f} GiB for the "
+                f"KV cache and sampling buffers, but only {free / 2**30:.1f} GiB is free on "
+                f"{self.model.device}; at most {fit} fit (lower --model-option rows_per_batch, "
+                f"or leave it unset)"
             )
         if fit < 1:
             raise UserError(
                 f"not even one image fits in the free memory of {self.model.device} "
-                f"({available_bytes(self.model.device) / 2**30:.2f} GiB free)"
+                f"({free / 2**30:.2f} GiB free, about {per_image / 2**30:.2f} GiB needed)"
             )
         chunk = min(rows or fit, len(streams))
+        if self.cuda_graphs and rows is None:  # fewer distinct shapes: fewer graph captures
+            chunk = min(fit, _round_up(chunk, 8))
         out = []
         try:
             for i in range(0, len(streams), chunk):
-                out.append(self._run(prompts, list(streams[i : i + chunk]), chunk).cpu())
+                out.append(self._run(prompts, list(streams[i : i + chunk]), chunk, n_tok).cpu())
         finally:  # the caches stay ours (graphs point into them) but leave the model clean
             self.model.llm.use_cache(None)
         return torch.cat(out)
@@ -288,13 +296,15 @@ class CFGSampler:
     # ---- one chunk ---------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def _run(self, prompts: Sequence[list[int]], streams: list[Stream], width: int) -> Tensor:
+    def _run(
+        self, prompts: Sequence[list[int]], streams: list[Stream], width: int, n_tok: int
+    ) -> Tensor:
         model, dev = self.model, self.model.device
+        self._mark(None)
         n_real = len(streams)
         if self.cuda_graphs:  # fixed image count, so graphs are reused across chunks
             streams = streams + [streams[-1]] * (width - n_real)
         n = len(streams)
-        n_tok = model.config.num_gen_tokens
         used = sorted({s.prompt for s in streams})
         unique = [prompts[p] for p in used] + [uncond_ids(prompts[p], self.pad_id) for p in used]
         ids, valid = _left_pad(unique, self.pad_id)
@@ -303,8 +313,9 @@ class CFGSampler:
         row_src = [where[s.prompt] for s in streams] + [
             len(used) + where[s.prompt] for s in streams
         ]
-        slots = _round_up(t0 + n_tok, self.bucket)
+        slots = _round_up(t0 + model.config.num_gen_tokens, self.bucket)
         self._ensure(n, slots)
+        self._mark("setup")
         st = self._state
         ids, valid = ids.to(dev), valid.to(dev)
         row_map = torch.tensor(row_src, device=dev)
@@ -335,15 +346,35 @@ class CFGSampler:
         st["tok"].copy_(first)
         st["slot"].fill_(t0)
         st["step"].fill_(1)
-
         graphs = self._graphs_for(n, slots) if self.cuda_graphs else None
+        self._mark("prefill")
         for t in range(1, n_tok):
             kv_len = _round_up(t0 + t, self.bucket) if graphs is not None else t0 + t
             if graphs is not None:
                 graphs[kv_len].replay()
             else:
                 self._step(kv_len)
-        return st["codes"][:n_real].clone()
+        self._mark("decode")
+        return st["codes"][:n_real, :n_tok].clone()
+
+    def _mark(self, phase: str | None) -> None:
+        """With `timings` set (benchmarks only: it synchronises), add the seconds since the
+        last mark to `timings[phase]` (phase None: just start the clock)."""
+        if self.timings is None:
+            return
+        import time
+
+        if self.model.device.type == "cuda":
+            torch.cuda.synchronize(self.model.device)
+        now = time.perf_counter()
+        if phase is not None and self._last is not None:
+            self.timings[phase] = self.timings.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def _held_bytes(self) -> int:
+        """Bytes of the cache and state this sampler already holds (free again for a new call)."""
+        tensors = [t for c in self._caches or [] for t in (c.k, c.v)] + list(self._state.values())
+        return sum(t.numel() * t.element_size() for t in tensors)
 
     def _params(self) -> dict[str, Tensor]:
         return {k[2:]: v for k, v in self._state.items() if k.startswith("p_")}
