@@ -41,6 +41,13 @@ def test_describe_pins_the_weights():
     assert d["chat_format"] == "pro" and d["image_size"] == 32
     assert a._model is None  # describing does not load the model
     assert JanusAdapter(str(tiny_dir("hf"))).describe()["weights_sha256"] != d["weights_sha256"]
+    from janus_eval.model_adapters.janus.adapter import JanusTinyAdapter
+
+    tiny = JanusTinyAdapter().describe()  # written on first use, named by version not by path
+    assert (
+        tiny["checkpoint"].startswith("janus-tiny-v")
+        and tiny["weights_sha256"] == d["weights_sha256"]
+    )
 
 
 def test_batched_answers_equal_one_at_a_time():

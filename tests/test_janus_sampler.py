@@ -73,6 +73,22 @@ def test_same_seed_same_tokens_for_batch_sizes_1_3_16():
     assert not torch.equal(full[0], full[3])  # same prompt, different image index
 
 
+def test_gpu_path_semantics_on_cpu():
+    """Bucketed KV lengths (attention over not-yet-written, masked slots), the warm-up steps
+    that precede graph capture, and a cache reused with stale rows from a longer prompt: the
+    tokens stay those of the plain eager run."""
+    proc, model, ids, plain = _setup()
+    streams = _streams(6)
+    want = plain.generate(ids, streams)
+    gpu_like = S.CFGSampler(model, proc.ids.pad, fixed_shapes=True, rehearse=True, bucket=16)
+    assert torch.equal(gpu_like.generate(ids, streams), want)
+    reuse = S.CFGSampler(model, proc.ids.pad, fixed_shapes=True, bucket=128)
+    reuse.generate(ids, [s for s in streams if s.prompt == 1][:2], rows=2)  # the long prompt
+    caches = reuse._caches
+    assert torch.equal(reuse.generate(ids, [streams[2], streams[5]], rows=2), want[[2, 5]])
+    assert reuse._caches is caches  # same buffers, stale rows and all
+
+
 def _step0_logits(prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
     proc, model = tiny_processor(), tiny_model()
     cond = proc.generation_ids(prompt)

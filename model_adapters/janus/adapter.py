@@ -93,6 +93,9 @@ class JanusAdapter:
         self.cuda_graphs = _as_bool("cuda_graphs", opts["cuda_graphs"])
         self.decode_batch = _as_int("decode_batch", opts["decode_batch"]) or 16
         self.model_path = self._default_path() if model_path is None else str(model_path)
+        #: What describe() calls the checkpoint: the path or hub name as given (janus-tiny's
+        #: default is named by its version, not by where this machine caches it).
+        self.checkpoint_label = self._default_label() if model_path is None else str(model_path)
         self.device = device
         self.dtype = dtype
         self._ckpt: Path | None = None
@@ -101,6 +104,9 @@ class JanusAdapter:
         self._proc = None
         self._sampler = None
         self._fingerprint: str | None = None
+
+    def _default_label(self) -> str:
+        return self.model_path
 
     def _default_path(self) -> str:
         raise UserError(
@@ -158,7 +164,7 @@ class JanusAdapter:
         )
         return {
             "name": self.name,
-            "checkpoint": self.model_path,
+            "checkpoint": self.checkpoint_label,
             "weights_sha256": self._fingerprint,
             "layout": self.config.layout,
             "dtype": self.dtype,
@@ -324,3 +330,8 @@ class JanusTinyAdapter(JanusAdapter):
         from .tiny import ensure_tiny_checkpoint
 
         return str(ensure_tiny_checkpoint())
+
+    def _default_label(self) -> str:
+        from .tiny import TINY_VERSION
+
+        return f"janus-tiny-v{TINY_VERSION}"

@@ -230,13 +230,19 @@ class CFGSampler:
         cuda_graphs: bool | None = None,
         compile: bool | None = None,
         bucket: int = 64,
+        fixed_shapes: bool = False,
+        rehearse: bool = False,
     ) -> None:
+        """fixed_shapes / rehearse make an eager (CPU) run take the GPU path's bucketed KV
+        lengths and warm-up steps, so tests cover what the CUDA graphs replay."""
         self.model = model
         self.pad_id = pad_id
         cuda = model.device.type == "cuda"
         self.cuda_graphs = cuda if cuda_graphs is None else bool(cuda_graphs and cuda)
         self.compile = cuda if compile is None else bool(compile)
         self.bucket = bucket
+        self.fixed_shapes = fixed_shapes
+        self.rehearse = rehearse
         self.code_hash = code_hashes(model.config.vq.codebook_size, model.device)
         self._graphs: dict[tuple, dict[int, torch.cuda.CUDAGraph]] = {}
         self._pool = None
@@ -347,9 +353,12 @@ class CFGSampler:
         st["slot"].fill_(t0)
         st["step"].fill_(1)
         graphs = self._graphs_for(n, slots) if self.cuda_graphs else None
+        if self.rehearse and graphs is None:  # the GPU warm-up, run eagerly (for tests)
+            self._rehearse(list(range(self.bucket, slots + 1, self.bucket)))
         self._mark("prefill")
+        fixed = graphs is not None or self.fixed_shapes
         for t in range(1, n_tok):
-            kv_len = _round_up(t0 + t, self.bucket) if graphs is not None else t0 + t
+            kv_len = _round_up(t0 + t, self.bucket) if fixed else t0 + t
             if graphs is not None:
                 graphs[kv_len].replay()
             else:
@@ -433,16 +442,12 @@ class CFGSampler:
         key = (n, slots, tuple(sorted(self._params())))
         if key in self._graphs:
             return self._graphs[key]
-        st = self._state
-        saved = {k: st[k].clone() for k in ("tok", "slot", "step", "codes")}
         ends = list(range(self.bucket, slots + 1, self.bucket))
         graphs: dict[int, torch.cuda.CUDAGraph] = {}
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm up (and compile) outside capture
-            for kv_len in ends:
-                self._park(saved)
-                self._step(kv_len)
+            saved = self._rehearse(ends)
         torch.cuda.current_stream().wait_stream(side)
         for kv_len in ends:
             self._park(saved)
@@ -451,10 +456,24 @@ class CFGSampler:
                 self._step(kv_len)
             self._pool = g.pool()
             graphs[kv_len] = g
-        for k, v in saved.items():  # capture does not run kernels; warm-up did: restore
-            st[k].copy_(v)
+        self._restore(saved)  # capture runs no kernels, but _park wrote to the state
         self._graphs[key] = graphs
         return graphs
+
+    def _rehearse(self, ends: list[int]) -> dict[str, Tensor]:
+        """Run one warm-up step per KV bucket (compiling, autotuning) without disturbing the
+        chunk in progress: state is saved first and restored after. Returns what was saved."""
+        st = self._state
+        saved = {k: st[k].clone() for k in ("tok", "slot", "step", "codes")}
+        for kv_len in ends:
+            self._park(saved)
+            self._step(kv_len)
+        self._restore(saved)
+        return saved
+
+    def _restore(self, saved: dict[str, Tensor]) -> None:
+        for k, v in saved.items():
+            self._state[k].copy_(v)
 
     def _park(self, saved: dict[str, Tensor]) -> None:
         """State for warm-up steps: write into the last cache slot, which the real run writes
