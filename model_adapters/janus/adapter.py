@@ -186,14 +186,15 @@ class JanusAdapter:
         batch = proc.understanding_batch(
             [(r.prompt, tuple(r.images), r.system_prompt) for r in reqs]
         )
-        tokens = greedy(
-            model,
-            batch,
-            [r.max_new_tokens for r in reqs],
-            {proc.ids.eos},
-            cuda_graphs=self.cuda_graphs,
-            compile=self.compile,
-        )
+        with _toy_threads(model):
+            tokens = greedy(
+                model,
+                batch,
+                [r.max_new_tokens for r in reqs],
+                {proc.ids.eos},
+                cuda_graphs=self.cuda_graphs,
+                compile=self.compile,
+            )
         return [proc.decode(t) for t in tokens]
 
     def auto_batch_size(self, kind: str) -> int:
