@@ -29,7 +29,6 @@ about these). On another card the floor is still quoted at these rates.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,25 +48,20 @@ BOS, EOS, PAD, BOI, EOI, IMAGE = 100000, 100001, 100015, 100016, 100593, 100581
 
 
 def janus_config(size: str):
-    from janus_eval.model_adapters.janus.config import JanusConfig, LLMConfig
-    from janus_eval.model_adapters.janus.tiny import tiny_config
+    """The dims of a benchmark size: the same table `bench generate` uses."""
+    from janus_eval.bench.generate import model_config
 
-    sizes: dict[str, Callable[[], JanusConfig]] = {
-        "tiny": tiny_config,
-        "janus-1.3b": JanusConfig,  # the defaults are Janus-1.3B's
-        "janus-pro-7b": lambda: JanusConfig(
-            llm=LLMConfig(dim=4096, n_layers=30, n_heads=32, n_kv_heads=32, ffn_dim=11008),
-            gen_head_dim=4096,
-        ),
-    }
-    if size not in sizes:
-        raise UserError(f"bench understand: unknown size {size!r}; expected one of {list(sizes)}")
-    return sizes[size]()
+    try:
+        return model_config(size)
+    except UserError as exc:
+        raise UserError(f"bench understand: {exc}") from None
 
 
 def random_model(cfg, device: str, dtype: str, seed: int = 0):
-    """A JanusModel with random weights made in place on `device` (fan-in scaled, so
-    activations stay O(1) through every layer; the rule of janus-tiny's weights)."""
+    """A JanusModel with random weights made in place on `device`, fan-in scaled as janus-tiny's
+    are, so activations stay O(1) through every layer and the logits have real gaps (N(0, 0.02)
+    weights, as `bench generate` uses, leave nearly flat logits whose argmax is a near-tie, which
+    would make the agreement numbers meaningless)."""
     import torch
 
     from janus_eval.model_adapters.janus.load import DTYPES, build_empty
