@@ -94,6 +94,19 @@ def test_adapter_understand_and_generate_end_to_end():
     assert again[0][2].tobytes() == out[1][0].tobytes()  # image 2 is image 2, alone or not
 
 
+def test_generation_only_load_makes_the_same_images():
+    full = JanusAdapter(str(tiny_dir()))
+    lean = JanusAdapter(str(tiny_dir()), parts="generation")
+    req = [ImageRequest("a green bus", "g", seed=3, n=2)]
+    assert [im.tobytes() for im in lean.generate_images(req)[0]] == [
+        im.tobytes() for im in full.generate_images(req)[0]
+    ]
+    model = lean._model
+    assert model.vision is None and model.llm.lm_head is None and model.vq.encoder is None
+    with pytest.raises(UserError, match="parts=generation"):
+        lean.understand([UnderstandRequest("hi")])
+
+
 def test_bad_image_requests_fail_before_any_work():
     a = JanusAdapter(str(tiny_dir()))
     for req, msg in [

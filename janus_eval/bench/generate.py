@@ -49,13 +49,14 @@ def model_config(size: str):
     raise UserError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
 
 
-def random_model(cfg, device: str, dtype: str, seed: int = 0):
-    """A JanusModel with N(0, 0.02) weights (norm weights 1), built directly on `device`."""
+def random_model(cfg, device: str, dtype: str, seed: int = 0, parts: str = "generation"):
+    """A JanusModel with N(0, 0.02) weights (norm weights 1), built directly on `device`
+    (by default only what generation runs, as `--model-option parts=generation` loads it)."""
     import torch
 
     from janus_eval.model_adapters.janus.load import DTYPES, build_empty
 
-    model = build_empty(cfg, device, DTYPES[dtype])
+    model = build_empty(cfg, device, DTYPES[dtype], parts)
     g = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -72,7 +73,7 @@ def step_bytes(model, rows: int, prompt: int, steps: int) -> tuple[int, int]:
     modules = [*m.llm.layers, m.llm.norm, m.gen_head, m.gen_aligner]
     weights = sum(p.numel() * p.element_size() for mod in modules for p in mod.parameters())
     c = m.config.llm
-    elem = m.llm.lm_head.weight.element_size()
+    elem = m.llm.embed_tokens.weight.element_size()
     kv = 2 * c.n_layers * rows * c.n_kv_heads * c.head_dim * elem * (prompt + steps / 2)
     return weights, int(kv)
 
@@ -123,7 +124,7 @@ def run(
             raise UserError("bench generate without --random-weights needs --model-path")
         from janus_eval.model_adapters.janus.load import load_model
 
-        model, _ = load_model(model_path, device, dtype)
+        model, _ = load_model(model_path, device, dtype, parts="generation")
         cfg = model.config
     n_tok = steps or cfg.num_gen_tokens
     if not 1 <= n_tok <= cfg.num_gen_tokens:
@@ -166,8 +167,8 @@ def run(
     with torch.inference_mode():
         for _ in range(repeats + 1):
             t0 = time.perf_counter()
-            for i in range(0, n, 16):
-                to_uint8(model.decode_images(full[i : i + 16].to(model.device))).cpu()
+            for i in range(0, n, 8):  # as the adapter's decode_batch default
+                to_uint8(model.decode_images(full[i : i + 8].to(model.device))).cpu()
             _sync(device)
             vq_times.append(time.perf_counter() - t0)
     vq_s = min(vq_times[1:])

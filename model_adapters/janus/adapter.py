@@ -11,7 +11,10 @@ Options (`--model-option k=v`):
   rows_per_batch   int                     images per sampler chunk (default: as many as fit)
   compile          bool                    torch.compile the decode step (default: on CUDA)
   cuda_graphs      bool                    replay the decode step as CUDA graphs (default: on CUDA)
-  decode_batch     int                     images per VQ-decoder call (default 16)
+  decode_batch     int                     images per VQ-decoder call (default 8: 384 px
+                                           activations are ~0.6 GB per 16 images per tensor)
+  parts            all | generation        generation: load no vision tower, lm_head or VQ
+                                           encoder (1.5 GB less at 7B; understand() refuses)
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ OPTIONS = {
     "rows_per_batch": None,
     "compile": None,
     "cuda_graphs": None,
-    "decode_batch": 16,
+    "decode_batch": 8,
+    "parts": "all",
 }
 
 
@@ -88,10 +92,13 @@ class JanusAdapter:
             raise UserError(f"model option sampler={opts['sampler']!r}: expected fast or reference")
         self.chat_format = opts["chat_format"]
         self.sampler_kind = opts["sampler"]
+        if opts["parts"] not in ("all", "generation"):
+            raise UserError(f"model option parts={opts['parts']!r}: expected all or generation")
+        self.parts = opts["parts"]
         self.rows_per_batch = _as_int("rows_per_batch", opts["rows_per_batch"])
         self.compile = _as_bool("compile", opts["compile"])
         self.cuda_graphs = _as_bool("cuda_graphs", opts["cuda_graphs"])
-        self.decode_batch = _as_int("decode_batch", opts["decode_batch"]) or 16
+        self.decode_batch = _as_int("decode_batch", opts["decode_batch"]) or 8
         self.model_path = self._default_path() if model_path is None else str(model_path)
         #: What describe() calls the checkpoint: the path or hub name as given (janus-tiny's
         #: default is named by its version, not by where this machine caches it).
@@ -146,7 +153,7 @@ class JanusAdapter:
             self._proc = JanusProcessor(
                 self.checkpoint, self.config, self.chat_format, self.model_path
             )
-            self._model, _ = load_model(self.checkpoint, self.device, self.dtype)
+            self._model, _ = load_model(self.checkpoint, self.device, self.dtype, self.parts)
         return self._model, self._proc
 
     # ---- protocol ----------------------------------------------------------------------------
@@ -179,6 +186,11 @@ class JanusAdapter:
 
         if not reqs:
             return []
+        if self.parts == "generation":
+            raise UserError(
+                "this janus model was loaded with --model-option parts=generation (no vision "
+                "tower or lm_head); understanding tasks need parts=all"
+            )
         for r in reqs:
             if r.max_new_tokens < 0:
                 raise UserError(f"max_new_tokens {r.max_new_tokens} < 0")

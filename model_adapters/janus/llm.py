@@ -127,7 +127,7 @@ class Transformer(nn.Module):
 
     def setup_cache(self, rows: int, max_len: int) -> list[KVCache]:
         """Allocate and install a static cache for `rows` sequences of `max_len` slots."""
-        c, p = self.config, self.lm_head.weight
+        c, p = self.config, self.embed_tokens.weight
         caches = [
             KVCache(rows, c.n_kv_heads, max_len, c.head_dim, p.dtype, p.device) for _ in self.layers
         ]

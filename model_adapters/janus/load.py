@@ -335,9 +335,10 @@ def plan(
     available: dict[str, tuple[tuple[int, ...], torch.dtype]],
     tie_lm_head: bool = False,
     where: str = "",
+    unused: set[str] = frozenset(),
 ) -> dict[str, list[Piece]]:
     """Map every parameter of `model` to its source pieces; raise one UserError listing all
-    missing, mis-shaped and unexpected tensors."""
+    missing, mis-shaped and unexpected tensors (`unused`: present keys to skip quietly)."""
     sources = SOURCES[layout]
     out: dict[str, list[Piece]] = {}
     missing, wrong, used = [], [], set()
@@ -358,7 +359,9 @@ def plan(
             start += nrows
         out[name] = pieces
     unexpected = [
-        k for k in available if k not in used and not any(p.fullmatch(k) for p in IGNORED)
+        k
+        for k in available
+        if k not in used and k not in unused and not any(p.fullmatch(k) for p in IGNORED)
     ]
     problems = []
     for label, items in (("missing", missing), ("wrong shape", wrong), ("unexpected", unexpected)):
@@ -408,18 +411,21 @@ def resolve(model_path: str | Path) -> Path:
     return path
 
 
-def build_empty(cfg: JanusConfig, device: str | torch.device, dtype: torch.dtype) -> JanusModel:
+def build_empty(
+    cfg: JanusConfig, device: str | torch.device, dtype: torch.dtype, parts: str = "all"
+) -> JanusModel:
     """The model with uninitialised storage on `device`: LLM/vision/heads in `dtype`, the VQ
-    model in fp32 (fp32 runs) or bf16."""
+    model in fp32 (fp32 runs) or bf16; parts="generation" leaves out what generation never
+    runs (JanusModel.keep)."""
     with torch.device("meta"):
-        model = JanusModel(cfg)
+        model = JanusModel(cfg).keep(parts)
     model.to(dtype)
     model.vq.to(vq_dtype_for(dtype))
     return model.to_empty(device=device).eval().requires_grad_(False)
 
 
 def load_model(
-    model_path: str | Path, device: str = "cpu", dtype: str = "fp32"
+    model_path: str | Path, device: str = "cpu", dtype: str = "fp32", parts: str = "all"
 ) -> tuple[JanusModel, Path]:
     if dtype not in DTYPES:
         raise UserError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
@@ -432,8 +438,12 @@ def load_model(
             for key, meta in f.meta().items():
                 where[key] = (f, meta)
         available = {k: m for k, (_, m) in where.items()}
-        model = build_empty(cfg, device, DTYPES[dtype])
-        pieces = plan(model, cfg.layout, available, tie_lm_head=_tied(ckpt), where=str(ckpt))
+        model = build_empty(cfg, device, DTYPES[dtype], parts)
+        with torch.device("meta"):
+            full = {n for n, _ in JanusModel(cfg).named_parameters()}
+        left_out = full - {n for n, _ in model.named_parameters()}
+        unused = {k for name in left_out for k in SOURCES[cfg.layout](name)}
+        pieces = plan(model, cfg.layout, available, _tied(ckpt), where=str(ckpt), unused=unused)
         params = dict(model.named_parameters())
         # file by file, so a .bin shard's pages are touched once, in order
         for f in files:

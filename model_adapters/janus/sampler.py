@@ -185,7 +185,7 @@ def bytes_per_image(model: JanusModel, prompt_len: int, gen_tokens: int) -> int:
     prefill activations."""
     c = model.config.llm
     elem = torch.finfo(model.dtype).bits // 8
-    slots = _round_up(prompt_len + gen_tokens, 64)
+    slots = cache_slots(prompt_len, gen_tokens)
     kv = 2 * 2 * c.n_layers * c.n_kv_heads * c.head_dim * slots * elem
     step = 2 * model.config.vq.codebook_size * (4 * 3 + 8 * 4)
     prefill = (
@@ -208,6 +208,12 @@ def available_bytes(device: torch.device) -> int:
     import os
 
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def cache_slots(prompt_len: int, gen_tokens: int) -> int:
+    """KV slots a chunk needs: the prompt and every code but the last (its keys are never
+    read), rounded up to 16."""
+    return _round_up(prompt_len + gen_tokens - 1, 16)
 
 
 def _round_up(x: int, m: int) -> int:
@@ -319,8 +325,7 @@ class CFGSampler:
         row_src = [where[s.prompt] for s in streams] + [
             len(used) + where[s.prompt] for s in streams
         ]
-        slots = _round_up(t0 + model.config.num_gen_tokens, self.bucket)
-        self._ensure(n, slots)
+        slots = self._ensure(n, cache_slots(t0, model.config.num_gen_tokens))
         self._mark("setup")
         st = self._state
         ids, valid = ids.to(dev), valid.to(dev)
@@ -354,11 +359,11 @@ class CFGSampler:
         st["step"].fill_(1)
         graphs = self._graphs_for(n, slots) if self.cuda_graphs else None
         if self.rehearse and graphs is None:  # the GPU warm-up, run eagerly (for tests)
-            self._rehearse(list(range(self.bucket, slots + 1, self.bucket)))
+            self._rehearse(self._buckets(slots))
         self._mark("prefill")
         fixed = graphs is not None or self.fixed_shapes
         for t in range(1, n_tok):
-            kv_len = _round_up(t0 + t, self.bucket) if fixed else t0 + t
+            kv_len = min(_round_up(t0 + t, self.bucket), slots) if fixed else t0 + t
             if graphs is not None:
                 graphs[kv_len].replay()
             else:
@@ -388,10 +393,19 @@ class CFGSampler:
     def _params(self) -> dict[str, Tensor]:
         return {k[2:]: v for k, v in self._state.items() if k.startswith("p_")}
 
-    def _ensure(self, n: int, slots: int) -> None:
-        if self._shape == (n, slots):
+    def _buckets(self, slots: int) -> list[int]:
+        """The KV lengths decode steps attend over: multiples of `bucket`, the last = slots."""
+        return sorted({min(e, slots) for e in range(self.bucket, slots + self.bucket, self.bucket)})
+
+    def _ensure(self, n: int, need: int) -> int:
+        """Install a cache of 2n rows and at least `need` slots; returns its slot count. The
+        cache only grows, so graphs captured for it stay valid for shorter prompts."""
+        if self._shape is not None and self._shape[0] == n and self._shape[1] >= need:
             self.model.llm.use_cache(self._caches)
-            return
+            return self._shape[1]
+        slots = (
+            max(need, self._shape[1]) if self._shape is not None and self._shape[0] == n else need
+        )
         dev = self.model.device
         self._graphs.clear()  # they point into the buffers about to be freed
         self._pool = None
@@ -408,6 +422,7 @@ class CFGSampler:
             "codes": torch.zeros(n, self.model.config.num_gen_tokens, **i64),
         }
         self._shape = (n, slots)
+        return slots
 
     # ---- the step ----------------------------------------------------------------------------
 
@@ -442,7 +457,7 @@ class CFGSampler:
         key = (n, slots, tuple(sorted(self._params())))
         if key in self._graphs:
             return self._graphs[key]
-        ends = list(range(self.bucket, slots + 1, self.bucket))
+        ends = self._buckets(slots)
         graphs: dict[int, torch.cuda.CUDAGraph] = {}
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
