@@ -87,6 +87,11 @@ def test_gpu_path_semantics_on_cpu():
     caches = reuse._caches
     assert torch.equal(reuse.generate(ids, [streams[2], streams[5]], rows=2), want[[2, 5]])
     assert reuse._caches is caches  # same buffers, stale rows and all
+    topk = _streams(2, top_k=5)  # options switch on and off between chunks of one sampler
+    fresh = S.CFGSampler(model, proc.ids.pad).generate(ids, topk)
+    assert torch.equal(reuse.generate(ids, topk, rows=2), fresh)
+    assert torch.equal(reuse.generate(ids, [streams[2], streams[5]], rows=2), want[[2, 5]])
+    assert torch.equal(reuse.generate(ids, topk, rows=2), fresh)
 
 
 def _step0_logits(prompt: str) -> tuple[torch.Tensor, torch.Tensor]:

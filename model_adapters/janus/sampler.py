@@ -130,6 +130,7 @@ def draw(logits_c: Tensor, logits_u: Tensor, params: dict[str, Tensor], step: Te
 
 
 def stream_params(streams: Sequence[Stream], code_hash: Tensor) -> dict[str, Tensor]:
+    """Per-image device tensors for `draw`; top_k / top_p only when some image uses them."""
     device = code_hash.device
     lo, hi = split_keys([s.key for s in streams], device)
     f32 = dict(dtype=torch.float32, device=device)
@@ -255,6 +256,7 @@ class CFGSampler:
         self._state: dict[str, Tensor] = {}
         self._shape: tuple | None = None
         self._caches = None
+        self._active: tuple[str, ...] = ()
         self._core = self._compiled_core() if self.compile else self._core_eager
         #: Set to {} to have generate() record per-phase seconds (adds device syncs).
         self.timings: dict[str, float] | None = None
@@ -332,13 +334,14 @@ class CFGSampler:
         row_map = torch.tensor(row_src, device=dev)
         st["pad_len"].copy_((~valid).sum(1)[row_map])
         params = stream_params(streams, self.code_hash)
-        for key in [k for k in st if k.startswith("p_") and k[2:] not in params]:
-            del st[key]
-        for key, value in params.items():  # in place: captured graphs hold these addresses
-            if "p_" + key in st:
-                st["p_" + key].copy_(value)
-            else:
-                st["p_" + key] = value
+        self._active = tuple(sorted(params))
+        neutral = {
+            "top_k": torch.zeros(n, dtype=torch.int64, device=dev),
+            "top_p": torch.ones(n, dtype=torch.float32, device=dev),
+        }
+        for key, value in {**neutral, **params}.items():
+            # in place, never replaced: captured graphs hold these addresses
+            st.setdefault("p_" + key, torch.empty_like(value)).copy_(value)
         st["codes"].zero_()
 
         # prefill: distinct rows only, fanned out to all 2N cache rows
@@ -391,7 +394,8 @@ class CFGSampler:
         return sum(t.numel() * t.element_size() for t in tensors)
 
     def _params(self) -> dict[str, Tensor]:
-        return {k[2:]: v for k, v in self._state.items() if k.startswith("p_")}
+        """The draw's inputs this chunk uses (top_k / top_p left out when no image asks)."""
+        return {k: self._state["p_" + k] for k in self._active}
 
     def _buckets(self, slots: int) -> list[int]:
         """The KV lengths decode steps attend over: multiples of `bucket`, the last = slots."""
