@@ -66,7 +66,7 @@ def _embed(model: JanusModel, batch: UnderstandBatch) -> Tensor:
     dev = model.device
     feats = None
     if batch.pixels is not None:
-        feats = model.image_features(batch.pixels.to(dev, model.dtype, non_blocking=True))
+        feats = model.image_features(batch.pixels.to(dev, model.dtype))
     return model.text_embeddings(batch.ids.to(dev), batch.image_mask.to(dev), feats)
 
 
