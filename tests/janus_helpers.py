@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,8 +13,6 @@ import pytest
 
 _ROOT = Path(tempfile.mkdtemp(prefix="janus-tests-"))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-# janus-tiny (the adapter) writes its checkpoint under $JANUS_EVAL_CACHE: keep it private too
-os.environ.setdefault("JANUS_EVAL_CACHE", str(_ROOT / "cache"))
 
 
 @pytest.fixture

@@ -497,11 +497,11 @@ def _file_sha256(path: Path) -> str:
     real = Path(os.path.realpath(path))
     if re.fullmatch(r"[0-9a-f]{64}", real.name) and "blobs" in real.parts:
         return real.name
+    from janus_eval.cache import cache_dir
+
     st = real.stat()
-    cache = (
-        cache_dir()
-        / "fingerprints"
-        / (hashlib.sha256(f"{real}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest() + ".txt")
+    cache = cache_dir("fingerprints") / (
+        hashlib.sha256(f"{real}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest() + ".txt"
     )
     if cache.is_file():
         return cache.read_text().strip()
@@ -516,10 +516,6 @@ def _file_sha256(path: Path) -> str:
     except OSError:
         pass
     return digest
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("JANUS_EVAL_CACHE") or Path.home() / ".cache" / "janus-eval")
 
 
 def iter_state(model: JanusModel) -> Iterator[tuple[str, torch.Tensor]]:

@@ -63,7 +63,7 @@ VQ = dict(ch=32, ch_mult=[1, 1, 2, 2], z_channels=32, num_res_blocks=1)
 
 
 def default_path(layout: str = "original") -> Path:
-    from .load import cache_dir
+    from janus_eval.cache import cache_dir
 
     suffix = "" if layout == "original" else f"-{layout}"
     return cache_dir() / f"janus-tiny-v{TINY_VERSION}{suffix}"
