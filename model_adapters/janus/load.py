@@ -26,7 +26,7 @@ import os
 import pickle
 import re
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -516,8 +516,3 @@ def _file_sha256(path: Path) -> str:
     except OSError:
         pass
     return digest
-
-
-def iter_state(model: JanusModel) -> Iterator[tuple[str, torch.Tensor]]:
-    """Parameters in a stable order (for tests comparing two loads)."""
-    yield from sorted(model.state_dict().items())
