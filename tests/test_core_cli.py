@@ -25,12 +25,7 @@ def test_tasks_and_models_list_builtins_and_plugins(cli):
 
 def test_run_prints_table_and_writes_record(tmp_path, cli):
     result = cli(
-        "run",
-        "--task",
-        "toy-qa",
-        "--model",
-        "dummy",
-        "--output-dir",
+        *"run --task toy-qa --model dummy --output-dir".split(),
         str(tmp_path),
         "--limit",
         "8",
@@ -67,12 +62,7 @@ def test_malformed_input_file_names_file_and_line(tmp_path, cli):
         '{"id": "q000", "question": "a?", "label": "no"}\n{oops\n'
     )
     result = cli(
-        "run",
-        "--task",
-        "toy-qa",
-        "--model",
-        "dummy",
-        "--data-dir",
+        *"run --task toy-qa --model dummy --data-dir".split(),
         str(data),
         "--output-dir",
         str(tmp_path / "out"),
@@ -82,16 +72,7 @@ def test_malformed_input_file_names_file_and_line(tmp_path, cli):
 
 def test_failing_batch_exits_nonzero_and_keeps_results(tmp_path, cli):
     result = cli(
-        "run",
-        "--task",
-        "toy-qa",
-        "--model",
-        "dummy",
-        "--batch-size",
-        "4",
-        "--model-option",
-        "fail_after=2",
-        "--output-dir",
+        *"run --task toy-qa --model dummy --batch-size 4 --model-option fail_after=2 --output-dir".split(),
         str(tmp_path),
         "--no-progress",
     )
@@ -104,14 +85,7 @@ def test_failing_batch_exits_nonzero_and_keeps_results(tmp_path, cli):
 def test_readme_demo_runs_offline(tmp_path, cli):
     """README's first command: janus-tiny on the built-in POPE sample, no download."""
     result = cli(
-        "run",
-        "--task",
-        "pope",
-        "--model",
-        "janus-tiny",
-        "--demo",
-        "--no-progress",
-        "--output-dir",
+        *"run --task pope --model janus-tiny --demo --no-progress --output-dir".split(),
         str(tmp_path),
         env={"HF_HUB_OFFLINE": "1"},
     )

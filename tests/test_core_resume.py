@@ -11,18 +11,7 @@ import time
 
 from janus_eval.types import RunRecord
 
-ARGS = [
-    "run",
-    "--task",
-    "toy-qa",
-    "--model",
-    "dummy",
-    "--batch-size",
-    "2",
-    "--no-progress",
-    "--task-option",
-    "n=30",
-]
+ARGS = "run --task toy-qa --model dummy --batch-size 2 --no-progress --task-option n=30".split()
 
 
 def _record(out_dir):
