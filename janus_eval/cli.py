@@ -382,6 +382,15 @@ def bench_generate(
     device: Annotated[str, typer.Option()] = "cuda",
     dtype: Annotated[str, typer.Option()] = "bf16",
     steps: Annotated[int | None, typer.Option(help="Fewer decode steps (smoke runs).")] = None,
+    model_path: Annotated[
+        str | None, typer.Option(help="A real checkpoint (with --no-random-weights).")
+    ] = None,
+    compile: Annotated[
+        bool | None,
+        typer.Option(
+            "--compile/--no-compile", help="torch.compile the decode step (default: on for CUDA)."
+        ),
+    ] = None,
 ) -> None:
     """Image-generation throughput of the CFG sampler against the bandwidth floor."""
     from janus_eval.bench.generate import run as run_bench
@@ -396,6 +405,8 @@ def bench_generate(
             device=device,
             dtype=dtype,
             steps=steps,
+            model_path=model_path,
+            compile=compile,
         )
     )
 

@@ -266,6 +266,9 @@ class JanusAdapter:
         if not streams:
             return [[] for _ in reqs]
         model, proc = self._load()
+        from .understand import release
+
+        release(model)  # an understanding task's KV cache and graphs are not needed any more
         prompts = [proc.generation_ids(p) for p in index]
         with _toy_threads(model):
             codes = self._codes(model, proc, prompts, streams)
