@@ -368,6 +368,16 @@ def resolve_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _to_tensor(arr: np.ndarray, resize: str) -> Any:
+    """(3, H, W): already resized to 299 by PIL with resize="pil", else the uint8 pixels that
+    the torch resize takes on the feature device."""
+    import torch
+
+    if resize == "pil":
+        return torch.from_numpy(pil_clean_resize(arr).transpose((2, 0, 1))).contiguous()
+    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+
+
 class _DecodeDataset:
     """Decode + preprocess (+ PIL resize with resize="pil") in DataLoader workers. Errors travel
     back as text so the main process raises one clean UserError."""
@@ -380,15 +390,11 @@ class _DecodeDataset:
         return len(self.images)
 
     def __getitem__(self, i: int) -> tuple[Any, str | None]:
-        import torch
-
         try:
             arr = preprocess_array(_decode(self.images, i, self._zips), self.preprocess)
         except UserError as exc:
             return None, str(exc)
-        if self.resize == "pil":
-            return torch.from_numpy(pil_clean_resize(arr).transpose((2, 0, 1))).contiguous(), None
-        return torch.from_numpy(arr).permute(2, 0, 1).contiguous(), None
+        return _to_tensor(arr, self.resize), None
 
 
 def _collate(batch: list) -> tuple[int, list, list]:
@@ -485,8 +491,6 @@ def image_features(
 ) -> np.ndarray:
     """Features (N, dim) of in-memory PIL images, exactly as if they had been saved losslessly
     (PNG) and read back by `folder_features`."""
-    import torch
-
     device = resolve_device(device)
     resize = resolve_resize(resize, device)
     sink = _FeatureSink(extractor, device, resize)
@@ -494,10 +498,7 @@ def image_features(
         tensors = []
         for k, image in enumerate(images[start : start + batch_size]):
             arr = preprocess_array(to_rgb_array(image, what=f"{what} {start + k}"), preprocess)
-            if resize == "pil":
-                tensors.append(torch.from_numpy(pil_clean_resize(arr).transpose((2, 0, 1))))
-            else:
-                tensors.append(torch.from_numpy(arr).permute(2, 0, 1).contiguous())
+            tensors.append(_to_tensor(arr, resize))
         sink.add(_group_by_shape(tensors), len(tensors))
     return sink.result()
 
@@ -681,6 +682,43 @@ def _versions() -> dict[str, str]:
     return package_versions()
 
 
+class _FolderRun:
+    """What every folder-level entry point does first: list each folder (or zip) and require
+    two images in it, pick the device and load the extractor once. `features` then runs the
+    extraction with the options given here (preprocess, batch_size, num_workers, resize,
+    progress)."""
+
+    def __init__(
+        self,
+        folders: Sequence[ImageSet | str | Path],
+        *,
+        extractor: Any,
+        inception_path: str | Path | None,
+        device: str | None,
+        what: str = "image folder",
+        **options: Any,
+    ) -> None:
+        from janus_eval.metrics.inception import load_extractor
+
+        self.sets = [
+            f if isinstance(f, ImageSet) else ImageSet.from_path(f, what=what) for f in folders
+        ]
+        for images in self.sets:
+            _require_images(images, what)
+        self.device = resolve_device(device)
+        self.model = load_extractor(extractor, inception_path=inception_path, device=self.device)
+        self.options = options
+
+    def features(self, images: ImageSet, description: str) -> np.ndarray:
+        return folder_features(
+            images, extractor=self.model, device=self.device, description=description,
+            **self.options,
+        )  # fmt: skip
+
+    def each(self) -> list[np.ndarray]:
+        return [self.features(s, f"FID {s.root.name}") for s in self.sets]
+
+
 def save_reference_stats(
     images: ImageSet | str | Path,
     path: str | Path,
@@ -696,25 +734,14 @@ def save_reference_stats(
     progress: bool = False,
 ) -> ReferenceStats:
     """Compute a folder's features and statistics and write them to `path` (.npz)."""
-    from janus_eval.metrics.inception import load_extractor
-
-    if not isinstance(images, ImageSet):
-        images = ImageSet.from_path(images, what="reference images")
-    _require_images(images, "reference images")
-    device = resolve_device(device)
-    model = load_extractor(extractor, inception_path=inception_path, device=device)
-    provenance = _provenance(name or str(images.root), images, preprocess, model)
-    feats = folder_features(
-        images,
-        extractor=model,
-        preprocess=preprocess,
-        device=device,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        resize=resize,
-        progress=progress,
-        description=f"reference features ({provenance['name']})",
-    )
+    run = _FolderRun(
+        [images], what="reference images", extractor=extractor, inception_path=inception_path,
+        device=device, preprocess=preprocess, batch_size=batch_size, num_workers=num_workers,
+        resize=resize, progress=progress,
+    )  # fmt: skip
+    (images,) = run.sets
+    provenance = _provenance(name or str(images.root), images, preprocess, run.model)
+    feats = run.features(images, f"reference features ({provenance['name']})")
     stats = ReferenceStats(
         feats,
         images.names,
@@ -781,34 +808,6 @@ def _require_images(images: ImageSet, what: str) -> None:
 # --------------------------------------------------------------------------- folder API
 
 
-def _folder_pair_features(
-    fdir1: str | Path, fdir2: str | Path, *, extractor: Any, inception_path: Any,
-    device: str | None, preprocess: str, batch_size: int, num_workers: int | None, resize: str,
-    progress: bool,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    from janus_eval.metrics.inception import load_extractor
-
-    sets = [ImageSet.from_path(d) for d in (fdir1, fdir2)]
-    for s in sets:
-        _require_images(s, "image folder")
-    device = resolve_device(device)
-    model = load_extractor(extractor, inception_path=inception_path, device=device)
-    return tuple(  # type: ignore[return-value]
-        folder_features(
-            s,
-            extractor=model,
-            preprocess=preprocess,
-            device=device,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            resize=resize,
-            progress=progress,
-            description=f"FID {s.root.name}",
-        )
-        for s in sets
-    )
-
-
 def compute_fid(
     fdir1: str | Path,
     fdir2: str | Path,
@@ -825,11 +824,11 @@ def compute_fid(
     """FID between two folders (or zips), as `cleanfid.fid.compute_fid(fdir1, fdir2)` in clean
     mode. `extractor`: "inception" (weights from `inception_path` or the usual places), or an
     extractor object; `device` None means CUDA when available."""
-    f1, f2 = _folder_pair_features(
-        fdir1, fdir2, extractor=extractor, inception_path=inception_path, device=device,
+    f1, f2 = _FolderRun(
+        [fdir1, fdir2], extractor=extractor, inception_path=inception_path, device=device,
         preprocess=preprocess, batch_size=batch_size, num_workers=num_workers, resize=resize,
         progress=progress,
-    )  # fmt: skip
+    ).each()  # fmt: skip
     return fid_from_features(f1, f2)
 
 
@@ -850,11 +849,11 @@ def compute_kid(
     progress: bool = False,
 ) -> float:
     """KID between two folders, as `cleanfid.fid.compute_kid(fdir1, fdir2)` (seeded)."""
-    f1, f2 = _folder_pair_features(
-        fdir1, fdir2, extractor=extractor, inception_path=inception_path, device=device,
+    f1, f2 = _FolderRun(
+        [fdir1, fdir2], extractor=extractor, inception_path=inception_path, device=device,
         preprocess=preprocess, batch_size=batch_size, num_workers=num_workers, resize=resize,
         progress=progress,
-    )  # fmt: skip
+    ).each()  # fmt: skip
     return kernel_distance(
         f1, f2, num_subsets=num_subsets, max_subset_size=max_subset_size, seed=seed
     )
@@ -875,16 +874,13 @@ def fid_to_stats(
 ) -> float:
     """FID of a folder against statistics saved by `save_reference_stats`; statistics made with
     another preprocess or extractor are refused."""
-    from janus_eval.metrics.inception import load_extractor
-
     ref = ReferenceStats.load(stats_path)
-    images = ImageSet.from_path(fdir)
-    _require_images(images, "image folder")
-    device = resolve_device(device)
-    model = load_extractor(extractor, inception_path=inception_path, device=device)
-    ref.check({"format": STATS_FORMAT, "preprocess": preprocess, "extractor": model.id}, stats_path)
-    feats = folder_features(
-        images, extractor=model, preprocess=preprocess, device=device, batch_size=batch_size,
-        num_workers=num_workers, resize=resize, progress=progress,
+    run = _FolderRun(
+        [fdir], extractor=extractor, inception_path=inception_path, device=device,
+        preprocess=preprocess, batch_size=batch_size, num_workers=num_workers, resize=resize,
+        progress=progress,
     )  # fmt: skip
+    check = {"format": STATS_FORMAT, "preprocess": preprocess, "extractor": run.model.id}
+    ref.check(check, stats_path)
+    feats = run.features(run.sets[0], "FID features")
     return frechet_distance(*feature_stats(feats, what=str(fdir)), ref.mu, ref.sigma)
