@@ -393,17 +393,24 @@ def options(tiny, **extra):
     }
 
 
+def run_geneval(model, tiny, data_dir, output_dir, task_options=None, **kwargs):
+    """GenEval through janus_eval.api with the tiny detector and colour classifier (`options`,
+    updated by `task_options`); `kwargs` go to evaluate as they are."""
+    from janus_eval.api import evaluate
+
+    return evaluate(
+        "geneval",
+        model,
+        data_dir=data_dir,
+        output_dir=output_dir,
+        task_options=options(tiny, **(task_options or {})),
+        **kwargs,
+    )
+
+
 @pytest.mark.slow
 def test_whole_pipeline_through_the_api(tiny, data_dir, tmp_path):
-    api = pytest.importorskip("janus_eval.api")
-    rec = api.evaluate(
-        "geneval",
-        SizedDummy(),
-        data_dir=data_dir,
-        output_dir=tmp_path,
-        batch_size=2,
-        task_options=options(tiny),
-    )
+    rec = run_geneval(SizedDummy(), tiny, data_dir, tmp_path, batch_size=2)
     run = tmp_path / rec.run_id
     lines = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
     scores = {x["id"]: x["scores"] for x in lines}
@@ -456,22 +463,12 @@ def test_whole_pipeline_through_the_api(tiny, data_dir, tmp_path):
         "detector",
         "detector_weights",
     ]
-    again = api.evaluate(
-        "geneval",
-        SizedDummy(),
-        data_dir=data_dir,
-        output_dir=tmp_path,
-        batch_size=5,
-        task_options=options(tiny, detection_batch_size="1"),
+    again = run_geneval(
+        SizedDummy(), tiny, data_dir, tmp_path, {"detection_batch_size": "1"}, batch_size=5
     )
     assert again.run_id == rec.run_id and again.n_reused == 5 and again.metrics == rec.metrics
-    other = api.evaluate(
-        "geneval",
-        SizedDummy(),
-        data_dir=data_dir,
-        output_dir=tmp_path,
-        limit=1,
-        task_options=options(tiny, detector_path=str(tiny["det"])),
+    other = run_geneval(
+        SizedDummy(), tiny, data_dir, tmp_path, {"detector_path": str(tiny["det"])}, limit=1
     )
     assert other.run_id != rec.run_id
     assert other.config["task"]["options"]["detector_weights"] != task_cfg["detector_weights"]
@@ -484,15 +481,6 @@ def test_janus_tiny_end_to_end(tiny, data_dir, tmp_path):
 
     if "janus-tiny" not in registry.adapter_names():
         pytest.skip("the janus-tiny adapter is not available in this checkout")
-    api = pytest.importorskip("janus_eval.api")
-    rec = api.evaluate(
-        "geneval",
-        "janus-tiny",
-        data_dir=data_dir,
-        output_dir=tmp_path,
-        limit=3,
-        batch_size=3,
-        task_options=options(tiny),
-    )
+    rec = run_geneval("janus-tiny", tiny, data_dir, tmp_path, limit=3, batch_size=3)
     assert rec.n_samples == 3 and rec.metrics["n_images"] == 6
     assert set(rec.metrics["per_tag"]) == {"single_object", "two_object", "counting"}

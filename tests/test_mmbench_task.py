@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
+from understanding_helpers import ScriptedAdapter, run_janus_tiny, stored_samples
 
 from janus_eval import registry
 from janus_eval.types import UserError
@@ -117,19 +117,6 @@ def dev_dir(tmp_path: Path) -> Path:
     return tmp_path / "mmb"
 
 
-class ScriptedAdapter:
-    name = "scripted"
-
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
-
-    def describe(self) -> dict:
-        return {"name": self.name, "answers": sorted(self.answers.items())}
-
-    def understand(self, reqs):
-        return [next(a for q, a in self.answers.items() if q in r.prompt) for r in reqs]
-
-
 def test_tsv_samples_prompts_and_image_references(dev_dir: Path) -> None:
     task = registry.make_task("mmbench")
     samples = {s.id: s for s in task.samples(dev_dir, None)}
@@ -216,9 +203,10 @@ def test_end_to_end_dummy(dev_dir: Path, tmp_path: Path) -> None:
     )
     assert record.n_samples == 7 and record.metrics["n_questions"] == 3
     assert record.metrics["accuracy"] in {0.0, 100 / 3, 200 / 3, 100.0}
-    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
     options = {1: "AB", 1_000_001: "AB", 2: "ABC"}  # the rest have A-D
-    for line in map(json.loads, lines):  # a letter that is no option of the row reads as None
+    for line in stored_samples(
+        tmp_path / "runs", record
+    ):  # a letter that is no option of the row reads as None
         letter, scores = line["response"], line["scores"]
         assert scores["pred"] == (
             letter if letter in options.get(scores["index"], "ABCD") else None
@@ -311,21 +299,9 @@ def test_bad_options() -> None:
 
 
 def test_end_to_end_janus_tiny(dev_dir: Path, tmp_path: Path) -> None:
-    if "janus-tiny" not in registry.adapter_names():
-        pytest.skip("the janus-tiny adapter is not available")
-    from janus_eval.api import evaluate
-
-    record = evaluate(
-        "mmbench",
-        "janus-tiny",
-        data_dir=dev_dir,
-        limit=1,
-        output_dir=tmp_path / "runs",
-        task_options={"max_new_tokens": "3"},
-    )
+    record, lines = run_janus_tiny("mmbench", dev_dir, tmp_path / "runs", limit=1)
     assert record.n_samples == 4 and record.metrics["n_questions"] == 1  # 4 rotations
     assert record.metrics["accuracy"] in {0.0, 100.0}
-    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
-    for line in map(json.loads, lines):  # base64 images reached the model as bytes
+    for line in lines:  # base64 images reached the model as bytes
         assert line["request"]["images"][0].startswith("<bytes sha256:")
         assert isinstance(line["response"], str)

@@ -9,27 +9,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from understanding_helpers import ScriptedAdapter, run_janus_tiny, stored_samples
 
 from janus_eval import registry
 from janus_eval.metrics.pope import parse_yes_no
 from janus_eval.types import UserError
 
 SPLITS = ("random", "popular", "adversarial")
-
-
-class ScriptedAdapter:
-    """Answers each question with a fixed text, so expected metrics can be worked out by hand."""
-
-    name = "scripted"
-
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
-
-    def describe(self) -> dict:
-        return {"name": self.name, "answers": sorted(self.answers.items())}
-
-    def understand(self, reqs):
-        return [next(a for q, a in self.answers.items() if q in r.prompt) for r in reqs]
 
 
 def write_pope(root: Path, records: dict[str, list[dict]], images: bool = True) -> Path:
@@ -191,8 +177,8 @@ def test_end_to_end_dummy_with_skipped_record(pope_dir: Path, tmp_path: Path) ->
     assert record.n_samples == 4 and record.n_skipped == 2
     assert record.metrics["n_skipped_records"] == 2
     assert "adversarial" not in record.metrics and 0 <= record.metrics["f1"] <= 100
-    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
-    assert {json.loads(x)["scores"]["pred"] for x in lines} <= {"yes", "no"}
+    lines = stored_samples(tmp_path / "runs", record)
+    assert {x["scores"]["pred"] for x in lines} <= {"yes", "no"}
 
 
 def test_hub_layout_from_local_copy(tmp_path: Path, monkeypatch) -> None:
@@ -247,21 +233,9 @@ def test_missing_hub_source_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_end_to_end_janus_tiny(pope_dir: Path, tmp_path: Path) -> None:
-    if "janus-tiny" not in registry.adapter_names():
-        pytest.skip("the janus-tiny adapter is not available")
-    from janus_eval.api import evaluate
-
-    record = evaluate(
-        "pope",
-        "janus-tiny",
-        data_dir=pope_dir,
-        limit=3,
-        output_dir=tmp_path / "runs",
-        task_options={"max_new_tokens": "3"},
-    )
+    record, lines = run_janus_tiny("pope", pope_dir, tmp_path / "runs", limit=3)
     assert record.n_samples == 3 and record.model["name"] == "janus-tiny"
     assert set(record.metrics) >= {"accuracy", "precision", "recall", "f1", "yes_ratio"}
-    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
-    for line in map(json.loads, lines):
+    for line in lines:
         assert isinstance(line["response"], str)
         assert line["scores"]["pred"] == parse_yes_no(line["response"])

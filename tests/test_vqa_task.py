@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from understanding_helpers import ScriptedAdapter, run_janus_tiny
 
 from janus_eval import registry
 from janus_eval.types import UserError
@@ -19,21 +20,6 @@ QUESTIONS = [  # (question_id, image_id, question, answers, answer_type, questio
     (7300, 73, "Is it raining?", ["no"] * 9 + ["yes"], "yes/no", "is it"),
     (7301, 73, "What is the man holding?", ["umbrella"] * 10, "other", "what is the"),
 ]  # fmt: skip
-
-
-class ScriptedAdapter:
-    """Answers each question with a fixed text, so expected accuracies can be worked out."""
-
-    name = "scripted"
-
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
-
-    def describe(self) -> dict:
-        return {"name": self.name, "answers": sorted(self.answers.items())}
-
-    def understand(self, reqs):
-        return [next(a for q, a in self.answers.items() if q in r.prompt) for r in reqs]
 
 
 def write_vqa(root: Path, split: str = "val", questions=QUESTIONS) -> Path:
@@ -286,24 +272,13 @@ def test_hub_annotation_without_ten_answers(tmp_path: Path, monkeypatch) -> None
 
 
 def test_end_to_end_janus_tiny(vqa_dir: Path, tmp_path: Path) -> None:
-    if "janus-tiny" not in registry.adapter_names():
-        pytest.skip("the janus-tiny adapter is not available")
-    from janus_eval.api import evaluate
     from janus_eval.metrics.vqa import vqa_accuracy
 
-    record = evaluate(
-        "vqav2",
-        "janus-tiny",
-        data_dir=vqa_dir,
-        limit=2,
-        output_dir=tmp_path / "runs",
-        task_options={"max_new_tokens": "3"},
-    )
+    record, lines = run_janus_tiny("vqav2", vqa_dir, tmp_path / "runs", limit=2)
     assert record.n_samples == 2 and record.model["name"] == "janus-tiny"
-    lines = (tmp_path / "runs" / record.run_id / "samples.jsonl").read_text().splitlines()
     answers = {str(q[0]): q[3] for q in QUESTIONS}
     accs = []
-    for line in map(json.loads, lines):
+    for line in lines:
         accs.append(vqa_accuracy(line["response"], answers[line["id"]]))
         assert line["scores"]["accuracy"] == accs[-1]
     assert record.metrics["accuracy"] == round(100 * sum(accs) / len(accs), 2)
