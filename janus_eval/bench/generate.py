@@ -24,29 +24,8 @@ import platform
 import time
 from typing import Any
 
+from janus_eval.bench.common import BOI, BOS, PAD, SIZES, hf_config, model_config, sync
 from janus_eval.types import UserError
-
-SIZES = ("tiny", "janus-1.3b", "janus-pro-7b")
-
-
-def model_config(size: str):
-    """Janus dims for a benchmark size (the public checkpoints' configs; tiny = janus-tiny)."""
-    from janus_eval.model_adapters.janus.config import JanusConfig, LLMConfig
-    from janus_eval.model_adapters.janus.tiny import tiny_config
-
-    if size == "tiny":
-        return tiny_config()
-    if size == "janus-1.3b":  # also Janus-Pro-1B
-        return JanusConfig(
-            llm=LLMConfig(dim=2048, n_layers=24, n_heads=16, n_kv_heads=16, ffn_dim=5632),
-            gen_head_dim=2048,
-        )
-    if size == "janus-pro-7b":
-        return JanusConfig(
-            llm=LLMConfig(dim=4096, n_layers=30, n_heads=32, n_kv_heads=32, ffn_dim=11008),
-            gen_head_dim=4096,
-        )
-    raise UserError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
 
 
 def random_model(cfg, device: str, dtype: str, seed: int = 0, parts: str = "generation"):
@@ -76,13 +55,6 @@ def step_bytes(model, rows: int, prompt: int, steps: int) -> tuple[int, int]:
     elem = m.llm.embed_tokens.weight.element_size()
     kv = 2 * c.n_layers * rows * c.n_kv_heads * c.head_dim * elem * (prompt + steps / 2)
     return weights, int(kv)
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def run(
@@ -134,8 +106,8 @@ def run(
     prompt_ids = []
     for _ in range(prompts):  # bos, random text tokens, <begin_of_image>
         body = torch.randint(200, min(90000, vocab - 1), (prompt_tokens - 2,), generator=g).tolist()
-        prompt_ids.append([100000 % vocab, *body, 100016 % vocab])
-    pad = 100015 % vocab
+        prompt_ids.append([BOS % vocab, *body, BOI % vocab])
+    pad = PAD % vocab
     streams = [
         Stream(p, stream_key(0, f"bench-{p}", k))
         for p in range(prompts)
@@ -148,7 +120,7 @@ def run(
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     sampler.generate(prompt_ids, streams, rows=n, n_tokens=n_tok)  # compiles / captures
-    _sync(device)
+    sync(device)
     first_call_s = time.perf_counter() - t0
 
     runs = []
@@ -156,7 +128,7 @@ def run(
         sampler.timings = {}
         t0 = time.perf_counter()
         codes = sampler.generate(prompt_ids, streams, rows=n, n_tokens=n_tok)
-        _sync(device)
+        sync(device)
         runs.append((time.perf_counter() - t0, dict(sampler.timings)))
     sampler.timings = None
     total_s, phases = min(runs, key=lambda r: r[0])
@@ -169,7 +141,7 @@ def run(
             t0 = time.perf_counter()
             for i in range(0, n, 8):  # as the adapter's decode_batch default
                 to_uint8(model.decode_images(full[i : i + 8].to(model.device))).cpu()
-            _sync(device)
+            sync(device)
             vq_times.append(time.perf_counter() - t0)
     vq_s = min(vq_times[1:])
 
@@ -229,44 +201,12 @@ def run(
 def _hf_model(cfg, device: str, dtype: str):
     """transformers' JanusForConditionalGeneration at the same dims, random weights."""
     import torch
-    from transformers import JanusConfig, JanusForConditionalGeneration
+    from transformers import JanusForConditionalGeneration
 
-    c = cfg.llm
-    hf_cfg = JanusConfig(
-        text_config=dict(
-            model_type="llama",
-            vocab_size=c.vocab_size,
-            hidden_size=c.dim,
-            intermediate_size=c.ffn_dim,
-            num_hidden_layers=c.n_layers,
-            num_attention_heads=c.n_heads,
-            num_key_value_heads=c.n_kv_heads,
-            max_position_embeddings=16384,
-        ),
-        vision_config=dict(
-            hidden_size=cfg.vision.width,
-            num_hidden_layers=cfg.vision.layers,
-            num_attention_heads=cfg.vision.heads,
-            image_size=cfg.image_size,
-            patch_size=cfg.vision.patch_size,
-            projection_dim=c.dim,
-            num_image_tokens=cfg.num_gen_tokens,
-        ),
-        vq_config=dict(
-            embed_dim=cfg.vq.embed_dim,
-            num_embeddings=cfg.vq.codebook_size,
-            base_channels=cfg.vq.ch,
-            channel_multiplier=list(cfg.vq.ch_mult),
-            latent_channels=cfg.vq.z_channels,
-            num_res_blocks=cfg.vq.num_res_blocks,
-            projection_dim=c.dim,
-            image_token_embed_dim=c.dim,
-        ),
-        tie_word_embeddings=False,
-    )
-    dt = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+    from janus_eval.model_adapters.janus.load import DTYPES
+
     with torch.device(device):
-        return JanusForConditionalGeneration(hf_cfg).to(dt).eval()
+        return JanusForConditionalGeneration(hf_config(cfg)).to(DTYPES[dtype]).eval()
 
 
 def _baselines(
@@ -297,7 +237,7 @@ def _baselines(
     with torch.inference_mode():
         times = []
         for _ in range(2):
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             hf.generate(
                 ids,
@@ -305,7 +245,7 @@ def _baselines(
                 generation_config=gc,
                 generation_mode="image",
             )
-            _sync(device)
+            sync(device)
             times.append(time.perf_counter() - t0)
         out["hf_generate_images_per_s"] = round(n / times[-1], 3)
         out["hf_generate_ms_per_step"] = round(1000 * times[-1] / n_tok, 3)
@@ -334,10 +274,10 @@ def _baselines(
 
         times = []
         for _ in range(2):
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             upstream()
-            _sync(device)
+            sync(device)
             times.append(time.perf_counter() - t0)
         out["upstream_loop_images_per_s"] = round(n / times[-1], 3)
         out["upstream_loop_ms_per_step"] = round(1000 * times[-1] / n_tok, 3)

@@ -33,6 +33,17 @@ from typing import Any
 
 import numpy as np
 
+from janus_eval.bench.common import (
+    BOI,
+    BOS,
+    EOI,
+    EOS,
+    IMAGE,
+    PAD,
+    hf_config,
+    model_config,
+    sync,
+)
 from janus_eval.types import UserError
 
 #: bf16 dense matmul rate and memory bandwidth of an H100 SXM (both measured at about these).
@@ -43,14 +54,10 @@ TEXT_TOKENS = (34, 46)
 #: transformers one at a time, H100, bf16 (issue 8; ../shared/anchors): for orientation only,
 #: the ratio that counts is the one measured in the same run (baselines=True).
 ISSUE_ANCHOR_QPS = {"janus-1.3b": 3.75, "janus-pro-7b": 2.58}
-#: The real special-token ids (janus-tiny keeps them too).
-BOS, EOS, PAD, BOI, EOI, IMAGE = 100000, 100001, 100015, 100016, 100593, 100581
 
 
 def janus_config(size: str):
     """The dims of a benchmark size: the same table `bench generate` uses."""
-    from janus_eval.bench.generate import model_config
-
     try:
         return model_config(size)
     except UserError as exc:
@@ -147,57 +154,13 @@ def hf_model(cfg, model, dtype: str):
     """transformers' JanusForConditionalGeneration at `cfg`'s shapes on `model`'s device,
     holding `model`'s weights (mapped by the loader's own name plan)."""
     import torch
-    from transformers import JanusConfig, JanusForConditionalGeneration
+    from transformers import JanusForConditionalGeneration
     from transformers.utils import logging
 
     from janus_eval.model_adapters.janus.load import DTYPES, plan
 
     logging.set_verbosity_error()
-    c, v, q = cfg.llm, cfg.vision, cfg.vq
-    hf_cfg = JanusConfig(
-        image_token_id=IMAGE,
-        tie_word_embeddings=False,
-        text_config=dict(
-            model_type="llama",
-            vocab_size=c.vocab_size,
-            hidden_size=c.dim,
-            intermediate_size=c.ffn_dim,
-            num_hidden_layers=c.n_layers,
-            num_attention_heads=c.n_heads,
-            num_key_value_heads=c.n_kv_heads,
-            max_position_embeddings=c.max_position_embeddings,
-            rms_norm_eps=c.norm_eps,
-            rope_parameters={"rope_theta": c.rope_theta, "rope_type": "default"},
-            tie_word_embeddings=False,
-            bos_token_id=BOS,
-            eos_token_id=EOS,
-            pad_token_id=PAD,
-        ),
-        vision_config=dict(
-            hidden_size=v.width,
-            num_hidden_layers=v.layers,
-            num_attention_heads=v.heads,
-            image_size=v.image_size,
-            patch_size=v.patch_size,
-            mlp_ratio=v.mlp_ratio,
-            layer_norm_eps=v.norm_eps,
-            projection_dim=c.dim,
-            depth=cfg.aligner_depth,
-            num_image_tokens=v.num_tokens,
-        ),
-        vq_config=dict(
-            embed_dim=q.embed_dim,
-            num_embeddings=q.codebook_size,
-            latent_channels=q.z_channels,
-            base_channels=q.ch,
-            channel_multiplier=list(q.ch_mult),
-            num_res_blocks=q.num_res_blocks,
-            projection_dim=c.dim,
-            image_token_embed_dim=cfg.gen_head_dim,
-            num_hidden_layers=cfg.gen_aligner_depth,
-            num_patches=cfg.gen_grid,
-        ),
-    )
+    hf_cfg = hf_config(cfg)
     with torch.device(model.device):
         hf = JanusForConditionalGeneration._from_config(hf_cfg, dtype=DTYPES[dtype]).eval()
     state = hf.state_dict()
@@ -324,7 +287,7 @@ def _batched(model, items, batch_size: int, bar, phase) -> dict[str, Any]:
     bar.update(phase, description="warm-up pass (CUDA graphs, allocator)")
     for b, n in zip(batches, budgets):
         decoder.greedy(b, n, {EOS})
-    _sync(model.device)
+    sync(model.device)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     bar.update(phase, description="timed pass", total=len(batches), completed=0)
@@ -334,7 +297,7 @@ def _batched(model, items, batch_size: int, bar, phase) -> dict[str, Any]:
     for b, n in zip(batches, budgets):
         t0 = time.perf_counter()
         decoder.prefill(b, n, {EOS})
-        _sync(model.device)
+        sync(model.device)
         t1 = time.perf_counter()
         steps += decoder.decode()
         answers += decoder.answers()  # reads the tokens back: a sync
@@ -387,22 +350,15 @@ def _elem(dtype: str) -> int:
     return 4 if dtype == "fp32" else 2
 
 
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _one_at_a_time(fn, items, device, tick) -> tuple[list[list[int]], float]:
     """Answers of `fn(ids, pixels)` for each item in turn, and the seconds they took (the
     first item is run once more beforehand, untimed)."""
     fn(*items[0])
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     out = []
     for ids, pixels in items:
         out.append(fn(ids, pixels))
         tick()
-    _sync(device)
+    sync(device)
     return out, time.perf_counter() - t0
