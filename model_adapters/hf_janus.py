@@ -24,6 +24,8 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
+from .janus.adapter import adapter_options
+
 
 @register_adapter
 class HFJanusAdapter:
@@ -41,17 +43,11 @@ class HFJanusAdapter:
                 "model 'hf-janus' needs --model-path: a transformers-layout Janus checkpoint "
                 "(model_type 'janus'), e.g. deepseek-community/Janus-Pro-1B"
             )
-        unknown = set(options) - {"chat_format"}
-        if unknown:
-            raise UserError(
-                f"model 'hf-janus' has no option(s) {sorted(unknown)}; known: ['chat_format']"
-            )
-        if dtype not in ("bf16", "fp16", "fp32"):
-            raise UserError(f"dtype {dtype!r}: expected bf16, fp16 or fp32")
+        opts = adapter_options(self.name, dtype, options, {"chat_format": "auto"})
         self.model_path = str(model_path)
         self.device = device
         self.dtype = dtype
-        self.chat_format = options.get("chat_format", "auto")
+        self.chat_format = opts["chat_format"]
         self._loaded = None
         self._fingerprint = None
         self._ckpt = None
@@ -76,15 +72,14 @@ class HFJanusAdapter:
 
     def _load(self):
         if self._loaded is None:
-            import torch
+            from janus_eval.model_adapters.janus.load import DTYPES
             from janus_eval.model_adapters.janus.processor import JanusProcessor
             from transformers import AutoProcessor, JanusForConditionalGeneration
 
             ckpt = self.checkpoint
-            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
-                self.dtype
-            ]
-            model = JanusForConditionalGeneration.from_pretrained(str(ckpt), dtype=dtype)
+            model = JanusForConditionalGeneration.from_pretrained(
+                str(ckpt), dtype=DTYPES[self.dtype]
+            )
             model = model.to(self.device).eval()
             hf_proc = AutoProcessor.from_pretrained(str(ckpt))
             hf_proc.use_default_system_prompt = False  # the prompt text already carries it

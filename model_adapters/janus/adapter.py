@@ -38,6 +38,21 @@ OPTIONS = {
 }
 
 
+def adapter_options(
+    name: str, dtype: str, options: dict[str, Any], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """`defaults` updated by `options`, after the checks every Janus adapter (`janus`,
+    `janus-tiny`, `hf-janus`) makes before anything loads: no unknown option, a known dtype."""
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise UserError(
+            f"model {name!r} has no option(s) {sorted(unknown)}; known: {sorted(defaults)}"
+        )
+    if dtype not in ("bf16", "fp16", "fp32"):
+        raise UserError(f"dtype {dtype!r}: expected bf16, fp16 or fp32")
+    return {**defaults, **options}
+
+
 def _as_bool(name: str, value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
@@ -76,14 +91,7 @@ class JanusAdapter:
         dtype: str = "fp32",
         **options: Any,
     ) -> None:
-        unknown = set(options) - set(OPTIONS)
-        if unknown:
-            raise UserError(
-                f"model {self.name!r} has no option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}"
-            )
-        if dtype not in ("bf16", "fp16", "fp32"):
-            raise UserError(f"dtype {dtype!r}: expected bf16, fp16 or fp32")
-        opts = {**OPTIONS, **options}
+        opts = adapter_options(self.name, dtype, options, OPTIONS)
         if opts["chat_format"] not in ("auto", "pro", "janus"):
             raise UserError(
                 f"model option chat_format={opts['chat_format']!r}: expected auto, pro or janus"
