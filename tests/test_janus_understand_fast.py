@@ -18,7 +18,7 @@ from janus_eval.model_adapters.janus.understand import (
     prefill_logits,
     release,
 )
-from janus_helpers import random_image, tiny_dir, tiny_model, tiny_processor
+from janus_helpers import one_thread, random_image, tiny_dir, tiny_model, tiny_processor  # noqa: F401
 
 ITEMS = [
     ("What is in this picture? Answer briefly.", (random_image(3, 40, 24),), None),
@@ -28,14 +28,7 @@ ITEMS = [
 ]
 BUDGETS = [9, 4, 12, 0]
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Toy-sized ops: OpenMP barriers would cost more than the work on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def recompute_greedy(item, budget: int) -> list[int]:

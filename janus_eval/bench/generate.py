@@ -233,22 +233,27 @@ def _baselines(
         max_new_tokens=n_tok,
         generation_kwargs={"boi_token_id": int(ids[0, -1])},
     )
-    out = {}
-    with torch.inference_mode():
-        times = []
+
+    def timed(fn) -> float:  # the second of two calls (the first warms up)
         for _ in range(2):
             sync(device)
             t0 = time.perf_counter()
-            hf.generate(
+            fn()
+            sync(device)
+        return time.perf_counter() - t0
+
+    out = {}
+    with torch.inference_mode():
+        seconds = timed(
+            lambda: hf.generate(
                 ids,
                 attention_mask=torch.ones_like(ids),
                 generation_config=gc,
                 generation_mode="image",
             )
-            sync(device)
-            times.append(time.perf_counter() - t0)
-        out["hf_generate_images_per_s"] = round(n / times[-1], 3)
-        out["hf_generate_ms_per_step"] = round(1000 * times[-1] / n_tok, 3)
+        )
+        out["hf_generate_images_per_s"] = round(n / seconds, 3)
+        out["hf_generate_ms_per_step"] = round(1000 * seconds / n_tok, 3)
 
         lm = hf.model.language_model
         # transformers 5.x renames past_key_values -> cache (the old name warns until 5.40)
@@ -272,15 +277,9 @@ def _baselines(
                         torch.cat([nxt, nxt], 1).view(-1, 1)
                     )
 
-        times = []
-        for _ in range(2):
-            sync(device)
-            t0 = time.perf_counter()
-            upstream()
-            sync(device)
-            times.append(time.perf_counter() - t0)
-        out["upstream_loop_images_per_s"] = round(n / times[-1], 3)
-        out["upstream_loop_ms_per_step"] = round(1000 * times[-1] / n_tok, 3)
+        seconds = timed(upstream)
+        out["upstream_loop_images_per_s"] = round(n / seconds, 3)
+        out["upstream_loop_ms_per_step"] = round(1000 * seconds / n_tok, 3)
     return out
 
 
