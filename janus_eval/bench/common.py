@@ -90,3 +90,8 @@ def hf_config(cfg) -> Any:
             num_patches=cfg.gen_grid,
         ),
     )
+
+
+def sig(x: float, digits: int = 3) -> float:
+    """Round to significant digits, so tiny ratios (a toy model on a CPU) do not become 0.0."""
+    return float(f"{x:.{digits}g}")

@@ -24,7 +24,7 @@ import platform
 import time
 from typing import Any
 
-from janus_eval.bench.common import BOI, BOS, PAD, SIZES, hf_config, model_config, sync
+from janus_eval.bench.common import BOI, BOS, PAD, SIZES, hf_config, model_config, sig, sync
 from janus_eval.types import UserError
 
 
@@ -178,7 +178,7 @@ def run(
         "bandwidth_tbps": bandwidth_tbps,
         "floor_ms_per_step": round(floor_ms, 3),
         "floor_images_per_s": round(n / (floor_ms * n_tok / 1000), 3),
-        "fraction_of_floor": round(floor_ms / ms_per_step, 3),
+        "fraction_of_floor": sig(floor_ms / ms_per_step),
         "torch": torch.__version__,
     }
     try:

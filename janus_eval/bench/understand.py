@@ -42,6 +42,7 @@ from janus_eval.bench.common import (
     PAD,
     hf_config,
     model_config,
+    sig,
     sync,
 )
 from janus_eval.types import UserError
@@ -238,9 +239,7 @@ def run(
                 "max": max(lengths),
             }
             out["floor"] = floor(cfg, mean_len, min(batch_size, questions), elem=_elem(dtype))
-            out["fraction_of_floor"] = round(
-                out["questions_per_s"] / out["floor"]["questions_per_s"], 3
-            )
+            out["fraction_of_floor"] = sig(out["questions_per_s"] / out["floor"]["questions_per_s"])
             answers = out.pop("answers")
 
             from janus_eval.model_adapters.janus.understand import GreedyDecoder
