@@ -29,6 +29,11 @@ from .janus.adapter import adapter_options
 
 @register_adapter
 class HFJanusAdapter:
+    """transformers' JanusForConditionalGeneration as people run it today (transformers-layout
+    checkpoints), for side-by-side comparison with `janus`.
+
+    See the module docstring for what it shares with `janus` and what is transformers' own."""
+
     name = "hf-janus"
 
     def __init__(

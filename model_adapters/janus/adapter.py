@@ -345,7 +345,7 @@ def _toy_threads(model) -> Iterator[None]:
 
 @register_adapter
 class JanusTinyAdapter(JanusAdapter):
-    """A random-weight Janus at toy sizes (64 px, 16 image tokens) for demos and tests; its
+    """A random-weight Janus at toy sizes (32 px images, 16 image tokens) for demos and tests; its
     checkpoint is written on first use under $JANUS_EVAL_CACHE (default ~/.cache/janus-eval)."""
 
     name = "janus-tiny"
