@@ -369,18 +369,28 @@ def report(
     console.print(f"wrote {path}")
 
 
+# Options every model benchmark takes.
+BenchSize = Annotated[str, typer.Option(help="janus-1.3b, janus-pro-7b or tiny.")]
+RandomWeights = Annotated[
+    bool,
+    typer.Option("--random-weights/--no-random-weights", help="Random weights at real shapes."),
+]
+BenchDevice = Annotated[str, typer.Option(help="cuda, cuda:N or cpu.")]
+BenchDtype = Annotated[str, typer.Option(help="bf16, fp32 or fp16.")]
+
+
 @bench_app.command("generate")
 def bench_generate(
-    size: Annotated[str, typer.Option(help="janus-1.3b, janus-pro-7b or tiny.")] = "janus-1.3b",
+    size: BenchSize = "janus-1.3b",
     images_per_prompt: Annotated[int, typer.Option()] = 16,
     prompts: Annotated[int, typer.Option()] = 1,
-    random_weights: Annotated[bool, typer.Option("--random-weights/--no-random-weights")] = True,
+    random_weights: RandomWeights = True,
     baselines: Annotated[
         bool,
         typer.Option(help="Also time transformers' generate and an upstream-style eager loop."),
     ] = False,
-    device: Annotated[str, typer.Option()] = "cuda",
-    dtype: Annotated[str, typer.Option()] = "bf16",
+    device: BenchDevice = "cuda",
+    dtype: BenchDtype = "bf16",
     steps: Annotated[int | None, typer.Option(help="Fewer decode steps (smoke runs).")] = None,
     model_path: Annotated[
         str | None, typer.Option(help="A real checkpoint (with --no-random-weights).")
@@ -413,15 +423,15 @@ def bench_generate(
 
 @bench_app.command("understand")
 def bench_understand(
-    size: Annotated[str, typer.Option(help="janus-1.3b, janus-pro-7b or tiny.")] = "janus-1.3b",
+    size: BenchSize = "janus-1.3b",
     questions: Annotated[int, typer.Option()] = 256,
     batch_size: Annotated[int, typer.Option()] = 64,
-    random_weights: Annotated[bool, typer.Option("--random-weights/--no-random-weights")] = True,
+    random_weights: RandomWeights = True,
     baselines: Annotated[
         bool, typer.Option(help="Also time transformers one question at a time.")
     ] = False,
-    device: Annotated[str, typer.Option()] = "cuda",
-    dtype: Annotated[str, typer.Option()] = "bf16",
+    device: BenchDevice = "cuda",
+    dtype: BenchDtype = "bf16",
 ) -> None:
     """Understanding throughput (questions/s) of the batched path."""
     from janus_eval.bench.understand import run as run_bench
