@@ -101,3 +101,12 @@ def test_demo_for_a_task_without_one_says_which_have(tmp_path, cli):
         "run", "--task", "toy-qa", "--model", "dummy", "--demo", "--output-dir", str(tmp_path)
     )
     _one_clear_error(result, "no built-in demo", "pope")
+
+
+def test_leaderboard_marks_demo_runs(tmp_path, cli):
+    ran = cli(
+        *"run --task pope --model dummy --demo --no-progress --output-dir".split(), str(tmp_path)
+    )
+    assert ran.returncode == 0, ran.stderr
+    board = cli("leaderboard", str(tmp_path))
+    assert board.returncode == 0 and "DEMO run" in board.stdout and "pope/f1" in board.stdout
