@@ -91,7 +91,8 @@ def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.
             notes[model].append(f"{prefix}: partial run {record.run_id} ({reason})")
         if record.n_skipped:
             notes[model].append(f"{prefix}: {record.n_skipped} samples skipped")
-        if (record.config.get("data") or {}).get("demo"):
+        data = record.config.get("data")
+        if isinstance(data, dict) and data.get("demo"):
             notes[model].append(f"{prefix}: DEMO run on built-in sample data (means nothing)")
         row = rows.setdefault(model, dict(zip(ID_COLUMNS, model, strict=True)))
         for metric in (m for m in flat if m == primary or sub_metrics):
