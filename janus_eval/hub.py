@@ -34,7 +34,7 @@ def resolve_snapshot(
     except Exception as exc:  # offline, missing repo, no cache: all the same to the user
         raise UserError(
             f"{what}: could not get {name_or_path!r} from the Hugging Face Hub or its cache "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            f"({_why(exc)}). "
             f"Download it where a network is available (`huggingface-cli download "
             f"{name_or_path}`) or pass a local directory instead."
         ) from None
@@ -49,8 +49,14 @@ def load_hub_dataset(name_or_path: str | Path, *, split: str, what: str, **kwarg
     except Exception as exc:
         raise UserError(
             f"{what}: could not load dataset {name_or_path!r} split {split!r} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            f"({_why(exc)}). "
             f"Pass --data-dir with the official files, or download the dataset where a network "
             f"is available (it is then read from the Hugging Face cache; HF_HUB_OFFLINE=1 "
             f"forces cache-only)."
         ) from None
+
+
+def _why(exc: Exception) -> str:
+    """The exception's type and first line: hub errors carry long multi-line bodies."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
