@@ -273,12 +273,13 @@ class Runner:
         """Generate only the images not already on disk (resume works image by image: PNGs are
         written atomically, and their seeds depend on (seed, sample, k) alone)."""
         images_dir = self.store.images_dir
+        save = self.task.saves_images()
         wanted: list[tuple[WorkItem, ImageRequest, dict[int, Any]]] = []
         for it in batch:
             req = it.request
             assert isinstance(req, ImageRequest)
             have = {}
-            for k in req.indices:
+            for k in req.indices if save else ():
                 path = images_dir / self.task.image_relpath(it.sample, k)
                 if path.is_file():
                     have[k] = load_image(path, what=f"stored image {path}")
@@ -298,13 +299,16 @@ class Runner:
                 )
             it, _, have = wanted[i]
             for k, image in zip(req.indices, images):
-                atomic_save_image(image, images_dir / self.task.image_relpath(it.sample, k))
+                if save:
+                    atomic_save_image(image, images_dir / self.task.image_relpath(it.sample, k))
                 have[k] = image
         responses, paths = [], []
         for it, _, have in wanted:
             ks = it.request.indices
             responses.append([have[k] for k in ks])
-            rel = [str(Path("images") / self.task.image_relpath(it.sample, k)) for k in ks]
-            paths.append(rel)
+            if not save:
+                paths.append(None)
+                continue
+            paths.append([str(Path("images") / self.task.image_relpath(it.sample, k)) for k in ks])
             self.task.on_images_saved(it.sample, images_dir)
         return responses, paths

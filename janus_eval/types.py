@@ -200,6 +200,11 @@ class Task:
         Tasks with an official layout (GenEval) override this."""
         return f"{_safe(sample.id)}/{index:05d}.png"
 
+    def saves_images(self) -> bool:
+        """Whether generated images are written under images/. FID tasks may keep only their
+        features; without saved images a generation run resumes per sample, not per image."""
+        return True
+
     def on_images_saved(self, sample: Sample, images_dir: Path) -> None:  # noqa: B027
         """Hook for layout side files (GenEval's per-prompt metadata.jsonl)."""
 

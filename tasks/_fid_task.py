@@ -19,7 +19,7 @@ from janus_eval.types import ImageRequest, Sample, Task, UserError
 #: Options that change how fast features are computed, not their values: kept out of config()
 #: (the run id), so a resumed run may use another batch size, device or cache folder.
 RUNTIME_OPTIONS = ("inception_path", "stats_cache", "feature_batch_size", "num_workers", "device",
-                   "resize")  # fmt: skip
+                   "resize", "save_images")  # fmt: skip
 
 
 def fid_options(count_option: str) -> dict[str, Any]:
@@ -38,6 +38,9 @@ def fid_options(count_option: str) -> dict[str, Any]:
         "device": "",
         # "auto" | "torch" | "pil": where the clean resize runs (same bits either way).
         "resize": "auto",
+        # Write the generated PNGs under images/ (30,000 images at 384 px are ~9 GB); without
+        # them the features alone are kept and a run resumes per sample.
+        "save_images": True,
     }
 
 
@@ -89,6 +92,9 @@ class FidTask(Task):
 
     def reference_description(self) -> str:
         raise NotImplementedError
+
+    def saves_images(self) -> bool:
+        return bool(self.options["save_images"])
 
     # -- requests and scores ----------------------------------------------------------------
 

@@ -172,3 +172,16 @@ def test_janus_tiny_end_to_end(coco, tmp_path, monkeypatch):
     want = fid.compute_fid(out / record.run_id / "images", coco / "val2014", preprocess="crop256",
                            extractor=load_extractor("random:0:4"), device="cpu", num_workers=0)  # fmt: skip
     assert record.metrics["fid"] == pytest.approx(want, abs=1e-9)
+
+
+def test_features_alone_when_images_are_not_saved(coco, tmp_path):
+    """save_images=false keeps no PNGs, yet gives the same FID and still resumes per sample."""
+    saved = evaluate("coco30k", "dummy", data_dir=coco, output_dir=tmp_path / "a",
+                     task_options=options(tmp_path))  # fmt: skip
+    lean = evaluate("coco30k", "dummy", data_dir=coco, output_dir=tmp_path / "b",
+                    task_options=options(tmp_path, save_images="false"))  # fmt: skip
+    assert lean.metrics == saved.metrics
+    assert not list((tmp_path / "b").rglob("*.png"))
+    again = evaluate("coco30k", "dummy", data_dir=coco, output_dir=tmp_path / "b",
+                     task_options=options(tmp_path, save_images="false"))  # fmt: skip
+    assert again.n_reused == 12 and again.metrics == saved.metrics
