@@ -369,6 +369,46 @@ def report(
     console.print(f"wrote {path}")
 
 
+@app.command("geneval-score")
+def geneval_score(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Images in GenEval's layout: <NNNNN>/metadata.jsonl and <NNNNN>/samples/*.png "
+            "(a geneval run's images/ folder, or the official generation script's output)."
+        ),
+    ],
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where geneval_results.jsonl and geneval_grid.html go (default: FOLDER)."
+        ),
+    ] = None,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-option",
+            "-O",
+            help="GenEval option KEY=VALUE (detector, detector_path, "
+            "clip_path, device, ...; see `janus-eval tasks geneval`).",
+        ),
+    ] = None,
+) -> None:
+    """Score images that already exist (made by any tool) with GenEval's official rules."""
+    from janus_eval.registry import coerce_options, task_class
+    from janus_eval.tasks.geneval import score_folder
+
+    given = _parse_kv(task_option, "--task-option")
+    options = coerce_options(task_class("geneval").default_options(), given)
+    summary = score_folder(folder, output_dir=output_dir, progress=True, **options)
+    table = Table(title=f"GenEval · {folder}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in _flatten(summary).items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
 # Options every model benchmark takes.
 BenchSize = Annotated[str, typer.Option(help="janus-1.3b, janus-pro-7b or tiny.")]
 RandomWeights = Annotated[

@@ -456,6 +456,14 @@ def test_whole_pipeline_through_the_api(tiny, data_dir, tmp_path):
     assert [x["correct"] for x in rescored] == [x["correct"] for x in official]
     assert rescored[0]["filename"] == "../" + rec.run_id + "/images/00000/samples/00000.png"
 
+    # ... and so can the command line (`janus-eval geneval-score`), to the same summary
+    from conftest import run_cli
+
+    flags = [f"--task-option={k}={v}" for k, v in options(tiny, object_names=names).items()]
+    shown = run_cli("geneval-score", str(run / "images"), "--output-dir", str(out), *flags)
+    assert shown.returncode == 0, shown.stderr
+    assert f"{rec.metrics['overall']:.4f}" in shown.stdout
+
     # identity: detector and weights are in the config; a resumed run reuses everything
     task_cfg = rec.config["task"]["options"]
     assert task_cfg["detector"] == "mask2former-hf" and len(task_cfg["detector_weights"]) == 16
