@@ -122,18 +122,7 @@ def evaluate(
         raise UserError(f"--limit must be at least 1 (got {limit})")
 
     task_obj = task if isinstance(task, Task) else registry.make_task(task, task_options)
-    t_load = time.perf_counter()
-    adapter = (
-        model
-        if not isinstance(model, str)
-        else build_adapter(
-            model, model_path=model_path, device=device, dtype=dtype, model_options=model_options
-        )
-    )
-    model_load_s = time.perf_counter() - t_load
-    model_desc = adapter.describe()
-    batch_size = resolve_batch_size(batch_size, adapter, task_obj.kind)
-
+    # Data first: a bad data directory should fail before minutes of weight loading.
     data_path = (
         demo_data_dir(task_obj.name)
         if demo
@@ -147,6 +136,17 @@ def evaluate(
             f"task {task_obj.name!r} found no samples in "
             f"{data_path or 'its default source'}. {task_obj.data_help}".strip()
         )
+    t_load = time.perf_counter()
+    adapter = (
+        model
+        if not isinstance(model, str)
+        else build_adapter(
+            model, model_path=model_path, device=device, dtype=dtype, model_options=model_options
+        )
+    )
+    model_load_s = time.perf_counter() - t_load
+    model_desc = adapter.describe()
+    batch_size = resolve_batch_size(batch_size, adapter, task_obj.kind)
     items = plan_work(task_obj, samples, seed, model_desc)
 
     config = {
