@@ -201,7 +201,8 @@ class Runner:
             upcoming = prefetch.submit(batches[0]) if batches else None
             for number, batch in enumerate(batches):
                 try:
-                    ready = upcoming.result() if upcoming else batch
+                    assert upcoming is not None
+                    ready = upcoming.result()
                     if number + 1 < len(batches):  # decode the next batch while this one runs
                         upcoming = prefetch.submit(batches[number + 1])
                     records = self._run_batch(ready, stats)
