@@ -49,6 +49,10 @@ class HFJanusAdapter:
                 "(model_type 'janus'), e.g. deepseek-community/Janus-Pro-1B"
             )
         opts = adapter_options(self.name, dtype, options, {"chat_format": "auto"})
+        if opts["chat_format"] not in ("auto", "pro", "janus"):
+            raise UserError(
+                f"model option chat_format={opts['chat_format']!r}: expected auto, pro or janus"
+            )
         self.model_path = str(model_path)
         self.device = device
         self.dtype = dtype
@@ -95,15 +99,23 @@ class HFJanusAdapter:
     def describe(self) -> dict[str, Any]:
         import transformers
         from janus_eval.model_adapters.janus.load import fingerprint
+        from janus_eval.model_adapters.janus.processor import detect_chat_format
 
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.checkpoint)
+        # The role spelling changes every prompt, so it belongs in the results key.
+        chat = (
+            self.chat_format
+            if self.chat_format != "auto"
+            else detect_chat_format(self.checkpoint, self.model_path)
+        )
         return {
             "name": self.name,
             "checkpoint": self.model_path,
             "weights_sha256": self._fingerprint,
             "dtype": self.dtype,
             "device": self.device,
+            "chat_format": chat,
             "transformers": transformers.__version__,
         }
 

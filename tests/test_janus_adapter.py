@@ -135,3 +135,18 @@ def test_hf_janus_agrees_with_janus_on_answers():
     assert images[0][0].size == (32, 32)
     with pytest.raises(UserError, match="deepseek-ai layout"):
         HFJanusAdapter(str(tiny_dir())).describe()
+
+
+def test_hf_janus_describe_names_the_chat_format():
+    """The role spelling changes every prompt, so it must change the run's results key: two
+    hf-janus runs with different chat_format must not share stored answers."""
+    from janus_eval.model_adapters.hf_janus import HFJanusAdapter
+
+    path = str(tiny_dir("hf"))
+    pro = HFJanusAdapter(path, chat_format="pro").describe()
+    old = HFJanusAdapter(path, chat_format="janus").describe()
+    assert pro["chat_format"] == "pro" and old["chat_format"] == "janus"
+    assert pro != old
+    assert HFJanusAdapter(path).describe()["chat_format"] == "pro"  # auto, resolved
+    with pytest.raises(UserError, match="chat_format"):
+        HFJanusAdapter(path, chat_format="llama")
