@@ -316,6 +316,32 @@ def test_tiny_open_clip_loads_from_a_directory_and_from_a_file(tiny, tmp_path):
     assert load_clip_classifier(file_src).classify(queries) == colours
 
 
+def test_a_quickgelu_tag_builds_quickgelu_whatever_the_architecture_name(
+    tiny, tmp_path, monkeypatch
+):
+    """`clip_model=ViT-L-14` with the `openai` tag: open_clip 3.x would build GELU around
+    weights trained with QuickGELU (the official open_clip 2.20 built QuickGELU), i.e. silently
+    other colours. The tag's quick_gelu flag decides, as open_clip's own loader for the tag."""
+    import open_clip
+    from open_clip.transformer import QuickGELU
+
+    plain = {k: v for k, v in TINY_CLIP.items() if k != "quick_gelu"}
+    (tmp_path / "janus-tiny-clip-gelu.json").write_text(json.dumps(plain))
+    open_clip.add_model_config(tmp_path / "janus-tiny-clip-gelu.json")
+    weights = str(tiny["clip"] / "open_clip_model.safetensors")
+    real = open_clip.get_pretrained_cfg
+
+    def fake_cfg(model, tag):  # an "openai"-like tag for the tiny architecture, cached locally
+        if model == "janus-tiny-clip-gelu" and tag == "tiny-openai":
+            return {"file": weights, "quick_gelu": True}
+        return real(model, tag)
+
+    monkeypatch.setattr(open_clip, "get_pretrained_cfg", fake_cfg)
+    clf = load_clip_classifier(resolve_clip("janus-tiny-clip-gelu", "tiny-openai"))
+    acts = [m for m in clf.model.modules() if isinstance(m, (QuickGELU, torch.nn.GELU))]
+    assert acts and all(isinstance(m, QuickGELU) for m in acts)
+
+
 def test_missing_clip_weights_say_which_files(tmp_path):
     with pytest.raises(UserError, match="timm/vit_large_patch14_clip_224.openai"):
         resolve_clip("ViT-L-14-quickgelu", "openai")  # HF_HUB_OFFLINE=1 in tests, not cached

@@ -12,7 +12,9 @@ and clip_benchmark 1.4.0 (`zero_shot_classifier`, `run_classification`), which i
   prediction is the argmax (first index on ties).
 * Model: ViT-L-14 with OpenAI's weights. The official environment (open_clip 2.20) built that
   model with QuickGELU; open_clip 3.x builds plain "ViT-L-14" with GELU even for the openai
-  weights, so the default here is the architecture "ViT-L-14-quickgelu", i.e. the same network.
+  weights, so the default here is the architecture "ViT-L-14-quickgelu", i.e. the same network;
+  a pretrained tag's own quick_gelu flag is honoured whatever the architecture is called, so
+  clip_model=ViT-L-14 with the openai tag builds that network too.
   Preprocessing is open_clip's for those weights: resize the short side to 224 (bicubic),
   centre crop 224, OpenAI mean/std.
 * Precision: clip_benchmark runs both text and image towers under CUDA fp16 autocast (amp=True
@@ -144,6 +146,9 @@ class ClipSource:
 
     model_name: str  # an open_clip architecture, or "local-dir:<dir>"
     weights: Path
+    #: The pretrained tag's own activation: the `openai` weights need QuickGELU even when the
+    #: architecture is named "ViT-L-14", which open_clip 3.x builds with GELU (2.20 did not).
+    quick_gelu: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -196,7 +201,7 @@ def resolve_clip(
         ) from None
     if not weights:
         raise UserError(f"GenEval colour classifier: no weights for {model_name} ({pretrained})")
-    return ClipSource(model_name, Path(weights))
+    return ClipSource(model_name, Path(weights), bool(cfg.get("quick_gelu")))
 
 
 def load_clip_classifier(
@@ -211,7 +216,10 @@ def load_clip_classifier(
             model, _, preprocess = open_clip.create_model_and_transforms(name, device=device)
         else:
             model, _, preprocess = open_clip.create_model_and_transforms(
-                name, pretrained=str(source.weights), device=device
+                name,
+                pretrained=str(source.weights),
+                device=device,
+                force_quick_gelu=source.quick_gelu,
             )
         tokenizer = open_clip.get_tokenizer(name)
     except Exception as exc:
