@@ -323,3 +323,16 @@ def test_torch_fidelity_state_dict_loads(tmp_path):
     torch.save({"junk": torch.zeros(1)}, tmp_path / "wrong.pth")
     with pytest.raises(UserError, match="torch-fidelity"):
         load_extractor("inception", inception_path=tmp_path / "wrong.pth")
+
+
+def test_imaginary_sqrtm_is_a_user_error_and_still_a_value_error():
+    """clean-fid raises ValueError("Imaginary component"); ours is that and a UserError."""
+    from janus_eval.metrics.fid import frechet_distance
+    from janus_eval.types import UserError
+
+    mu = np.zeros(2)
+    s1 = np.eye(2)
+    s2 = -np.eye(2)  # S1 @ S2 = -I: its square root is i*I
+    with pytest.raises(UserError, match="Imaginary component") as caught:
+        frechet_distance(mu, s1, mu, s2)
+    assert isinstance(caught.value, ValueError)

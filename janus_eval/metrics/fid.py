@@ -526,6 +526,11 @@ def feature_stats(feats: np.ndarray, *, what: str = "images") -> tuple[np.ndarra
     return np.mean(x, axis=0), np.cov(x, rowvar=False)
 
 
+class FrechetImaginaryError(UserError, ValueError):
+    """clean-fid's ValueError("Imaginary component ..."), also a UserError so the CLI shows
+    one message (exit 2) instead of a traceback."""
+
+
 def frechet_distance(
     mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
 ) -> float:
@@ -552,7 +557,12 @@ def frechet_distance(
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             m = np.max(np.abs(covmean.imag))
-            raise ValueError(f"Imaginary component {m}")
+            raise FrechetImaginaryError(
+                f"Imaginary component {m}: sqrt(S1 S2) has a significant imaginary part, so no "
+                "FID can be given (clean-fid raises here too). It usually means too few images "
+                "for the feature dimension (a 2048-d covariance wants thousands of images), or "
+                "duplicated/constant images. Stored features are kept; add samples and re-run."
+            )
         covmean = covmean.real
     tr_covmean = np.trace(covmean)
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
