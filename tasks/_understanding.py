@@ -204,9 +204,24 @@ def load_table(source: str, split: str, *, what: str, config: str | None = None)
                     raise UserError(f"{what}: {path} has splits {sorted(loaded)}, not {split!r}")
                 return loaded[split]
             return loaded
-        return load_hub_dataset(str(path), split=split, what=what)
+        return load_hub_dataset(str(path), split=split, what=what, **_local_config(path, config))
     kwargs = {"name": config} if config else {}
     return load_hub_dataset(source, split=split, what=what, **kwargs)
+
+
+def _local_config(path: Path, config: str | None) -> dict[str, str]:
+    """`name=config` for a local copy that declares configs in its README (a snapshot of a
+    multi-config hub repo such as lmms-lab/MMBench: load_dataset refuses it without a name);
+    nothing for a plain folder of data files, which has only the implicit default config."""
+    if not config:
+        return {}
+    from datasets import get_dataset_config_names
+
+    try:
+        names = get_dataset_config_names(str(path))
+    except Exception:  # let load_dataset report what is wrong with the folder
+        return {}
+    return {"name": config} if config in names or len(names) > 1 else {}
 
 
 def undecoded_images(table, column: str = "image"):

@@ -112,7 +112,12 @@ class MMBench(UnderstandingTask):
         try:
             # Exactly VLMEvalKit's loader (smp `load_tsv`), so its NaN handling is ours too.
             table = pd.read_csv(path, sep="\t")
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        except (
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            UnicodeDecodeError,
+            OSError,
+        ) as exc:
             raise UserError(f"MMBench: cannot read {path} as TSV ({exc})") from None
         table.columns = [_column(c) for c in table.columns]
         yield from self._rows(table.to_dict("records"), str(path))
@@ -135,6 +140,12 @@ class MMBench(UnderstandingTask):
         for col in ("index", "question", "image"):
             if records and col not in records[0]:
                 raise UserError(f"MMBench: {where} has no {col!r} column. {self.data_help}")
+        if self.options["split"] == "dev" and records and "answer" not in records[0]:
+            raise UserError(
+                f"MMBench: {where} has no 'answer' column, so it cannot be scored as split=dev; "
+                "test-split files have no answers: pass --task-option split=test to write the "
+                "submission file instead"
+            )
         by_index = {str(r["index"]): r["image"] for r in records}
         decoded: dict[str, bytes] = {}
         seen: set[str] = set()

@@ -174,6 +174,22 @@ def test_duplicate_index_and_bad_answer(tmp_path: Path) -> None:
         registry.make_task("mmbench").samples(tmp_path, None)
 
 
+def test_test_file_scored_as_dev_and_empty_file_are_clear_errors(tmp_path: Path) -> None:
+    """A test-split TSV (no answer column) read with the default split=dev is one clear error
+    naming the fix, not a per-row 'fix or remove the record'; an empty file is a UserError."""
+    path = write_tsv(tmp_path / "MMBench_TEST_EN.tsv", dev_rows(), drop=("answer",))
+    with pytest.raises(UserError, match="no 'answer' column.*split=test") as err:
+        registry.make_task("mmbench").samples(path, None)
+    assert str(path) in str(err.value)
+    skipping = registry.make_task("mmbench", {"skip_bad_records": "true"})
+    with pytest.raises(UserError, match="no 'answer' column"):
+        skipping.samples(path, None)
+    assert len(registry.make_task("mmbench", {"split": "test"}).samples(path, None)) == 7
+    (tmp_path / "MMBench_DEV_EN.tsv").write_text("")
+    with pytest.raises(UserError, match="cannot read"):
+        registry.make_task("mmbench").samples(tmp_path, None)
+
+
 def test_end_to_end_circular_eval_hand_checked(dev_dir: Path, tmp_path: Path) -> None:
     from janus_eval.api import evaluate
 
@@ -283,12 +299,36 @@ def test_hub_layout_from_local_copy(tmp_path: Path) -> None:
     ds = datasets.Dataset.from_dict(table, features=features)
     datasets.DatasetDict({"dev": ds}).save_to_disk(str(tmp_path / "hub"))
     task = registry.make_task("mmbench", {"source": str(tmp_path / "hub")})
+    hub_copy_checks(task)
+    # A snapshot of the hub repo (`huggingface-cli download lmms-lab/MMBench --repo-type
+    # dataset --local-dir DIR`): one folder of parquet files per config, named in README.md.
+    snap = tmp_path / "snapshot"
+    for lang in ("cn", "en"):
+        (snap / lang).mkdir(parents=True)
+        rows = ds.map(lambda r, lang=lang: {"question": f"[{lang}] {r['question']}"})
+        rows.to_parquet(str(snap / lang / "dev-00000-of-00001.parquet"))
+    (snap / "README.md").write_text(
+        "---\nconfigs:\n"
+        + "".join(
+            f"- config_name: {c}\n  data_files:\n  - split: dev\n    path: {c}/dev-*\n"
+            for c in ("cn", "en")
+        )
+        + "---\n"
+    )
+    for lang in ("en", "cn"):
+        task = registry.make_task("mmbench", {"source": str(snap), "lang": lang})
+        got = hub_copy_checks(task)
+        assert got["0"].data["question"] == f"[{lang}] What animal is this?"
+
+
+def hub_copy_checks(task) -> dict:
     samples = {s.id: s for s in task.samples(None, None)}
     assert len(samples) == 7
     assert samples["1"].data["choices"] == {"A": "sun", "B": "snow"}
     assert samples["1"].data["hint"] == "Look at the sky." and samples["0"].data["hint"] is None
     assert samples["1"].data["l2_category"] == "attribute_reasoning"
     assert samples["1"].data["image"] == base64.b64decode(CAT_IMG)
+    return samples
 
 
 def test_bad_options() -> None:
