@@ -14,7 +14,7 @@ from janus_eval import distributed, registry
 from janus_eval.provenance import device_name, git_commit, now, package_versions, stable_hash
 from janus_eval.runner import ExecutionStats, Runner, WorkItem, plan_work, shard_of
 from janus_eval.store import RunStore, atomic_write_json
-from janus_eval.types import RunRecord, Task, UserError
+from janus_eval.types import RunRecord, Sample, Task, UserError
 
 log = logging.getLogger("janus_eval")
 
@@ -130,7 +130,7 @@ def evaluate(
     )
     if data_path is not None and not data_path.exists():
         raise UserError(f"--data-dir {data_path} does not exist. {task_obj.data_help}".strip())
-    samples = list(task_obj.samples(data_path, limit))
+    samples = _read_samples(task_obj, data_path, limit)
     if not samples:
         raise UserError(
             f"task {task_obj.name!r} found no samples in "
@@ -221,6 +221,23 @@ def evaluate(
     record = make_record(metrics, items, None, complete=True)
     atomic_write_json(run_dir / "run.json", record.to_dict())
     return record
+
+
+def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list[Sample]:
+    """The task's samples. Tasks raise UserErrors for the problems they foresee; a decoding or
+    lookup error they did not foresee is still bad input far more often than a bug, so it is
+    reported the same way, with the original exception chained for --verbose."""
+    try:
+        return list(task.samples(data_path, limit))
+    except UserError:
+        raise
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        where = data_path or "its default source"
+        raise UserError(
+            f"task {task.name!r} could not read its data from {where}: "
+            f"{type(exc).__name__}: {exc}. Check the files against `janus-eval tasks "
+            f"{task.name}` (if they are right, this is a bug: re-run with -v and report it)."
+        ) from exc
 
 
 def _run_id(task_name: str, model_desc: dict, config: dict) -> str:

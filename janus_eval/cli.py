@@ -535,6 +535,8 @@ def main() -> None:
         app()
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        if exc.__cause__ is not None and ("-v" in sys.argv or "--verbose" in sys.argv):
+            raise
         sys.exit(2)
     except BatchFailed as exc:
         err_console.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)

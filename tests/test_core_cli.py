@@ -110,3 +110,12 @@ def test_leaderboard_marks_demo_runs(tmp_path, cli):
     assert ran.returncode == 0, ran.stderr
     board = cli("leaderboard", str(tmp_path))
     assert board.returncode == 0 and "DEMO run" in board.stdout and "pope/f1" in board.stdout
+
+
+def test_undecodable_data_file_is_one_message_not_a_traceback(tmp_path, cli):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "questions.jsonl").write_bytes(b'{"id": "q000", "question": "caf\xe9?"}\n')
+    result = cli(*"run --task toy-qa --model dummy --data-dir".split(), str(data),
+                 "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    _one_clear_error(result, "could not read its data", "UnicodeDecodeError")
