@@ -99,16 +99,12 @@ class HFJanusAdapter:
     def describe(self) -> dict[str, Any]:
         import transformers
         from janus_eval.model_adapters.janus.load import fingerprint
-        from janus_eval.model_adapters.janus.processor import detect_chat_format
+        from janus_eval.model_adapters.janus.processor import resolve_chat_format
 
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.checkpoint)
         # The role spelling changes every prompt, so it belongs in the results key.
-        chat = (
-            self.chat_format
-            if self.chat_format != "auto"
-            else detect_chat_format(self.checkpoint, self.model_path)
-        )
+        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
         return {
             "name": self.name,
             "checkpoint": self.model_path,

@@ -168,15 +168,11 @@ class JanusAdapter:
 
     def describe(self) -> dict[str, Any]:
         from .load import fingerprint
-        from .processor import detect_chat_format
+        from .processor import resolve_chat_format
 
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.checkpoint)
-        chat = (
-            self.chat_format
-            if self.chat_format != "auto"
-            else detect_chat_format(self.checkpoint, self.model_path)
-        )
+        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
         return {
             "name": self.name,
             "checkpoint": self.checkpoint_label,

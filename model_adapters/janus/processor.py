@@ -118,9 +118,7 @@ class JanusProcessor:
         self.std = tuple(float(x) for x in pre.get("image_std", (0.5, 0.5, 0.5)))
         self.background = tuple(int(x * 255) for x in self.mean)
         self.rescale = float(pre.get("rescale_factor", 1 / 255))
-        self.chat_format = (
-            chat_format if chat_format != "auto" else detect_chat_format(ckpt, model_name)
-        )
+        self.chat_format = resolve_chat_format(chat_format, ckpt, model_name)
         if self.chat_format not in ROLES:
             raise UserError(f"chat_format {chat_format!r}: expected auto, pro or janus")
         proc = _read_json(ckpt / "processor_config.json")
@@ -219,6 +217,11 @@ def left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tenso
             ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
             valid[i, width - len(r) :] = True
     return ids, valid
+
+
+def resolve_chat_format(chat_format: str, ckpt: Path, model_name: str = "") -> str:
+    """`chat_format` as given, or for "auto" the one the checkpoint speaks."""
+    return chat_format if chat_format != "auto" else detect_chat_format(ckpt, model_name)
 
 
 def detect_chat_format(ckpt: Path, model_name: str = "") -> str:
