@@ -107,10 +107,9 @@ def tiny_config():
         ),
         vision=VisionConfig(image_size=IMAGE_SIZE, **VISION),
         vq=VQConfig(
-            ch=VQ["ch"],
-            ch_mult=tuple(VQ["ch_mult"]),
-            z_channels=VQ["z_channels"],
-            num_res_blocks=VQ["num_res_blocks"],
+            **{k: VQ[k] for k in ("ch", "z_channels", "num_res_blocks")},
+            encoder_ch_mult=tuple(VQ["ch_mult"]),
+            decoder_ch_mult=tuple(VQ["ch_mult"]),
         ),
         gen_head_dim=LLM["hidden_size"],
     )
@@ -148,7 +147,8 @@ def export_state(state: dict[str, Any], cfg, layout: str) -> dict[str, Any]:
     """Our parameter names -> the checkpoint's tensor names (fused weights split back)."""
     import torch
 
-    from .load import SOURCES, _split_rows
+    from .layouts import SOURCES
+    from .load import _split_rows
     from .model import JanusModel
 
     with torch.device("meta"):
