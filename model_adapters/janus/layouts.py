@@ -12,6 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import JanusConfig
 
 
 @dataclass(frozen=True)
@@ -108,3 +112,33 @@ def hf_sources(name: str) -> list[str]:
 
 
 SOURCES: dict[str, Callable[[str], list[str]]] = {"original": original_sources, "hf": hf_sources}
+
+
+def split_rows(name: str, shape: Any, parts: int, cfg: JanusConfig) -> list[int]:
+    """Rows of fused parameter `name` that each of its `parts` source tensors fills."""
+    if parts == 1:
+        return [shape[0]]
+    if name.endswith("qkv_proj.weight"):
+        c = cfg.llm
+        return [c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.n_kv_heads * c.head_dim]
+    return [shape[0] // parts] * parts
+
+
+def export_state(state: dict[str, Any], cfg: JanusConfig, layout: str) -> dict[str, Any]:
+    """Our parameter names -> the checkpoint's tensor names (fused weights split back): how
+    janus-tiny and the tests write checkpoints of either layout."""
+    out = {}
+    for name, tensor in state.items():
+        keys = SOURCES[layout](name)
+        parts = (
+            tensor.split(split_rows(name, tensor.shape, len(keys), cfg))
+            if len(keys) > 1
+            else [tensor]
+        )
+        for key, part in zip(keys, parts):
+            out[key] = (
+                part.squeeze(0)
+                if layout == "hf" and name == "vision.pos_embed"
+                else part.contiguous()
+            )
+    return out

@@ -35,7 +35,7 @@ import torch
 from janus_eval.types import UserError
 
 from .config import JanusConfig, read_config
-from .layouts import SOURCES, Piece
+from .layouts import SOURCES, Piece, split_rows
 from .model import JanusModel, vq_dtype_for
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -247,7 +247,7 @@ def plan(
         keys = sources(name)
         if tie_lm_head and name == "llm.lm_head.weight" and keys[0] not in available:
             keys = sources("llm.embed_tokens.weight")
-        splits = _split_rows(name, param.shape, len(keys), model)
+        splits = split_rows(name, param.shape, len(keys), model.config)
         pieces, start = [], 0
         for key, nrows in zip(keys, splits):
             shape = (nrows, *param.shape[1:]) if len(keys) > 1 else tuple(param.shape)
@@ -278,15 +278,6 @@ def plan(
             f"config.json belong to these weights?"
         )
     return out
-
-
-def _split_rows(name: str, shape: torch.Size, parts: int, model: torch.nn.Module) -> list[int]:
-    if parts == 1:
-        return [shape[0]]
-    if name.endswith("qkv_proj.weight"):
-        c = model.config.llm
-        return [c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.n_kv_heads * c.head_dim]
-    return [shape[0] // parts] * parts
 
 
 def _same_shape(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
