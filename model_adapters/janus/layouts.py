@@ -10,7 +10,7 @@ copies with it; janus-tiny writes its checkpoints with it, so the two cannot dri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -142,3 +142,9 @@ def export_state(state: dict[str, Any], cfg: JanusConfig, layout: str) -> dict[s
                 else part.contiguous()
             )
     return out
+
+
+def has_vq_encoder(layout: str, keys: Iterable[str]) -> bool:
+    """Whether any of the checkpoint's tensor `keys` belongs to the VQ encoder."""
+    prefix = SOURCES[layout]("vq.encoder.conv_in.weight")[0].removesuffix("conv_in.weight")
+    return any(key.startswith(prefix) for key in keys)

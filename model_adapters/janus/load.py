@@ -35,7 +35,7 @@ import torch
 from janus_eval.types import UserError
 
 from .config import JanusConfig, read_config
-from .layouts import SOURCES, Piece, split_rows
+from .layouts import SOURCES, Piece, has_vq_encoder, split_rows
 from .model import JanusModel, vq_dtype_for
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -334,7 +334,9 @@ def load_model(
             for key, meta in f.meta().items():
                 where[key] = (f, meta)
         available = {k: m for k, (_, m) in where.items()}
-        model = build_empty(cfg, device, DTYPES[dtype], parts, _has_vq_encoder(cfg, available))
+        model = build_empty(
+            cfg, device, DTYPES[dtype], parts, has_vq_encoder(cfg.layout, available)
+        )
         with torch.device("meta"):
             full = {n for n, _ in JanusModel(cfg).named_parameters()}
         left_out = full - {n for n, _ in model.named_parameters()}
@@ -352,12 +354,6 @@ def load_model(
         for f in files:
             f.close()
     return model, ckpt
-
-
-def _has_vq_encoder(cfg: JanusConfig, available: dict) -> bool:
-    """Whether the checkpoint holds any tensor of the VQ encoder (under its layout's name)."""
-    prefix = SOURCES[cfg.layout]("vq.encoder.conv_in.weight")[0].removesuffix("conv_in.weight")
-    return any(key.startswith(prefix) for key in available)
 
 
 def _copy(f: SafetensorsFile | TorchBinFile, key: str, dst: torch.Tensor) -> None:
@@ -387,34 +383,15 @@ def fingerprint(ckpt: Path) -> str:
     """sha256 over the weight files' own sha256s (and config.json's).
 
     A hub snapshot's files are symlinks to blobs named by their sha256, which is used as is;
-    other files are hashed once and remembered under $JANUS_EVAL_CACHE/fingerprints, keyed by
-    (real path, size, mtime)."""
+    other files are hashed once and remembered under $JANUS_EVAL_CACHE/filehash, keyed by path
+    and checked against (size, mtime, ctime, inode) (janus_eval.filehash)."""
+    from janus_eval.filehash import FileDigests
+
+    digests = FileDigests()
     h = hashlib.sha256()
-    for path in [ckpt / "config.json", *weight_files(ckpt)]:
-        h.update(path.name.encode() + b"\0" + _file_sha256(path).encode() + b"\n")
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    real = Path(os.path.realpath(path))
-    if re.fullmatch(r"[0-9a-f]{64}", real.name) and "blobs" in real.parts:
-        return real.name
-    from janus_eval.cache import cache_dir
-
-    st = real.stat()
-    cache = cache_dir("fingerprints") / (
-        hashlib.sha256(f"{real}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest() + ".txt"
-    )
-    if cache.is_file():
-        return cache.read_text().strip()
-    h = hashlib.sha256()
-    with open(real, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            h.update(block)
-    digest = h.hexdigest()
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(digest)
-    except OSError:
-        pass
-    return digest
+        for path in [ckpt / "config.json", *weight_files(ckpt)]:
+            h.update(path.name.encode() + b"\0" + digests.sha256(path).encode() + b"\n")
+    finally:
+        digests.save()
+    return h.hexdigest()
