@@ -8,10 +8,9 @@ inode) are unchanged. An edit in place changes mtime and ctime (ctime cannot be 
 ordinary tools), a replacement changes the inode, and either only costs one more read. A copy
 of the data elsewhere is new to the cache and is read once there.
 
-Cost, measured on this project's machine (see docs/REPORTS.md, "Data identity"): hashing runs
-at disk or sha256 speed (about 1 GB/s per core here; COCO val2014, 6.2 GB in 40,504 images, is
-one read); a later run stats each file instead. Files in a Hugging Face hub cache's `blobs/`
-folder are named by their sha256 already and are never read.
+Cost (docs/REPORTS.md, "Data identity", has the measurements): the first run reads every file
+once, at disk or sha256 speed, on threads; a later run stats each file instead. Files in a
+Hugging Face hub cache's `blobs/` folder are named by their sha256 already and are never read.
 """
 
 from __future__ import annotations
@@ -57,35 +56,48 @@ class FileDigests:
     # -- one file -------------------------------------------------------------------------------
     def sha256(self, path: str | Path) -> str:
         """The file's sha256 (hex). OSError when it cannot be read."""
+        where, digest = self._lookup(path)
+        return digest if digest is not None else self._compute(where)
+
+    def _lookup(self, path: str | Path) -> tuple[tuple[str, str, list[int]], str | None]:
+        """((folder, name, stamp), the digest when it is known and still valid)."""
         path = os.path.abspath(path)
+        folder, name = os.path.split(path)
         if os.path.islink(path):
             real = os.path.realpath(path)
             if _BLOB.fullmatch(os.path.basename(real)) and "blobs" in Path(real).parts:
-                return os.path.basename(real)
-        st = os.stat(path)
-        folder, name = os.path.split(path)
-        entries = self._entries(folder)
-        known = entries.get(name)
-        if known is not None and known[:4] == _stamp(st):
-            return known[4]
-        digest = _read_sha256(path)
-        entries[name] = [*_stamp(st), digest]
+                return (folder, name, []), os.path.basename(real)
+        stamp = _stamp(os.stat(path))
+        known = self._entries(folder).get(name)
+        hit = known is not None and known[:4] == stamp
+        return (folder, name, stamp), known[4] if hit else None
+
+    def _compute(self, where: tuple[str, str, list[int]]) -> str:
+        folder, name, stamp = where
+        digest = _read_sha256(os.path.join(folder, name))
+        self._entries(folder)[name] = [*stamp, digest]
         self._dirty.add(folder)
         return digest
 
     # -- many files -----------------------------------------------------------------------------
     def many(self, paths: Iterable[str | Path], workers: int | None = None) -> dict[str, str]:
-        """{path as given (str): sha256} for every distinct path, hashed on `workers` threads."""
-        unique = list(dict.fromkeys(str(p) for p in paths))
-        if not unique:
-            return {}
-        for folder in {os.path.dirname(os.path.abspath(p)) for p in unique}:
-            self._entries(folder)  # load each folder's cache before the threads start
-        workers = workers or min(8, os.cpu_count() or 1, len(unique))
+        """{path as given (str): sha256} for every distinct path. Known files cost a stat;
+        the others are read on `workers` threads."""
+        out: dict[str, str] = {}
+        misses: dict[str, tuple[str, str, list[int]]] = {}
+        for path in dict.fromkeys(str(p) for p in paths):
+            where, digest = self._lookup(path)
+            if digest is None:
+                misses[path] = where
+            else:
+                out[path] = digest
+        workers = workers or min(8, os.cpu_count() or 1, len(misses))
         if workers <= 1:
-            return {p: self.sha256(p) for p in unique}
-        with ThreadPoolExecutor(workers, thread_name_prefix="janus-eval-hash") as pool:
-            return dict(zip(unique, pool.map(self.sha256, unique)))
+            out.update({p: self._compute(w) for p, w in misses.items()})
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="janus-eval-hash") as pool:
+                out.update(zip(misses, pool.map(self._compute, misses.values())))
+        return out
 
     # -- the cache ------------------------------------------------------------------------------
     def _file_for(self, folder: str) -> Path:

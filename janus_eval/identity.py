@@ -33,6 +33,7 @@ from janus_eval.filehash import FileDigests
 from janus_eval.provenance import stable_hash
 from janus_eval.types import Request, Sample, UnderstandRequest, UserError
 
+_PLAIN = (int, float, bool, type(None))
 #: Recorded with every fingerprint (config["data"]["scheme"]); a new scheme is a new run id.
 SCHEME = "content-v1"
 
@@ -54,11 +55,12 @@ class DataIdentity:
         self._files: dict[str, str] = {}
 
     def prepare(self, samples: Sequence[Sample], requests: Sequence[Request]) -> None:
-        """Hash every file the samples and requests refer to, in parallel, once, and save the
-        digests for later runs (a later run then only stats the files)."""
+        """Hash every image file the requests name, in parallel, once, and save the digests for
+        later runs (a later run then only stats the files). A `Path` inside sample data, which
+        no built-in task has, is hashed when a data id meets it."""
         wanted: dict[str, str] = {}
         for sample, request in zip(samples, requests):
-            for path in (*_request_files(request), *_paths_in(sample.data)):
+            for path in _request_files(request):
                 wanted.setdefault(path, sample.id)
         self._hash(wanted)
 
@@ -83,8 +85,10 @@ class DataIdentity:
     def image_id(self, image: Any) -> str:
         """An image by content: a file by its bytes, embedded bytes likewise, PIL by pixels."""
         if isinstance(image, (str, Path)):
-            self._hash({str(image): "?"})
-            return self._files[str(image)]
+            key = str(image)
+            if key not in self._files:
+                self._hash({key: "?"})
+            return self._files[key]
         if isinstance(image, (bytes, bytearray)):
             return _bytes_id(image)
         if hasattr(image, "tobytes") and hasattr(image, "mode"):
@@ -93,15 +97,11 @@ class DataIdentity:
 
     def sample_id(self, sample: Sample, request: Request) -> str:
         """The sample's data id: 16 hex digits of (id, category, data, request images)."""
-        images = {str(im): self.image_id(im) for im in _request_files(request)}
+        images = [self.image_id(im) for im in _images_of(request)]
+        by_path = {str(im): i for im, i in zip(_images_of(request), images) if _is_file(im)}
+        view = self._view(sample.data, by_path)
         return stable_hash(
-            {
-                "id": sample.id,
-                "category": sample.category,
-                "data": self._view(sample.data, images),
-                "images": [self.image_id(im) for im in _images_of(request)],
-            },
-            16,
+            {"id": sample.id, "category": sample.category, "data": view, "images": images}, 16
         )
 
     def request_view(self, request: Request) -> dict[str, Any]:
@@ -113,17 +113,22 @@ class DataIdentity:
         return summary
 
     def _view(self, value: Any, images: Mapping[str, str]) -> Any:
+        kind = type(value)
+        if kind is str:
+            return images.get(value, value)
+        if kind in _PLAIN:
+            return value
+        if kind is dict or isinstance(value, Mapping):
+            return {str(k): self._view(v, images) for k, v in value.items()}
+        if kind is list or isinstance(value, (list, tuple)):
+            return [self._view(v, images) for v in value]
         if isinstance(value, Path):
             return self.image_id(value)
         if isinstance(value, str):
             return images.get(value, value)
         if isinstance(value, (bytes, bytearray)):
             return _bytes_id(value)
-        if isinstance(value, Mapping):
-            return {str(k): self._view(v, images) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._view(v, images) for v in value]
-        if isinstance(value, (int, float, bool, type(None))):
+        if isinstance(value, (int, float, bool)):
             return value
         if hasattr(value, "tobytes") and hasattr(value, "mode"):
             return _pixels_id(value)
@@ -139,16 +144,9 @@ def _images_of(request: Request) -> tuple[Any, ...]:
     return request.images if isinstance(request, UnderstandRequest) else ()
 
 
+def _is_file(image: Any) -> bool:
+    return isinstance(image, (str, Path))
+
+
 def _request_files(request: Request) -> list[str]:
-    return [str(im) for im in _images_of(request) if isinstance(im, (str, Path))]
-
-
-def _paths_in(value: Any) -> Iterable[str]:
-    if isinstance(value, Path):
-        yield str(value)
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _paths_in(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _paths_in(v)
+    return [str(im) for im in _images_of(request) if _is_file(im)]

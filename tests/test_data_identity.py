@@ -81,20 +81,31 @@ def test_slices_from_machines_mounting_the_data_elsewhere_merge(tmp_path, data_a
     assert merged.n_samples == 24 and merged.metrics == whole.metrics
 
 
-def test_an_edited_label_is_named(tmp_path, data_a):
+def _warnings_after(tmp_path: Path, data: Path, edit, *, in_place: bool = False) -> list[str]:
+    """compare's warnings for a run on `data` against one on `data` edited by `edit(folder)`
+    (a copy of it, or the folder itself)."""
     out = tmp_path / "runs"
-    base = _pope("ckpt/m", data_a, out)
-    data_b = _copy(data_a, tmp_path / "edited")
-    file = data_b / "coco_pope_random.json"
+    base = _pope("ckpt/m", data, out)
+    target = data if in_place else _copy(data, tmp_path / "edited")
+    edit(target)
+    cand = _pope("ckpt/other", target, out)
+    assert cand.config["data"]["fingerprint"] != base.config["data"]["fingerprint"]
+    return compare_runs(out / base.run_id, out / cand.run_id).warnings
+
+
+def _edit_lines(file: Path, change) -> None:
     lines = file.read_text().splitlines()
-    record = json.loads(lines[2])
-    assert record["question_id"] == 3 and record["label"] == "yes"
-    lines[2] = json.dumps({**record, "label": "no"})
-    file.write_text("\n".join(lines) + "\n")
-    edited = _pope("ckpt/m", data_b, out)
-    assert edited.run_id != base.run_id
-    warnings = compare_runs(out / base.run_id, out / edited.run_id).warnings
-    assert warnings == [
+    file.write_text("\n".join(change(lines)) + "\n")
+
+
+def test_an_edited_label_is_named(tmp_path, data_a):
+    def relabel(folder: Path) -> None:
+        record = json.loads((folder / "coco_pope_random.json").read_text().splitlines()[2])
+        assert record["question_id"] == 3 and record["label"] == "yes"
+        flipped = json.dumps({**record, "label": "no"})
+        _edit_lines(folder / "coco_pope_random.json", lambda ls: [*ls[:2], flipped, *ls[3:]])
+
+    assert _warnings_after(tmp_path, data_a, relabel) == [
         "pope: data differ: 1 of the 24 common samples have different content ('random/3'): "
         "a label, question or image changed between the runs; their scores are still paired "
         "by sample id"
@@ -102,17 +113,15 @@ def test_an_edited_label_is_named(tmp_path, data_a):
 
 
 def test_an_image_edited_in_place_is_named_even_with_its_old_size_and_mtime(tmp_path, data_a):
-    out = tmp_path / "runs"
-    base = _pope("ckpt/m", data_a, out)
-    image = data_a / "val2014" / "COCO_val2014_000000000002.jpg"
-    st = image.stat()
-    raw = bytearray(image.read_bytes())
-    raw[-3] ^= 0xFF  # same size, one byte of entropy-coded data changed
-    image.write_bytes(bytes(raw))
-    os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old mtime put back
-    edited = _pope("ckpt/m", data_a, out)
-    assert edited.run_id != base.run_id
-    (warning,) = compare_runs(out / base.run_id, out / edited.run_id).warnings
+    def retouch(folder: Path) -> None:
+        image = folder / "val2014" / "COCO_val2014_000000000002.jpg"
+        st = image.stat()
+        raw = bytearray(image.read_bytes())
+        raw[-3] ^= 0xFF  # same size, one byte of entropy-coded data changed
+        image.write_bytes(bytes(raw))
+        os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old mtime put back
+
+    (warning,) = _warnings_after(tmp_path, data_a, retouch, in_place=True)
     # image 2 is asked about twice (questions 2 and 8) in each of the three POPE split files
     assert warning.startswith(
         "pope: data differ: 6 of the 24 common samples have different content "
@@ -120,15 +129,11 @@ def test_an_image_edited_in_place_is_named_even_with_its_old_size_and_mtime(tmp_
     )
 
 
-def test_sample_sets_and_content_differences_are_both_named(tmp_path, data_a):
-    out = tmp_path / "runs"
-    base = _pope("ckpt/m", data_a, out)
-    data_b = _copy(data_a, tmp_path / "fewer")
-    file = data_b / "coco_pope_popular.json"
-    lines = file.read_text().splitlines()
-    file.write_text("\n".join(lines[:-2]) + "\n")  # two questions gone
-    cand = _pope("ckpt/other", data_b, out)
-    (warning,) = compare_runs(out / base.run_id, out / cand.run_id).warnings
+def test_missing_samples_are_named(tmp_path, data_a):
+    def drop_two(folder: Path) -> None:
+        _edit_lines(folder / "coco_pope_popular.json", lambda lines: lines[:-2])
+
+    (warning,) = _warnings_after(tmp_path, data_a, drop_two)
     assert warning.startswith(
         "pope: sample sets differ (baseline 24, candidate 22, common 22): 2 only in the "
         "baseline ('popular/7', 'popular/8')"

@@ -39,49 +39,58 @@ def _fingerprint(run: Run) -> str | None:
     return None
 
 
-def data_warnings(label: str, base: Run, cand: Run, base_ids: Collection[str],
-                  cand_ids: Collection[str]) -> list[str]:  # fmt: skip
+def data_warnings(
+    label: str, base: Run, cand: Run, base_ids: Collection[str], cand_ids: Collection[str]
+) -> list[str]:
     """Warnings about the data of a compared pair (`*_ids`: the ids of the stored results);
     none when both runs scored the same samples with the same content."""
-    out = []
-    only_base = sorted(set(base_ids) - set(cand_ids))
-    only_cand = sorted(set(cand_ids) - set(base_ids))
     common = sorted(set(base_ids) & set(cand_ids))
-    if only_base or only_cand:
-        sides = [
-            f"{len(ids)} only in the {side} ({examples(ids)})"
-            for side, ids in (("baseline", only_base), ("candidate", only_cand))
-            if ids
-        ]
-        out.append(
-            f"{label}: sample sets differ (baseline {len(base_ids)}, candidate {len(cand_ids)}, "
-            f"common {len(common)}): {'; '.join(sides)}; per-sample metrics are compared on "
-            "the common samples, set-level metrics as recorded"
-        )
+    found = [
+        _set_warning(label, base_ids, cand_ids, common),
+        _content_warning(label, base, cand, common),
+    ]
+    return [w for w in found if w]
+
+
+def _set_warning(
+    label: str, base_ids: Collection[str], cand_ids: Collection[str], common: Sequence[str]
+) -> str | None:
+    only = {
+        "baseline": sorted(set(base_ids) - set(cand_ids)),
+        "candidate": sorted(set(cand_ids) - set(base_ids)),
+    }
+    sides = [
+        f"{len(ids)} only in the {side} ({examples(ids)})" for side, ids in only.items() if ids
+    ]
+    if not sides:
+        return None
+    return (
+        f"{label}: sample sets differ (baseline {len(base_ids)}, candidate {len(cand_ids)}, "
+        f"common {len(common)}): {'; '.join(sides)}; per-sample metrics are compared on the "
+        "common samples, set-level metrics as recorded"
+    )
+
+
+def _content_warning(label: str, base: Run, cand: Run, common: Sequence[str]) -> str | None:
     fb, fc = _fingerprint(base), _fingerprint(cand)
     if fb is not None and fb == fc:
-        return out
-    if (
-        fb is None
-        and fc is None
-        and base.record.config.get("data") == cand.record.config.get("data")
-    ):
-        return out  # older runs that recorded the same data description
-    b_data, c_data = sample_data_ids(base), sample_data_ids(cand)
-    unknown = [side for side, ids in (("baseline", b_data), ("candidate", c_data))
-               if any(ids.get(i) is None for i in common)]  # fmt: skip
+        return None
+    old_same = base.record.config.get("data") == cand.record.config.get("data")
+    if fb is None and fc is None and old_same:
+        return None  # older runs that recorded the same data description
+    ids = {"baseline": sample_data_ids(base), "candidate": sample_data_ids(cand)}
+    unknown = [side for side, d in ids.items() if any(d.get(i) is None for i in common)]
     if unknown:
-        out.append(
+        return (
             f"{label}: cannot tell whether the samples' content is the same: the "
             f"{' and the '.join(unknown)} run(s) were written before janus-eval recorded data "
             "ids (their data fingerprint also covered the model). Re-run to check."
         )
-        return out
-    changed = [i for i in common if b_data[i] != c_data[i]]
-    if changed:
-        out.append(
-            f"{label}: data differ: {len(changed)} of the {len(common)} common samples have "
-            f"different content ({examples(changed)}): a label, question or image changed "
-            "between the runs; their scores are still paired by sample id"
-        )
-    return out
+    changed = [i for i in common if ids["baseline"][i] != ids["candidate"][i]]
+    if not changed:
+        return None
+    return (
+        f"{label}: data differ: {len(changed)} of the {len(common)} common samples have "
+        f"different content ({examples(changed)}): a label, question or image changed between "
+        "the runs; their scores are still paired by sample id"
+    )
