@@ -156,6 +156,9 @@ class Task:
     sample_metrics: Mapping[str, tuple[str, float]] = {}
     #: One paragraph for `janus-eval tasks`: which files the task reads and where to get them.
     data_help: str = ""
+    #: The run seed, set by `api.evaluate` before samples are read: scoring rules that draw
+    #: random numbers (MMMU's fallback) seed them from it and the sample id, never from a batch.
+    seed: int = 0
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.default_options())

@@ -52,3 +52,24 @@ def run_janus_tiny(
         task_options={"max_new_tokens": "3"},
     )
     return record, stored_samples(output_dir, record)
+
+
+def shards_merge_to_whole(
+    task: str, data_dir: Path | None, tmp_path: Path, shards: int = 2, **kwargs
+) -> RunRecord:
+    """`task` run whole with the dummy adapter, then as `shards` slices merged with
+    `janus-eval merge`'s function: the merged record must equal the whole one. Returns it."""
+    from janus_eval.api import evaluate
+    from janus_eval.merge import merge_runs
+
+    whole = evaluate(task, "dummy", data_dir=data_dir, output_dir=tmp_path / "whole", **kwargs)
+    for i in range(shards):
+        part = evaluate(
+            task, "dummy", data_dir=data_dir, output_dir=tmp_path / "sliced", shard=(i, shards),
+            **kwargs,
+        )  # fmt: skip
+        assert part.shard == {"index": i, "count": shards} and not part.metrics
+    merged = merge_runs([tmp_path / "sliced" / whole.run_id])
+    assert merged.run_id == whole.run_id and merged.n_samples == whole.n_samples
+    assert merged.metrics == whole.metrics
+    return merged
