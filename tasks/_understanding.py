@@ -112,6 +112,11 @@ class UnderstandingTask(Task):
         )
 
 
+def option_lines(choices: Mapping[str, str]) -> str:
+    """The Janus recipe's option block: one "X. text\n" line per option (VLMEvalKit janus.py)."""
+    return "".join(f"{letter}. {text}\n" for letter, text in choices.items())
+
+
 # -- small readers --------------------------------------------------------------------------
 def read_json(path: Path, *, what: str) -> Any:
     try:
@@ -232,6 +237,9 @@ def undecoded_images(table, column: str = "image"):
     feature = table.features.get(column)
     if isinstance(feature, datasets.Image) and feature.decode:
         return table.cast_column(column, datasets.Image(decode=False))
+    inner = getattr(feature, "feature", None)  # a list of images (lmms-lab/SEED-Bench)
+    if isinstance(inner, datasets.Image) and inner.decode:
+        return table.cast_column(column, type(feature)(datasets.Image(decode=False)))
     return table
 
 

@@ -20,7 +20,7 @@ letters, which can_infer reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from janus_eval.metrics.mcq import accuracy_by, extract_choice
@@ -47,10 +47,13 @@ def seedbench_letter(prediction: str, choices: Mapping[str, str]) -> str:
 def seedbench_scores(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """{"accuracy", "per_dimension"} in percent, from rows with `dimension`, `answer` (a
     letter), `prediction` (raw text) and `choices` ({"A": text, ...})."""
-    hits, dimensions = [], []
-    for row in rows:
-        hits.append(int(seedbench_letter(row["prediction"], row["choices"]) == row["answer"]))
-        dimensions.append(row["dimension"])
+    rows = list(rows)
+    hits = [int(seedbench_letter(r["prediction"], r["choices"]) == r["answer"]) for r in rows]
+    return seedbench_accuracy(hits, [r["dimension"] for r in rows])
+
+
+def seedbench_accuracy(hits: Sequence[int], dimensions: Sequence[str]) -> dict[str, Any]:
+    """report_acc: the mean hit overall and per dimension (sorted by name), in percent."""
     if not hits:
         raise ValueError("no SEED-Bench rows to score")
     return {
