@@ -35,10 +35,11 @@ def stored_samples(output_dir: Path, record: RunRecord) -> list[dict]:
 
 
 def run_janus_tiny(
-    task: str, data_dir: Path, output_dir: Path, limit: int
+    task: str, data_dir: Path, output_dir: Path, limit: int, **task_options: str
 ) -> tuple[RunRecord, list[dict]]:
-    """`task` end to end through janus-tiny (at most 3 new tokens per answer): the run record
-    and its stored samples. Skips when the adapter is not available."""
+    """`task` end to end through janus-tiny (at most 3 new tokens per answer, plus any other
+    `task_options`): the run record and its stored samples. Skips when the adapter is not
+    available."""
     if "janus-tiny" not in registry.adapter_names():
         pytest.skip("the janus-tiny adapter is not available")
     from janus_eval.api import evaluate
@@ -49,7 +50,7 @@ def run_janus_tiny(
         data_dir=data_dir,
         limit=limit,
         output_dir=output_dir,
-        task_options={"max_new_tokens": "3"},
+        task_options={"max_new_tokens": "3", **task_options},
     )
     return record, stored_samples(output_dir, record)
 
