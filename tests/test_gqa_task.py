@@ -14,6 +14,7 @@ from resume_helpers import sigkill_and_resume
 from understanding_helpers import ScriptedAdapter, run_janus_tiny, shards_merge_to_whole
 
 from janus_eval import registry
+from janus_eval.report.records import task_label
 from janus_eval.types import UserError
 
 OFFICIAL = load("gqa")
@@ -78,6 +79,7 @@ def test_end_to_end_equals_the_official_tools(gqa_dir: Path, tmp_path: Path, sco
             k: v["accuracy"] for k, v in want["per_structural"].items()
         }
     assert m["n_questions"] == len(OFFICIAL["rows"])
+    assert task_label(record) == f"gqa[scorer={scorer}]"  # scorers never share a column
     # eval.py's predictions file, normalised by the scorer
     written = json.loads(
         (tmp_path / "runs" / record.run_id / "gqa_testdev_balanced_predictions.json").read_text()

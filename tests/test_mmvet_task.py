@@ -15,6 +15,7 @@ from understanding_helpers import ScriptedAdapter, run_janus_tiny, stored_sample
 
 from janus_eval import registry
 from janus_eval.metrics.mmvet import RETRY_SUFFIX
+from janus_eval.report.records import task_label
 from janus_eval.types import UserError
 
 QUESTIONS = {
@@ -113,6 +114,7 @@ def test_end_to_end_hand_checked_and_never_judged_twice(mmvet_dir: Path, tmp_pat
         m = record.metrics
         # scores 0.5, 1.0, 0.2, 1.0: total 2.7 / 4
         assert m["total"] == 67.5 and m["n_questions"] == 4
+        assert task_label(record) == "mmvet[judge_model=gpt-4-0613]"
         assert m["per_capability"] == {
             "ocr": 75.0,
             "rec": 60.0,
