@@ -101,6 +101,14 @@ class UnderstandingTask(Task):
             "to skip such records (they are counted in the run record)."
         )
 
+    def find_image(self, name: str, dirs: list[Path], record_id: str, where: str) -> Path | None:
+        """`name` in the first of `dirs` that holds it; None (after `bad_record`) if none does."""
+        image = locate_image(name, dirs)
+        if image is None:
+            folders = ", ".join(str(d) for d in dirs)
+            self.bad_record(record_id, f"{where}: image {name} not found in {folders}")
+        return image
+
     def with_skips(self, metrics: Metrics) -> Metrics:
         metrics["n_skipped_records"] = len(self.skipped)
         return metrics

@@ -22,7 +22,6 @@ from ._understanding import (
     find_file,
     image_dirs,
     load_table,
-    locate_image,
     progress,
     read_json,
     undecoded_images,
@@ -107,12 +106,8 @@ class GQA(UnderstandingTask):
                 continue
             if not q["isBalanced"]:
                 continue
-            image = locate_image(f"{q['imageId']}.jpg", dirs)
+            image = self.find_image(f"{q['imageId']}.jpg", dirs, str(qid), where)
             if image is None:
-                self.bad_record(
-                    str(qid),
-                    f"{where}: image {q['imageId']}.jpg not found in {', '.join(map(str, dirs))}",
-                )
                 continue
             yield _sample(str(qid), q, image)
 

@@ -26,7 +26,6 @@ from ._understanding import (
     find_file,
     image_dirs,
     load_table,
-    locate_image,
     progress,
     read_json,
     undecoded_images,
@@ -127,12 +126,8 @@ class MMVet(UnderstandingTask):
             if problem:
                 self.bad_record(str(sid), f"{where}: {problem}")
                 continue
-            image = locate_image(str(q["imagename"]), dirs)
+            image = self.find_image(str(q["imagename"]), dirs, str(sid), where)
             if image is None:
-                self.bad_record(
-                    str(sid),
-                    f"{where}: image {q['imagename']} not found in {', '.join(map(str, dirs))}",
-                )
                 continue
             yield _sample(str(sid), q, image)
 

@@ -18,7 +18,6 @@ from ._understanding import (
     find_file,
     image_dirs,
     load_table,
-    locate_image,
     option_lines,
     progress,
     read_json,
@@ -86,12 +85,8 @@ class SEEDBench(UnderstandingTask):
             where = f"SEED-Bench: {path} question_id {sid}"
             if not self._is_image_question(q, where):
                 continue
-            image = locate_image(str(q["data_id"]), dirs)
+            image = self.find_image(str(q["data_id"]), dirs, sid, where)
             if image is None:
-                self.bad_record(
-                    sid,
-                    f"{where}: image {q['data_id']} not found in {', '.join(map(str, dirs))}",
-                )
                 continue
             sample = self._sample(q, image, where, seen)
             if sample is not None:

@@ -25,6 +25,12 @@ def stored_lines(out_dir: Path) -> int:
     return len(files[0].read_text().splitlines()) if files else 0
 
 
+def dummy_run(task: str, data_dir: Path, *options: str) -> list[str]:
+    """`janus-eval` arguments for a quiet run of `task` on the dummy adapter, batches of 2."""
+    return ["run", "--task", task, "--model", "dummy", "--batch-size", "2", "--no-progress",
+            "--data-dir", str(data_dir), *options]  # fmt: skip
+
+
 def sigkill_and_resume(
     cli: Callable[..., subprocess.CompletedProcess],
     args: Sequence[str],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from official_cases import load
 from PIL import Image
-from resume_helpers import sigkill_and_resume
+from resume_helpers import dummy_run, sigkill_and_resume
 from understanding_helpers import ScriptedAdapter, run_janus_tiny, shards_merge_to_whole
 
 from janus_eval import registry
@@ -148,9 +148,9 @@ def test_end_to_end_dummy_and_shards(gqa_dir: Path, tmp_path: Path) -> None:
 
 
 def test_sigkill_then_resume(gqa_dir: Path, tmp_path: Path, cli) -> None:
-    args = ["run", "--task", "gqa", "--model", "dummy", "--batch-size", "2", "--no-progress",
-            "--data-dir", str(gqa_dir)]  # fmt: skip
-    sigkill_and_resume(cli, args, tmp_path, total=len(OFFICIAL["rows"]), kill_after=6)
+    sigkill_and_resume(
+        cli, dummy_run("gqa", gqa_dir), tmp_path, total=len(OFFICIAL["rows"]), kill_after=6
+    )
 
 
 def test_end_to_end_janus_tiny(gqa_dir: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from resume_helpers import sigkill_and_resume
+from resume_helpers import dummy_run, sigkill_and_resume
 from understanding_helpers import (
     ScriptedAdapter,
     run_janus_tiny,
@@ -190,9 +190,7 @@ def test_end_to_end_dummy_and_shards(mme_dir: Path, tmp_path: Path) -> None:
 
 
 def test_sigkill_then_resume(mme_dir: Path, tmp_path: Path, cli) -> None:
-    args = ["run", "--task", "mme", "--model", "dummy", "--batch-size", "2", "--no-progress",
-            "--data-dir", str(mme_dir)]  # fmt: skip
-    sigkill_and_resume(cli, args, tmp_path, total=30, kill_after=6)
+    sigkill_and_resume(cli, dummy_run("mme", mme_dir), tmp_path, total=30, kill_after=6)
 
 
 def test_end_to_end_janus_tiny(mme_dir: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from resume_helpers import sigkill_and_resume
+from resume_helpers import dummy_run, sigkill_and_resume
 from understanding_helpers import (
     ScriptedAdapter,
     run_janus_tiny,
@@ -214,9 +214,7 @@ def test_end_to_end_dummy_and_shards(mmmu_dir: Path, tmp_path: Path) -> None:
 def test_sigkill_then_resume(tmp_path: Path, cli) -> None:
     rows = [row(f"validation_Math_{i}", f"Sum {i}?", str(i)) for i in range(1, 13)]
     root = write_mmmu(tmp_path / "data", rows)
-    args = ["run", "--task", "mmmu", "--model", "dummy", "--batch-size", "2", "--no-progress",
-            "--data-dir", str(root)]  # fmt: skip
-    sigkill_and_resume(cli, args, tmp_path, total=12, kill_after=4)
+    sigkill_and_resume(cli, dummy_run("mmmu", root), tmp_path, total=12, kill_after=4)
 
 
 def test_end_to_end_janus_tiny(mmmu_dir: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from judge_server import FakeJudge
 from PIL import Image
-from resume_helpers import sigkill_and_resume
+from resume_helpers import dummy_run, sigkill_and_resume
 from understanding_helpers import ScriptedAdapter, run_janus_tiny, stored_samples
 
 from janus_eval import registry
@@ -221,8 +221,7 @@ def test_sigkill_then_resume(tmp_path: Path, cli, monkeypatch) -> None:
     with FakeJudge(
         lambda body, n: "0.5" if "| Yes |" in body["messages"][0]["content"] else "1.0"
     ) as judge:
-        args = ["run", "--task", "mmvet", "--model", "dummy", "--batch-size", "2", "--no-progress",
-                "--data-dir", str(root), "--task-option", f"judge_url={judge.url}"]  # fmt: skip
+        args = dummy_run("mmvet", root, "--task-option", f"judge_url={judge.url}")
         record = sigkill_and_resume(cli, args, tmp_path, total=12, kill_after=4)
     assert 50.0 <= record.metrics["total"] <= 100.0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from resume_helpers import sigkill_and_resume
+from resume_helpers import dummy_run, sigkill_and_resume
 from understanding_helpers import ScriptedAdapter, run_janus_tiny, shards_merge_to_whole
 
 from janus_eval import registry
@@ -143,9 +143,7 @@ def test_end_to_end_dummy_and_shards(seed_dir: Path, tmp_path: Path) -> None:
 def test_sigkill_then_resume(tmp_path: Path, cli) -> None:
     questions = [question(i, 1 + i % 9, "ABCD"[i % 4]) for i in range(16)]
     root = write_seed(tmp_path / "seed", questions)
-    args = ["run", "--task", "seedbench", "--model", "dummy", "--batch-size", "2",
-            "--no-progress", "--data-dir", str(root)]  # fmt: skip
-    sigkill_and_resume(cli, args, tmp_path, total=16, kill_after=4)
+    sigkill_and_resume(cli, dummy_run("seedbench", root), tmp_path, total=16, kill_after=4)
 
 
 def test_end_to_end_janus_tiny(seed_dir: Path, tmp_path: Path) -> None:
