@@ -60,14 +60,19 @@ def test_open_parse_matches_official(case: dict) -> None:
 
 
 def test_is_correct_matches_official_on_every_case() -> None:
-    wrong = []
-    for case in OFFICIAL["eval"]:
-        is_open = case["question_type"] == "open"
-        parsed = parse_open(case["response"]) if is_open else case["parsed"]
-        if is_correct(case["gold"], parsed, case["question_type"]) != case["official"]:
-            wrong.append(case)
+    responses = [c["response"] for c in OFFICIAL["open"]]
+    wrong = [
+        (gold, responses[i], verdict)
+        for gold, i, verdict in OFFICIAL["eval_open"]
+        if is_correct(gold, parse_open(responses[i]), "open") != verdict
+    ]
+    wrong += [
+        (gold, parsed, verdict)
+        for gold, parsed, verdict in OFFICIAL["eval_multiple_choice"]
+        if is_correct(gold, parsed, "multiple-choice") != verdict
+    ]
     assert not wrong
-    verdicts = [c["official"] for c in OFFICIAL["eval"]]
+    verdicts = [v for *_, v in OFFICIAL["eval_open"]]
     assert 30 < sum(verdicts) < len(verdicts) - 30  # the cases exercise both verdicts
 
 

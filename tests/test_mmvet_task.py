@@ -11,7 +11,12 @@ import pytest
 from judge_server import FakeJudge
 from PIL import Image
 from resume_helpers import dummy_run, sigkill_and_resume
-from understanding_helpers import ScriptedAdapter, run_janus_tiny, stored_samples
+from understanding_helpers import (
+    ScriptedAdapter,
+    run_janus_tiny,
+    shards_merge_to_whole,
+    stored_samples,
+)
 
 from janus_eval import registry
 from janus_eval.metrics.mmvet import RETRY_SUFFIX
@@ -211,6 +216,13 @@ def test_bad_records(tmp_path: Path) -> None:
     skipping = registry.make_task("mmvet", {**opts, "skip_bad_records": "true"})
     assert [s.id for s in skipping.samples(root, None)] == ["v1_0", "v1_1", "v1_2"]
     assert [sid for sid, _ in skipping.skipped] == ["v1_3", "v1_9"]
+
+
+def test_shards_merge(mmvet_dir: Path, tmp_path: Path) -> None:
+    with FakeJudge(lambda body, n: "0.5") as judge:
+        opts = {"judge_url": judge.url}
+        record = shards_merge_to_whole("mmvet", mmvet_dir, tmp_path, task_options=opts)
+    assert record.n_samples == 4 and record.metrics["total"] == 50.0
 
 
 def test_sigkill_then_resume(tmp_path: Path, cli, monkeypatch) -> None:
