@@ -9,6 +9,7 @@ payment when the run resumes (the model answers again, the judge is not asked ag
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,7 @@ SYSTEM_PROMPT = (
     "step to be sure you get the right answer."
 )
 TEMPLATE = "<image>\n{question}"
+JUDGE_ENV = {"judge_url": "JANUS_EVAL_JUDGE_URL", "judge_model": "JANUS_EVAL_JUDGE_MODEL"}
 #: Options that change how the judge is reached, never what it says: not part of the run id.
 TRANSPORT_OPTIONS = ("judge_key_env", "judge_timeout_s", "judge_retries", "judge_workers")
 NO_JUDGE = (
@@ -44,7 +46,8 @@ NO_JUDGE = (
     "judge_url=https://api.openai.com/v1 (any OpenAI-compatible chat-completions endpoint, e.g. "
     "http://localhost:8000/v1 for a local vLLM server) and --task-option judge_model=NAME "
     "(default gpt-4-0613, the official grader), with the API key in $OPENAI_API_KEY (or name "
-    "another variable with --task-option judge_key_env=NAME)."
+    "another variable with --task-option judge_key_env=NAME). In a run of several tasks, set "
+    "JANUS_EVAL_JUDGE_URL and JANUS_EVAL_JUDGE_MODEL instead."
 )
 
 
@@ -70,8 +73,9 @@ class MMVet(UnderstandingTask):
         "dataset lmms-lab/MMVet (split test; --task-option source=NAME_OR_LOCAL_DIR). Answers are "
         "graded by an LLM judge: --task-option judge_url=URL (an OpenAI-compatible API) and "
         "judge_model=NAME (default gpt-4-0613), key in $OPENAI_API_KEY or judge_key_env=NAME; "
-        "judge_timeout_s, judge_retries and judge_workers tune the calls. Verdicts are cached "
-        "under $JANUS_EVAL_CACHE/judge/mmvet."
+        "judge_timeout_s, judge_retries and judge_workers tune the calls; $JANUS_EVAL_JUDGE_URL "
+        "and $JANUS_EVAL_JUDGE_MODEL stand in for judge_url / judge_model when those are not "
+        "given (runs of several tasks). Verdicts are cached under $JANUS_EVAL_CACHE/judge/mmvet."
     )
 
     @classmethod
@@ -92,6 +96,11 @@ class MMVet(UnderstandingTask):
         }
 
     def __init__(self, **options: Any) -> None:
+        # Environment defaults, for runs of several tasks (where --task-option applies to every
+        # task); the values end up in the options, so in the run id, like given ones.
+        for key, env in JUDGE_ENV.items():
+            if key not in options and os.environ.get(env, "").strip():
+                options[key] = os.environ[env].strip()
         super().__init__(**options)
         if not str(self.options["judge_url"]).strip():
             raise UserError(NO_JUDGE)

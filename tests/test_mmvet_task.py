@@ -82,6 +82,16 @@ def test_without_a_judge_exit_2_saying_what_to_pass(mmvet_dir: Path, cli) -> Non
     assert "--task-option judge_url=" in result.stderr and "OPENAI_API_KEY" in result.stderr
 
 
+def test_judge_from_the_environment_for_multi_task_runs(monkeypatch) -> None:
+    monkeypatch.setenv("JANUS_EVAL_JUDGE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("JANUS_EVAL_JUDGE_MODEL", "local-judge")
+    task = registry.make_task("mmvet")
+    assert task.config()["options"]["judge_model"] == "local-judge"
+    assert task.endpoint == "http://127.0.0.1:9/v1/chat/completions"
+    given = registry.make_task("mmvet", {"judge_model": "gpt-4-0613"})  # options win
+    assert given.options["judge_model"] == "gpt-4-0613"
+
+
 def test_samples_prompt_and_run_identity(mmvet_dir: Path) -> None:
     task = registry.make_task("mmvet", {"judge_url": "http://127.0.0.1:9/v1"})
     samples = task.samples(mmvet_dir.parent, None)  # the parent of mm-vet/ works too
