@@ -86,9 +86,10 @@ class MMMU(UnderstandingTask):
         cache = HubImageCache(str(data_dir), split)
         for path in files:
             try:
-                rows = pq.read_table(path).to_pylist()
+                batches = pq.ParquetFile(path).iter_batches(batch_size=64)
             except Exception as exc:  # pyarrow raises several kinds for a broken file
                 raise UserError(f"MMMU: cannot read {path} as parquet ({exc})") from None
+            rows = (row for batch in batches for row in batch.to_pylist())  # a batch in memory
             yield from self._rows(rows, str(path), cache)
 
     def read_hub(self) -> Iterator[Sample]:

@@ -222,3 +222,14 @@ def test_end_to_end_janus_tiny(mmmu_dir: Path, tmp_path: Path) -> None:
     assert record.n_samples == 1 and record.model["name"] == "janus-tiny"
     (line,) = lines
     assert len(line["request"]["images"]) == 2  # both images of the Art question reach the model
+
+
+def test_broken_or_missing_parquet(tmp_path: Path) -> None:
+    (tmp_path / "Art").mkdir()
+    with pytest.raises(UserError, match="no validation-\\*.parquet files below"):
+        registry.make_task("mmmu").samples(tmp_path, None)
+    (tmp_path / "Art" / "validation-00000-of-00001.parquet").write_bytes(b"not parquet")
+    with pytest.raises(
+        UserError, match="cannot read .*validation-00000-of-00001.parquet as parquet"
+    ):
+        registry.make_task("mmmu").samples(tmp_path, None)
