@@ -32,7 +32,9 @@ from ._understanding import (
     undecoded_images,
 )
 
-#: VLMEvalKit janus.py for MMVet: this system prompt, and the image followed by "\n" + question.
+#: VLMEvalKit janus.py for MMVet: this system prompt, and the image followed by "\n" + question;
+#: max_new_tokens 512 as janus.py had it when the Janus numbers were made (b3a2f81, PR #541; it
+#: became 2048 in 43af13e, 2025-02).
 SYSTEM_PROMPT = (
     "You are a helpful assistant. Please answer truthfully and write out your thinking step by "
     "step to be sure you get the right answer."
@@ -81,7 +83,7 @@ class MMVet(UnderstandingTask):
     @classmethod
     def default_options(cls) -> dict[str, Any]:
         options = common_options(
-            split="test", source="lmms-lab/MMVet", prompt_template=TEMPLATE, max_new_tokens=2048
+            split="test", source="lmms-lab/MMVet", prompt_template=TEMPLATE, max_new_tokens=512
         )
         return {
             **options,
