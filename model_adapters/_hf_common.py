@@ -1,0 +1,71 @@
+"""What the adapters for other libraries' checkpoints (`hf-vlm`, `diffusers`) share: which files
+of a checkpoint folder are weights, one fingerprint over a chosen set of its files, the device
+check, and the options' parsing.
+
+A run id must change whenever a file that changes answers or pixels changes, and must not change
+with files that are merely present (a hub cache folder collects whatever earlier downloads
+fetched). So each adapter names the files it loads, and only those are hashed, by their paths
+relative to the checkpoint and their sha256 (hub blobs are named by it; other files are hashed
+once and remembered, as the janus adapter's fingerprint does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from janus_eval.types import UserError
+
+#: Files holding tensors (and their shard indexes), in any format a library might save.
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".h5", ".onnx")
+_INDEX = re.compile(r".*\.index(\.[^.]+)?\.json$")
+
+
+def is_weight_file(name: str) -> bool:
+    return name.endswith(WEIGHT_SUFFIXES) or bool(_INDEX.fullmatch(name))
+
+
+def files_fingerprint(root: Path, relpaths: Iterable[str]) -> str:
+    """sha256 over (relative path, file sha256) of `relpaths` under `root`, in sorted order."""
+    from .janus.load import _file_sha256  # imports torch: not at module level (see registry)
+
+    h = hashlib.sha256()
+    for rel in sorted(set(relpaths)):
+        h.update(rel.encode() + b"\0" + _file_sha256(root / rel).encode() + b"\n")
+    return h.hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_device(device: str) -> None:
+    """A CUDA device asked for where there is none is the user's to fix, not a traceback."""
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {device!r}: CUDA is not available here (use --device cpu)")
+
+
+def read_json(path: Path, what: str) -> dict:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{what}: {path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{what}: {path} is not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what}: {path} should hold a JSON object")
+    return data
+
+
+def text_option(value: object) -> str | None:
+    """An option that is text or unset: "", "none" and None all mean unset."""
+    if value is None:
+        return None
+    text = str(value)
+    return None if text.strip().lower() in {"", "none"} else text
