@@ -60,10 +60,8 @@ class DiffusersAdapter:
     """Any diffusers text-to-image pipeline (DiffusionPipeline.from_pretrained: a local folder or
     a hub name such as stabilityai/stable-diffusion-xl-base-1.0) for the generation tasks; one
     seeded generator per image, so images do not depend on batching. Needs the extra
-    'diffusers'.
-
-    Options: steps, guidance_scale, scheduler, resolution, variant, negative_prompt,
-    safety_checker, images_per_call; see docs/MODEL.md."""
+    'diffusers'. Options: steps, guidance_scale (task|pipeline|number), scheduler, resolution,
+    variant, negative_prompt, safety_checker, images_per_call (docs/MODEL.md)."""
 
     name = "diffusers"
 

@@ -59,9 +59,7 @@ class HFVLMAdapter:
     """Any transformers image-text-to-text model (AutoModelForImageTextToText + AutoProcessor,
     e.g. llava-hf/llava-1.5-7b-hf, Qwen/Qwen2-VL-2B-Instruct) for the understanding tasks:
     prompts through the model's chat template, batched greedy answers. No remote code.
-
-    Options: attn_implementation, chat_template (file or text), system_prompt; see
-    docs/MODEL.md."""
+    Options: attn_implementation, chat_template (file or text), system_prompt (docs/MODEL.md)."""
 
     name = "hf-vlm"
 
