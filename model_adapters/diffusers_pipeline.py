@@ -277,11 +277,14 @@ class DiffusersAdapter:
             kwargs["negative_prompt"] = [self.negative_prompt] * len(prompts)
         try:
             with torch.inference_mode():
-                return list(pipe(**kwargs).images)
+                out = pipe(**kwargs)
         except ValueError as exc:  # the pipeline's own input checks (size multiples, ...)
             raise UserError(
                 f"{self.spec.class_name} refused the settings: {str(exc).splitlines()[0]}"
             ) from exc
+        if not hasattr(out, "images"):  # e.g. a text-to-video pipeline (.frames)
+            raise UserError(f"{self.spec.class_name} does not return images")
+        return list(out.images)
 
 
 def _guidance(value: Any) -> str | float:
