@@ -66,6 +66,16 @@ def test_batched_answers_equal_one_at_a_time(arch):
     assert model.understand([]) == []
 
 
+def test_answers_end_at_the_generation_configs_eos():
+    model = adapter(tiny_llava())
+    net = model._load()
+    with torch.inference_mode():
+        first = net.generate(**model.inputs(REQUESTS[:1]), max_new_tokens=1, do_sample=False)
+    net.generation_config.eos_token_id = [int(first[0, -1])]  # an ordinary byte token
+    ended = model.understand(REQUESTS)
+    assert ended[0] == "" and ended == [model.understand([r])[0] for r in REQUESTS]
+
+
 def last_logits(model, req: UnderstandRequest):
     with torch.inference_mode():
         return model._load()(**model.inputs([req])).logits[0, -1]
