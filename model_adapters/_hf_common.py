@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from janus_eval.types import UserError
@@ -47,6 +48,25 @@ def check_device(device: str) -> None:
 
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"device {device!r}: CUDA is not available here (use --device cpu)")
+
+
+@contextmanager
+def load_errors(model_path: str, what: str) -> Iterator[None]:
+    """A library's load failures (a missing attention kernel, broken or incomplete files, code
+    that needs trust_remote_code) as one UserError naming the checkpoint; `what` says what was
+    being loaded and with which settings."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (ImportError, OSError, ValueError, SafetensorError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        if "trust_remote_code" in str(exc):
+            raise UserError(
+                f"{model_path}: loading it needs the checkpoint's own Python code "
+                f"(trust_remote_code), which janus-eval never runs ({first})"
+            ) from None
+        raise UserError(f"{model_path}: {what} ({type(exc).__name__}: {first})") from exc
 
 
 def read_json(path: Path, what: str) -> dict:

@@ -37,7 +37,7 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
-from ._hf_common import check_device, files_fingerprint, text_option
+from ._hf_common import check_device, files_fingerprint, load_errors, text_option
 from .janus.adapter import _as_bool, _as_int, adapter_options
 
 OPTIONS = {
@@ -164,9 +164,12 @@ class DiffusersAdapter:
             )
             kwargs: dict[str, Any] = {dtype_key: DTYPES[self.dtype], "variant": self.variant}
             kwargs.update({c: None for c in self._skipped(spec)})
-            pipe = diffusers.DiffusionPipeline.from_pretrained(
-                str(spec.root), trust_remote_code=False, **kwargs
-            )
+            with load_errors(
+                self.model_path, f"diffusers could not load the pipeline ({self.dtype})"
+            ):
+                pipe = diffusers.DiffusionPipeline.from_pretrained(
+                    str(spec.root), trust_remote_code=False, **kwargs
+                )
             if self.scheduler is not None:
                 cls = getattr(diffusers, self.scheduler)
                 pipe.scheduler = cls.from_config(pipe.scheduler.config)

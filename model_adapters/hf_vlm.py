@@ -29,8 +29,7 @@ code (trust_remote_code) are refused: janus-eval never runs remote code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from ._hf_common import (
     check_device,
     files_fingerprint,
     is_weight_file,
+    load_errors,
     read_json,
     text_option,
     text_sha256,
@@ -122,7 +122,7 @@ class HFVLMAdapter:
         if self._processor is None:
             from transformers import AutoProcessor
 
-            with _remote_code_refused(self.model_path):
+            with load_errors(self.model_path, "transformers could not load the processor"):
                 proc = AutoProcessor.from_pretrained(str(self.checkpoint), trust_remote_code=False)
             tok = getattr(proc, "tokenizer", None)
             if tok is None or not hasattr(proc, "image_processor"):
@@ -161,7 +161,11 @@ class HFVLMAdapter:
             from .janus.load import DTYPES
 
             check_device(self.device)
-            with _remote_code_refused(self.model_path):
+            what = (
+                f"transformers could not load the model (attn_implementation="
+                f"{self.attn or 'default'}, dtype={self.dtype})"
+            )
+            with load_errors(self.model_path, what):
                 model = AutoModelForImageTextToText.from_pretrained(
                     str(self.checkpoint),
                     dtype=DTYPES[self.dtype],
@@ -349,17 +353,3 @@ def processor_files(ckpt: Path) -> list[str]:
     extra = ckpt / "additional_chat_templates"
     more = [f"{extra.name}/{p.name}" for p in extra.glob("*.jinja")] if extra.is_dir() else []
     return top + more
-
-
-@contextmanager
-def _remote_code_refused(model_path: str) -> Iterator[None]:
-    """Turns transformers' "needs trust_remote_code" errors into the UserError saying why."""
-    try:
-        yield
-    except (ValueError, OSError) as exc:
-        if "trust_remote_code" not in str(exc):
-            raise
-        raise UserError(
-            f"{model_path}: loading it needs the checkpoint's own Python code "
-            f"(trust_remote_code), which janus-eval never runs ({str(exc).splitlines()[0]})"
-        ) from None

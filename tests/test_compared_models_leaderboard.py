@@ -61,3 +61,11 @@ def test_leaderboard_rows_side_by_side(tmp_path: Path, one_thread) -> None:  # n
     assert rows["diffusers"]["checkpoint"] == str(tiny_sd())
     text = render_leaderboard(table, "md")
     assert all(name in text for name in rows)
+
+
+def test_models_lists_and_describes_them(cli) -> None:
+    shown = cli("models")
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert "AutoModelForImageTextToText" in text and "guidance_scale" in text
+    assert "hf-vlm" in text and "diffusers" in text

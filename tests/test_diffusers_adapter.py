@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -224,6 +225,14 @@ def test_other_refusals_and_a_missing_extra(tmp_path, monkeypatch):
         adapter().understand([UnderstandRequest("q")])
     with pytest.raises(UserError, match="does not exist"):
         adapter(tmp_path / "nowhere").describe()
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_sd(), broken)
+    (broken / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(UserError, match="diffusers could not load the pipeline"):
+        adapter(broken).generate_images(REQS[1:])
+    if os.environ.get("HF_HUB_OFFLINE") == "1":  # a hub name not in the cache, offline
+        with pytest.raises(UserError, match="could not get 'nobody/no-pipeline' from the Hugging"):
+            adapter("nobody/no-pipeline").describe()
     with pytest.raises(UserError, match=r"indices \[3\] are outside range\(2\)"):
         adapter().generate_images([dataclasses.replace(REQS[0], image_indices=(3,))])
     # the user sees which extra to install, with exit status 2 and no traceback

@@ -6,6 +6,7 @@ pope / mmbench run end to end."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -213,6 +214,14 @@ def test_bad_options_and_checkpoints_are_user_errors(tmp_path):
         adapter(text_only).describe()
     with pytest.raises(UserError, match="does not exist"):
         adapter(tmp_path / "nowhere").describe()
+    if os.environ.get("HF_HUB_OFFLINE") == "1":  # a hub name not in the cache, offline
+        with pytest.raises(UserError, match="could not get 'nobody/no-vlm' from the Hugging"):
+            adapter("nobody/no-vlm").describe()
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_llava(), broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(UserError, match="transformers could not load the model"):
+        adapter(broken).understand(REQUESTS[:1])
     if torch.cuda.is_available():
         return
     with pytest.raises(UserError, match="CUDA is not available"):
