@@ -22,7 +22,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-TINY_VERSION = 3
+from .layouts import export_state  # noqa: F401 (tests build variants of janus-tiny with it)
+
+TINY_VERSION = 4
+#: janus-tiny speaks Janus-Pro's roles, and says so the way a checkpoint saved by transformers
+#: does (the processor reads the roles off it; nothing guesses).
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ '<|User|>' if m['role'] == 'user' else '<|Assistant|>' }}: "
+    "{{ m['content'] }}\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}"
+)
 IMAGE_SIZE = 32
 SEED = 20240611
 
@@ -107,10 +115,9 @@ def tiny_config():
         ),
         vision=VisionConfig(image_size=IMAGE_SIZE, **VISION),
         vq=VQConfig(
-            ch=VQ["ch"],
-            ch_mult=tuple(VQ["ch_mult"]),
-            z_channels=VQ["z_channels"],
-            num_res_blocks=VQ["num_res_blocks"],
+            **{k: VQ[k] for k in ("ch", "z_channels", "num_res_blocks")},
+            encoder_ch_mult=tuple(VQ["ch_mult"]),
+            decoder_ch_mult=tuple(VQ["ch_mult"]),
         ),
         gen_head_dim=LLM["hidden_size"],
     )
@@ -142,32 +149,6 @@ def random_state(cfg, seed: int = SEED) -> dict[str, Any]:
             t = torch.randn(shape, generator=g) / fan_in**0.5
         state[name] = t.contiguous()
     return state
-
-
-def export_state(state: dict[str, Any], cfg, layout: str) -> dict[str, Any]:
-    """Our parameter names -> the checkpoint's tensor names (fused weights split back)."""
-    import torch
-
-    from .load import SOURCES, _split_rows
-    from .model import JanusModel
-
-    with torch.device("meta"):
-        model = JanusModel(cfg)
-    out = {}
-    for name, tensor in state.items():
-        keys = SOURCES[layout](name)
-        parts = (
-            tensor.split(_split_rows(name, tensor.shape, len(keys), model))
-            if len(keys) > 1
-            else [tensor]
-        )
-        for key, part in zip(keys, parts):
-            out[key] = (
-                part.squeeze(0)
-                if layout == "hf" and name == "vision.pos_embed"
-                else part.contiguous()
-            )
-    return out
 
 
 def _write(root: Path, layout: str) -> None:
@@ -376,6 +357,7 @@ def _write_tokenizer(root: Path) -> None:
             "eos_token": SPECIAL_TOKENS[100001],
             "pad_token": SPECIAL_TOKENS[100015],
             "clean_up_tokenization_spaces": False,
+            "chat_template": CHAT_TEMPLATE,
             "model_max_length": 16384,
             "tokenizer_class": "PreTrainedTokenizerFast",
             # what transformers' JanusProcessor reads (the hf layout's converter writes these)
