@@ -1,12 +1,12 @@
 """What the adapters for other libraries' checkpoints (`hf-vlm`, `diffusers`) share: which files
 of a checkpoint folder are weights, one fingerprint over a chosen set of its files, the device
-check, and the options' parsing.
+check, load failures as one message, and the options' parsing.
 
 A run id must change whenever a file that changes answers or pixels changes, and must not change
 with files that are merely present (a hub cache folder collects whatever earlier downloads
 fetched). So each adapter names the files it loads, and only those are hashed, by their paths
-relative to the checkpoint and their sha256 (hub blobs are named by it; other files are hashed
-once and remembered, as the janus adapter's fingerprint does).
+relative to the checkpoint and their sha256 (janus_eval.filehash: hub blobs are named by it;
+other files are hashed once and remembered, as for the janus adapter's fingerprint).
 """
 
 from __future__ import annotations
@@ -29,12 +29,19 @@ def is_weight_file(name: str) -> bool:
 
 
 def files_fingerprint(root: Path, relpaths: Iterable[str]) -> str:
-    """sha256 over (relative path, file sha256) of `relpaths` under `root`, in sorted order."""
-    from .janus.load import _file_sha256  # imports torch: not at module level (see registry)
+    """sha256 over (relative path, file sha256) of `relpaths` under `root`, in sorted order;
+    file digests come from janus_eval.filehash's cache (hub blobs are never read)."""
+    from janus_eval.filehash import FileDigests
 
+    rels = sorted(set(relpaths))
+    digests = FileDigests()
+    try:
+        known = digests.many(str(root / rel) for rel in rels)
+    finally:
+        digests.save()
     h = hashlib.sha256()
-    for rel in sorted(set(relpaths)):
-        h.update(rel.encode() + b"\0" + _file_sha256(root / rel).encode() + b"\n")
+    for rel in rels:
+        h.update(rel.encode() + b"\0" + known[str(root / rel)].encode() + b"\n")
     return h.hexdigest()
 
 
