@@ -12,29 +12,43 @@ CHOICES = {"A": "cat", "B": "dog", "C": "bird"}
 
 
 @pytest.mark.parametrize(
-    ("answer", "expected"),
+    ("answer", "current", "old"),  # letters at vlmevalkit-2cf2a36 (default) and -18fc37a
     [
-        ("B", "B"),
-        ("(B)", "B"),
-        ("B.", "B"),
-        ("The answer is C.", "C"),
-        ("Answer: A", "A"),
-        ("{C}", "C"),
-        ("A or B", None),  # two letters: no letter; no option text either
-        ("A dog", "A"),  # the article reads as the letter A (upstream quirk)
-        ("b", None),  # letters are case-sensitive
-        ("I think it is the dog", "B"),  # option text, unique substring
-        ("a dog", "B"),
-        ("cat or dog", None),  # two option texts
-        ("concatenate", "A"),  # plain substring match
-        ("D", None),  # not a choice, ignored
-        ("Z", "Z"),
-        ("Cannot determine the answer", "Z"),  # refusal phrase
-        ("", None),
+        ("B", "B", "B"),
+        ("(B)", "B", "B"),
+        ("B.", "B", "B"),
+        ("The answer is C.", "C", "C"),
+        ("Answer: A", "A", "A"),
+        ("{C}", "C", "C"),
+        ("A or B", None, None),  # two letters: no letter; no option text either
+        ("A dog", "A", "A"),  # the article reads as the letter A (upstream quirk)
+        ("b", None, None),  # letters are case-sensitive
+        ("I think it is the dog", None, "B"),  # 21 chars > 2 * 10: no text matching now
+        ("a dog", "B", "B"),
+        ("cat or dog", None, None),  # two option texts
+        ("concatenate", "A", "A"),  # plain substring match
+        ("D", None, None),  # not a choice, ignored
+        ("Z", "Z", "Z"),
+        ("Cannot determine the answer", "Z", "Z"),  # refusal phrase
+        ("", None, None),
+        # the letter must now be among the last four tokens
+        ("B is the answer because it is bigger", None, "B"),
+        ("The answer is b", "B", None),  # "answer is" regex, case-insensitive
+        ("The answer is A, not B", "A", None),  # two letters, then the regex
+        ("the answer is bird", "B", "C"),  # the regex needs no word boundary: "b"ird
+        ("The correct answer is **C**", "C", "C"),
+        ("Answer is E", None, None),  # E is no choice (and the regex knows only A-D)
     ],
 )
-def test_extract_choice(answer: str, expected: str | None) -> None:
-    assert extract_choice(answer, CHOICES) == expected
+def test_extract_choice(answer: str, current: str | None, old: str | None) -> None:
+    assert extract_choice(answer, CHOICES) == current
+    assert extract_choice(answer, CHOICES, scorer="vlmevalkit-2cf2a36") == current
+    assert extract_choice(answer, CHOICES, scorer="vlmevalkit-18fc37a") == old
+
+
+def test_unknown_scorer_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="vlmevalkit-2cf2a36.*vlmevalkit-18fc37a"):
+        extract_choice("A", CHOICES, scorer="vlmevalkit-latest")
 
 
 def test_extract_choice_does_not_mutate_and_checks_keys() -> None:
@@ -62,3 +76,5 @@ def test_accuracy_by_uses_short_names() -> None:
         [1, 0, 1], ["logic_reasoning", "logic_reasoning", "x"], {"logic_reasoning": "LR"}
     )
     assert out == {"LR": 50.0, "x": 100.0}
+    # 100 * (1 / 3), as 100 * np.mean([1, 0, 0]); (100 * 1) / 3 is 33.333333333333336
+    assert accuracy_by([1, 0, 0], ["x"] * 3) == {"x": 33.33333333333333}
