@@ -102,7 +102,8 @@ MCQ_ANSWERS = [
     "A dog", "The answer is apple", "answer is bird", "The answer is E", "The answer is D",
     "cat", "Dog", "a red car", "yellow and blue", "two dogs are playing",
     "I think it is Two dogs are playing in the park", "1", "2", "12", "apple pie",
-    "Sorry, I can't help with images of people yet.", "Failed to obtain answer via API",
+    "Sorry, I can't help with images of people yet.", "I can't process this file.",
+    "I'm sorry, but without the image provided, I cannot say", "Failed to obtain answer via API",
     "Failed to obtain answer via API: B", "Cannot determine the answer B", "Z is my answer",
     "  B  ", "B\n", "A B C D", "answer is\nC", "None of the above", "",
 ]  # fmt: skip
@@ -174,9 +175,11 @@ class Capture(VQAEval):
 vqa = VQA(sys.argv[2], sys.argv[3])
 res = vqa.loadRes(sys.argv[4], sys.argv[3])
 ev = Capture(vqa, res, n=2)
+tables = {"contractions": ev.contractions, "manualMap": dict(ev.manualMap),  # before evaluate()
+          "articles": ev.articles, "punct": ev.punct}  # grows manualMap (setdefault)
 ev.evaluate()
-json.dump({"per_question": dict((str(k), v) for k, v in raw.items()), "accuracy": ev.accuracy},
-          open(sys.argv[5], "w"))
+json.dump({"per_question": dict((str(k), v) for k, v in raw.items()), "accuracy": ev.accuracy,
+           "tables": tables}, open(sys.argv[5], "w"))
 """
 
 MCQ_RUNNER = r"""
@@ -185,7 +188,7 @@ os.environ.pop("VERBOSE", None)
 sys.path.insert(0, sys.argv[1])
 import pandas as pd
 from vlmeval.utils.matching_util import can_infer
-from vlmeval.dataset.utils.multiple_choice import mcq_circular_eval, report_acc
+from vlmeval.dataset.utils.multiple_choice import MMB_abbrs, mcq_circular_eval, report_acc
 cases = json.load(open(sys.argv[2]))
 letters = [[can_infer(a, dict(c)) or None for a in cases["mcq"]["answers"]]
            for c in cases["mcq"]["choice_sets"]]
@@ -199,7 +202,7 @@ for k in data.keys():
 with tempfile.TemporaryDirectory() as tmp:
     main = mcq_circular_eval(None, data, meta, 1, os.path.join(tmp, "r.pkl"), "MMBench_DEV_EN")
 acc = report_acc(main)
-out = {"letters": letters,
+out = {"letters": letters, "MMB_abbrs": MMB_abbrs,
        "hits": {str(int(i)): int(h) for i, h in zip(main["index"], main["hit"])},
        "report": {c: [float(v) if not isinstance(v, str) else v for v in acc[c]] for c in acc}}
 json.dump(out, open(sys.argv[3], "w"))
@@ -266,6 +269,7 @@ def record(args: argparse.Namespace) -> dict:
             out["official"][rev] = {
                 "accuracy": [[got["per_question"][q] for q in row] for row in qids],
                 "summary": got["accuracy"],
+                "tables": got["tables"],
             }
             version = subprocess.run([python, "--version"], capture_output=True, text=True)
             out["provenance"][rev] = {
