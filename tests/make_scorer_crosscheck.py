@@ -70,6 +70,8 @@ ANSWER_SETS = [
     (["e.g. a tree"] * 2 + ["tree"] * 8, "other", "what"),
     (["red\nball"] * 5 + ["red ball"] * 5, "other", "what"),  # newline
     (["red\tball"] * 10, "other", "what"),  # tab, unanimous
+    (["red\nball"] * 10, "other", "what"),  # newline, unanimous
+    (["a -b c-d"] * 4 + ["no"] * 6, "other", "what"),  # one touching space: every "-" goes
     (["." * 40 + "x"] * 5 + ["x"] * 5, "other", "what"),  # at most 32 periods go
     (["Im"] * 5 + ["I'm"] * 5, "other", "what"),  # capitalised contraction keys
     (["(yes)"] * 4 + ["yes"] * 6, "yes/no", "is the"),
@@ -80,7 +82,7 @@ PREDICTIONS = [
     "ten", "0", "none", "2,000", "2000", "1.5", "12", "\u0661\u0662", "\u0661\u0665", "dog",
     "the dog", "A Dog!", "dogs", "red", "blue", "green", "dont know", "don't know",
     "black and white", "black/white", "x-ray", "x ray", "12:30", "12.30", "tree", "red ball",
-    "red\tball", "x", "im", "I'm", "cat", "",
+    "red\tball", "x", "im", "I'm", "cat", "a b cd", "",
 ]  # fmt: skip
 
 
@@ -105,7 +107,8 @@ MCQ_ANSWERS = [
     "Sorry, I can't help with images of people yet.", "I can't process this file.",
     "I'm sorry, but without the image provided, I cannot say", "Failed to obtain answer via API",
     "Failed to obtain answer via API: B", "Cannot determine the answer B", "Z is my answer",
-    "  B  ", "B\n", "A B C D", "answer is\nC", "None of the above", "",
+    "  B  ", "B\n", "A B C D", "answer is\nC", "None of the above", "B is the answer",
+    "B is my final answer", "answer:C", "A,B", "B.dog", "",
 ]  # fmt: skip
 CATEGORIES = [("image_scene", "coarse_perception"),
               ("object_localization", "finegrained_perception (instance-level)"),

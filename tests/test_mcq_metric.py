@@ -38,6 +38,10 @@ CHOICES = {"A": "cat", "B": "dog", "C": "bird"}
         ("the answer is bird", "B", "C"),  # the regex needs no word boundary: "b"ird
         ("The correct answer is **C**", "C", "C"),
         ("Answer is E", None, None),  # E is no choice (and the regex knows only A-D)
+        ("B is the answer", "B", "B"),  # first of four tokens: still among the last four
+        ("B is my final answer", None, "B"),  # first of five: not
+        ("answer:C", "C", "C"),  # separators become spaces, not nothing
+        ("A,B", None, None),
     ],
 )
 def test_extract_choice(answer: str, current: str | None, old: str | None) -> None:
@@ -55,8 +59,9 @@ def test_extract_choice_does_not_mutate_and_checks_keys() -> None:
     choices = {"A": "Cat", "B": "Dog"}
     assert extract_choice("a CAT", choices) == "A"
     assert choices == {"A": "Cat", "B": "Dog"}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="choice keys must be single uppercase letters, got 'a'"):
         extract_choice("A", {"a": "cat"})
+    assert extract_choice(2, {"A": "1", "B": "2"}) == "B"  # str() first, as can_infer
 
 
 def test_circular_group_and_eval() -> None:

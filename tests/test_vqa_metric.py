@@ -10,6 +10,7 @@ import pytest
 from janus_eval.metrics.vqa import (
     evalai_answer_processor,
     normalize_prediction,
+    official_percent,
     process_punctuation,
     vqa_accuracy,
     vqa_summary,
@@ -57,6 +58,12 @@ def test_digit_article_contractions(text: str, expected: str) -> None:
     assert normalize_prediction(text) == expected
 
 
+def test_one_touching_space_deletes_every_occurrence() -> None:
+    # " -" occurs, so every "-" is deleted, "c-d" included; with no touching space: spaces
+    assert process_punctuation("a -b c-d") == "a b cd"
+    assert process_punctuation("a-b c-d") == "a b c d"
+
+
 def test_period_strip_stops_after_32_periods() -> None:
     # re.UNICODE (32) lands in Pattern.sub's `count` in the official code.
     assert process_punctuation("." * 40 + "x") == "." * 8 + "x"
@@ -98,6 +105,7 @@ def test_master_processes_nothing_when_annotators_agree() -> None:
     # a013f00: unanimous answers and the prediction are only stripped, never normalised
     assert vqa_accuracy("yes", ["yes"] * 10) == 1.0
     assert vqa_accuracy(" yes\n", [" yes\t"] * 10) == 1.0  # both sides stripped
+    assert vqa_accuracy("red ball", ["red\nball"] * 10) == 1.0  # newline to space, inside too
     assert vqa_accuracy("Yes", ["yes"] * 10) == 0.0
     assert vqa_accuracy("yes.", ["yes"] * 10) == 0.0
     assert vqa_accuracy("2.", ["2"] * 10) == 0.0
@@ -130,10 +138,12 @@ def test_unknown_scorer_names_the_choices() -> None:
 
 
 def test_rejects_empty_answers() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-empty sequence of ground-truth answers"):
         vqa_accuracy("yes", [])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-empty sequence"):
         vqa_accuracy("yes", "yes")
+    with pytest.raises(ValueError, match="no values to average"):
+        vqa_summary([])
 
 
 def test_summary_rounds_like_set_accuracy() -> None:
@@ -143,9 +153,12 @@ def test_summary_rounds_like_set_accuracy() -> None:
     assert out["accuracy"] == 44.44  # round(100 * (4/3) / 3, 2)
     assert out["per_answer_type"] == {"number": 16.67, "yes/no": 100.0}
     assert out["per_question_type"] == {"how many": 16.67, "is the": 100.0}
+    assert official_percent(iter([1.0, 0.5])) == 75.0  # any iterable, read once
 
 
 def test_evalai_submission_processor() -> None:
     assert evalai_answer_processor("It's Two?") == "it 's 2"
     assert evalai_answer_processor("Yes.") == "yes"
     assert evalai_answer_processor("2,000") == "2000"
+    # "," and "?" are deleted first, so they never become spaces as the other marks do
+    assert evalai_answer_processor("red,blue?no-way") == "redblueno way"

@@ -65,23 +65,15 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from janus_eval.metrics.revisions import ScorerRevision, pick, revisions
 
+_REPO = "open-compass/VLMEvalKit"
+_FILES = ("vlmeval/utils/matching_util.py", "vlmeval/dataset/utils/multiple_choice.py")
 #: The revisions reproduced; the first is the default.
 REVISIONS = revisions(
-    ScorerRevision(
-        name="vlmevalkit-2cf2a36",
-        repo="open-compass/VLMEvalKit",
-        commit="2cf2a36c6e79b51faf676a7011b3a0f5b579814d",
-        date="2026-06-25",
-        files=("vlmeval/utils/matching_util.py", "vlmeval/dataset/utils/multiple_choice.py"),
-    ),
-    ScorerRevision(
-        name="vlmevalkit-18fc37a",
-        repo="open-compass/VLMEvalKit",
-        commit="18fc37a5337e31eec9c104887728ad14e82a6a85",
-        date="2025-04-08",
-        files=("vlmeval/utils/matching_util.py", "vlmeval/dataset/utils/multiple_choice.py"),
-    ),
-)
+    ScorerRevision("vlmevalkit-2cf2a36", _REPO, "2cf2a36c6e79b51faf676a7011b3a0f5b579814d",
+                   "2026-06-25", _FILES),
+    ScorerRevision("vlmevalkit-18fc37a", _REPO, "18fc37a5337e31eec9c104887728ad14e82a6a85",
+                   "2025-04-08", _FILES),
+)  # fmt: skip
 DEFAULT_SCORER = "vlmevalkit-2cf2a36"
 
 REFUSALS = (

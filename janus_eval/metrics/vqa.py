@@ -122,23 +122,14 @@ PUNCTUATION: tuple[str, ...] = (
     ",", "?", "!",
 )  # fmt: skip
 
+_REPO, _FILES = "GT-Vision-Lab/VQA", ("PythonEvaluationTools/vqaEvaluation/vqaEval.py",)
 #: The revisions reproduced; the first is the default.
 REVISIONS = revisions(
-    ScorerRevision(
-        name="vqa-a013f00",
-        repo="GT-Vision-Lab/VQA",
-        commit="a013f0043c1e2cdc995922dfe257f7149aa9af06",
-        date="2021-03-11",
-        files=("PythonEvaluationTools/vqaEvaluation/vqaEval.py",),
-    ),
-    ScorerRevision(
-        name="vqa-2017",
-        repo="GT-Vision-Lab/VQA",
-        commit="c4e6a0e4e84b9702d99800d3393652d92b5df224",
-        date="2017-09-29",
-        files=("PythonEvaluationTools/vqaEvaluation/vqaEval.py",),
-    ),
-)
+    ScorerRevision("vqa-a013f00", _REPO, "a013f0043c1e2cdc995922dfe257f7149aa9af06", "2021-03-11",
+                   _FILES),
+    ScorerRevision("vqa-2017", _REPO, "c4e6a0e4e84b9702d99800d3393652d92b5df224", "2017-09-29",
+                   _FILES),
+)  # fmt: skip
 DEFAULT_SCORER = "vqa-a013f00"
 
 #: vqaEval.py `periodStrip`, verbatim including its broken look-behind (see module doc).
