@@ -139,13 +139,15 @@ def mutants(source: str) -> Iterator[tuple[int, str, str]]:
         yield line, desc, ast.unparse(ast.fix_missing_locations(mutated))
 
 
-def run(target: str, tests: list[str]) -> tuple[int, int, list[str]]:
+def run(target: str, tests: list[str], only: list[str]) -> tuple[int, int, list[str]]:
     path = ROOT / target
     original = path.read_text()
     killed = total = 0
     survivors = []
     try:
         for line, desc, source in mutants(original):
+            if only and not any(text in f"{target}:{line}: {desc}" for text in only):
+                continue
             total += 1
             path.write_text(source)
             done = subprocess.run(
@@ -165,6 +167,13 @@ def run(target: str, tests: list[str]) -> tuple[int, int, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="run only mutants whose 'file:line: description' contains TEXT",
+    )
     args = parser.parse_args()
     for target, tests in TARGETS.items():
         if args.list:
@@ -172,7 +181,9 @@ def main() -> None:
                 print(f"{target}:{line}: {desc}")
             continue
         start = time.time()
-        killed, total, survivors = run(target, tests)
+        killed, total, survivors = run(target, tests, args.only)
+        if not total:
+            continue
         print(f"{target}: {killed}/{total} killed ({100 * killed / total:.1f}%), "
               f"{len(survivors)} survived, {time.time() - start:.0f} s", flush=True)  # fmt: skip
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from janus_eval.metrics.mcq import accuracy_by, circular_eval, circular_group, extract_choice
+from janus_eval.metrics.mcq import (
+    REVISIONS,
+    accuracy_by,
+    circular_eval,
+    circular_group,
+    extract_choice,
+)
 
 CHOICES = {"A": "cat", "B": "dog", "C": "bird"}
 
@@ -48,6 +54,14 @@ def test_extract_choice(answer: str, current: str | None, old: str | None) -> No
     assert extract_choice(answer, CHOICES) == current
     assert extract_choice(answer, CHOICES, scorer="vlmevalkit-2cf2a36") == current
     assert extract_choice(answer, CHOICES, scorer="vlmevalkit-18fc37a") == old
+
+
+def test_revisions_name_repository_commit_and_files() -> None:
+    files = "vlmeval/utils/matching_util.py, vlmeval/dataset/utils/multiple_choice.py"
+    assert [r.reference for r in REVISIONS.values()] == [
+        f"open-compass/VLMEvalKit@2cf2a36 (2026-06-25: {files})",
+        f"open-compass/VLMEvalKit@18fc37a (2025-04-08: {files})",
+    ]
 
 
 def test_unknown_scorer_names_the_choices() -> None:

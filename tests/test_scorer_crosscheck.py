@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from make_scorer_crosscheck import MCQ_REVISIONS, VQA_REVISIONS, build_cases
 
-from janus_eval.metrics import vqa
+from janus_eval.metrics import mcq, vqa
 from janus_eval.metrics.mcq import MMB_ABBRS, accuracy_by, circular_eval, extract_choice, percent
 from janus_eval.metrics.vqa import vqa_accuracy, vqa_summary
 
@@ -31,6 +31,9 @@ def test_stored_inputs_are_the_generators_and_provenance_is_complete() -> None:
         prov = STORED["provenance"][rev]
         assert prov["commit"] == commit and prov["repo"] and prov["files"]
     assert STORED["provenance"]["vqa-a013f00"]["interpreter"].startswith("Python 2.7")
+    # janus_eval names the very commits the official outputs were recorded at
+    assert {r: v.commit for r, v in vqa.REVISIONS.items()} == VQA_REVISIONS
+    assert {r: v.commit for r, v in mcq.REVISIONS.items()} == MCQ_REVISIONS
 
 
 @pytest.mark.parametrize("rev", [*VQA_REVISIONS, *MCQ_REVISIONS])

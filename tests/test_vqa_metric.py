@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from janus_eval.metrics.vqa import (
+    REVISIONS,
     evalai_answer_processor,
     normalize_prediction,
     official_percent,
@@ -130,6 +131,13 @@ def test_master_digits_are_ascii_as_under_python2() -> None:
     assert process_punctuation(arabic, scorer="vqa-2017") == "\u0661\u0662"
     assert process_punctuation("\u0661.\u0665") == "\u0661\u0665"  # period not before a digit
     assert process_punctuation("\u0661.\u0665", scorer="vqa-2017") == "\u0661.\u0665"
+
+
+def test_revisions_name_repository_commit_and_file() -> None:
+    assert [r.reference for r in REVISIONS.values()] == [
+        "GT-Vision-Lab/VQA@a013f00 (2021-03-11: PythonEvaluationTools/vqaEvaluation/vqaEval.py)",
+        "GT-Vision-Lab/VQA@c4e6a0e (2017-09-29: PythonEvaluationTools/vqaEvaluation/vqaEval.py)",
+    ]
 
 
 def test_unknown_scorer_names_the_choices() -> None:
