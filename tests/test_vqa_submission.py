@@ -66,7 +66,12 @@ def _parquet_repo(root: Path, splits: dict) -> None:
 
 @pytest.fixture
 def image(tmp_path: Path, monkeypatch) -> Path:
+    import datasets
+
     monkeypatch.setenv("JANUS_EVAL_CACHE", str(tmp_path / "cache"))
+    # datasets caches a local folder's build under the folder's name, not its path: a fresh
+    # cache, or a "hub" folder of an earlier test run (images since deleted) would be reused
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
     path = tmp_path / "img.jpg"
     Image.new("RGB", (8, 8), (0, 90, 0)).save(path)
     return path
