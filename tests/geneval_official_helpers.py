@@ -2,7 +2,7 @@
 
 `data/geneval_official/keys_<name>.json.gz` lists every key of the model mmdet 3.3.0 builds from
 its config (`swin_s`: the official `mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco.py`; `tiny`:
-the same config reduced, see data/geneval_official/README.md), with its 2.x name where that
+the same config reduced; data/geneval_official/README.md), with its 2.x name where that
 differs (derived from mmcv's BaseTransformerLayer), shape and dtype. The values are a pure
 function of (seed, key) through numpy's legacy RandomState, whose streams never change, so the
 scratch script that ran mmdet and these tests hold the very same weights.

@@ -206,6 +206,9 @@ def test_options_and_errors():
     t = registry.task_class("geneval")
     assert t.kind == "generation" and t.primary_metric == "overall"
     assert t.leaderboard_keys == ("detector", "detector_weights")
+    from janus_eval.detection.official import CHECKPOINT_URL
+
+    assert CHECKPOINT_URL in t.data_help  # `janus-eval tasks geneval` says where to get it
 
 
 def test_aggregate_expands_images_and_finalize_writes_official_results(tmp_path):

@@ -69,8 +69,9 @@ def resize_bilinear_cv2(image: Any, width: int, height: int, device: Any = None)
     The horizontal pass sums two pixels with integer weights (units of 1/2048, exact); the
     vertical pass combines two such rows the way OpenCV's vectorised loop does:
     (((b0 * (S0 >> 4)) >> 16) + ((b1 * (S1 >> 4)) >> 16) + 2) >> 2, which is not the rounded
-    exact value (it can be one grey level lower). An exact 2x reduction is an area average
-    ((a + b + c + d + 2) >> 2), because cv::resize switches to INTER_AREA for it."""
+    exact value (it can be one grey level lower). For an exact 2x reduction cv::resize switches
+    to INTER_AREA, ((a + b + c + d + 2) >> 2); the formula above gives exactly that there
+    (weights 1024/1024), so it needs no case of its own."""
     import numpy as np
     import torch
 
@@ -79,9 +80,6 @@ def resize_bilinear_cv2(image: Any, width: int, height: int, device: Any = None)
     if (width, height) == (w, h):
         return src
     s = src.to(torch.int32)  # every intermediate below fits in 31 bits
-    if w == 2 * width and h == 2 * height:  # cv::resize switches INTER_LINEAR to INTER_AREA
-        total = s[0::2, 0::2] + s[0::2, 1::2] + s[1::2, 0::2] + s[1::2, 1::2]
-        return ((total + 2) >> 2).to(torch.uint8)
 
     def taps(src_len: int, dst_len: int, clamp: bool, shape: tuple[int, ...]):
         i0, i1, w0, w1 = _taps(src_len, dst_len, clamp=clamp)
