@@ -49,50 +49,88 @@ _ENC = r"panoptic_head\.pixel_decoder\.encoder\.layers\.(\d+)\."
 _DEC = r"panoptic_head\.transformer_decoder\.layers\.(\d+)\."
 _PD = r"panoptic_head\.pixel_decoder\."
 
-#: (mmdet 3.x prefix pattern, transformers prefix); `\1`, `\2` are the pattern's groups.
+
+def _group(source: str, target: str, parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(pattern, template) pairs: `source` + each literal part ("{n}": a number) -> `target` +
+    its counterpart; `\\1`, `\\2` in templates are the pattern's groups."""
+    literal = [(re.escape(a).replace(r"\{n\}", r"(\d+)"), b) for a, b in parts]
+    return [(source + a, target + b) for a, b in literal]
+
+
+#: mmdet 3.x key prefixes (regular expressions) -> transformers key prefixes.
 RENAMES: list[tuple[str, str]] = [
-    (r"backbone\.patch_embed\.projection\.", _SWIN + "embeddings.patch_embeddings.projection."),
-    (r"backbone\.patch_embed\.norm\.", _SWIN + "embeddings.norm."),
-    (_BLOCK + r"norm1\.", _SWIN + r"encoder.layers.\1.blocks.\2.layernorm_before."),
-    (_BLOCK + r"norm2\.", _SWIN + r"encoder.layers.\1.blocks.\2.layernorm_after."),
-    (
-        _BLOCK + r"attn\.w_msa\.relative_position_bias_table",
-        _SWIN + r"encoder.layers.\1.blocks.\2.attention.self.relative_position_bias_table",
+    *_group(
+        r"backbone\.patch_embed\.",
+        _SWIN + "embeddings.",
+        [("projection.", "patch_embeddings.projection."), ("norm.", "norm.")],
     ),
-    (
-        _BLOCK + r"attn\.w_msa\.proj\.",
-        _SWIN + r"encoder.layers.\1.blocks.\2.attention.output.dense.",
+    *_group(
+        _BLOCK,
+        _SWIN + r"encoder.layers.\1.blocks.\2.",
+        [
+            ("norm1.", "layernorm_before."),
+            ("norm2.", "layernorm_after."),
+            (
+                "attn.w_msa.relative_position_bias_table",
+                "attention.self.relative_position_bias_table",
+            ),
+            ("attn.w_msa.proj.", "attention.output.dense."),
+            ("ffn.layers.0.0.", "intermediate.dense."),
+            ("ffn.layers.1.", "output.dense."),
+        ],
     ),
-    (_BLOCK + r"ffn\.layers\.0\.0\.", _SWIN + r"encoder.layers.\1.blocks.\2.intermediate.dense."),
-    (_BLOCK + r"ffn\.layers\.1\.", _SWIN + r"encoder.layers.\1.blocks.\2.output.dense."),
-    (_PD + r"input_convs\.(\d+)\.conv\.", _PIXEL + r"input_projections.\1.0."),
-    (_PD + r"input_convs\.(\d+)\.gn\.", _PIXEL + r"input_projections.\1.1."),
-    (_ENC + r"self_attn\.", _PIXEL + r"encoder.layers.\1.self_attn."),
-    (_ENC + r"ffn\.layers\.0\.0\.", _PIXEL + r"encoder.layers.\1.fc1."),
-    (_ENC + r"ffn\.layers\.1\.", _PIXEL + r"encoder.layers.\1.fc2."),
-    (_ENC + r"norms\.0\.", _PIXEL + r"encoder.layers.\1.self_attn_layer_norm."),
-    (_ENC + r"norms\.1\.", _PIXEL + r"encoder.layers.\1.final_layer_norm."),
-    (_PD + r"level_encoding\.weight", _PIXEL + "level_embed"),
-    (_PD + r"lateral_convs\.0\.conv\.", _PIXEL + "adapter_1.0."),
-    (_PD + r"lateral_convs\.0\.gn\.", _PIXEL + "adapter_1.1."),
-    (_PD + r"output_convs\.0\.conv\.", _PIXEL + "layer_1.0."),
-    (_PD + r"output_convs\.0\.gn\.", _PIXEL + "layer_1.1."),
-    (_PD + r"mask_feature\.", _PIXEL + "mask_projection."),
-    (_DEC + r"cross_attn\.attn\.", _HEAD + r"decoder.layers.\1.cross_attn."),
-    (_DEC + r"self_attn\.attn\.out_proj\.", _HEAD + r"decoder.layers.\1.self_attn.out_proj."),
-    (_DEC + r"ffn\.layers\.0\.0\.", _HEAD + r"decoder.layers.\1.fc1."),
-    (_DEC + r"ffn\.layers\.1\.", _HEAD + r"decoder.layers.\1.fc2."),
-    (_DEC + r"norms\.0\.", _HEAD + r"decoder.layers.\1.cross_attn_layer_norm."),
-    (_DEC + r"norms\.1\.", _HEAD + r"decoder.layers.\1.self_attn_layer_norm."),
-    (_DEC + r"norms\.2\.", _HEAD + r"decoder.layers.\1.final_layer_norm."),
-    (r"panoptic_head\.transformer_decoder\.post_norm\.", _HEAD + "decoder.layernorm."),
-    (r"panoptic_head\.query_embed\.", _HEAD + "queries_embedder."),
-    (r"panoptic_head\.query_feat\.", _HEAD + "queries_features."),
-    (r"panoptic_head\.level_embed\.", _HEAD + "level_embed."),
+    *_group(
+        _ENC,
+        _PIXEL + r"encoder.layers.\1.",
+        [
+            ("self_attn.", "self_attn."),
+            ("ffn.layers.0.0.", "fc1."),
+            ("ffn.layers.1.", "fc2."),
+            ("norms.0.", "self_attn_layer_norm."),
+            ("norms.1.", "final_layer_norm."),
+        ],
+    ),
+    *_group(
+        _PD,
+        _PIXEL,
+        [
+            ("input_convs.{n}.conv.", r"input_projections.\1.0."),
+            ("input_convs.{n}.gn.", r"input_projections.\1.1."),
+            ("level_encoding.weight", "level_embed"),
+            ("lateral_convs.0.conv.", "adapter_1.0."),
+            ("lateral_convs.0.gn.", "adapter_1.1."),
+            ("output_convs.0.conv.", "layer_1.0."),
+            ("output_convs.0.gn.", "layer_1.1."),
+            ("mask_feature.", "mask_projection."),
+        ],
+    ),
+    *_group(
+        _DEC,
+        _HEAD + r"decoder.layers.\1.",
+        [
+            ("cross_attn.attn.", "cross_attn."),
+            ("self_attn.attn.out_proj.", "self_attn.out_proj."),
+            ("ffn.layers.0.0.", "fc1."),
+            ("ffn.layers.1.", "fc2."),
+            ("norms.0.", "cross_attn_layer_norm."),
+            ("norms.1.", "self_attn_layer_norm."),
+            ("norms.2.", "final_layer_norm."),
+        ],
+    ),
+    *_group(
+        r"panoptic_head\.",
+        _HEAD,
+        [
+            ("transformer_decoder.post_norm.", "decoder.layernorm."),
+            ("query_embed.", "queries_embedder."),
+            ("query_feat.", "queries_features."),
+            ("level_embed.", "level_embed."),
+            ("mask_embed.0.", "decoder.mask_predictor.mask_embedder.0.0."),
+            ("mask_embed.2.", "decoder.mask_predictor.mask_embedder.1.0."),
+            ("mask_embed.4.", "decoder.mask_predictor.mask_embedder.2.0."),
+        ],
+    ),
     (r"panoptic_head\.cls_embed\.", "class_predictor."),
-    (r"panoptic_head\.mask_embed\.0\.", _HEAD + "decoder.mask_predictor.mask_embedder.0.0."),
-    (r"panoptic_head\.mask_embed\.2\.", _HEAD + "decoder.mask_predictor.mask_embedder.1.0."),
-    (r"panoptic_head\.mask_embed\.4\.", _HEAD + "decoder.mask_predictor.mask_embedder.2.0."),
 ]
 _RENAMES = [(re.compile(p), t) for p, t in RENAMES]
 
