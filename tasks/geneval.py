@@ -11,13 +11,12 @@ Generation writes GenEval's own layout under the run's images/ folder,
 `<index:05d>/metadata.jsonl` (the prompt's JSON object, as `json.dump` writes it) and
 `<index:05d>/samples/<k:05d>.png`, so the official `evaluate_images.py` reads it unchanged.
 
-Scoring runs the detector (`janus_eval.detection`; by default GenEval's own Mask2Former Swin-S
-checkpoint, converted) and the CLIP colour classifier batched on the task's device, then the
-official rules (`janus_eval.metrics.geneval`). The run's identity holds the detector (recorded
-as e.g. "mask2former-swin-s (official GenEval)") and the hashes of the detector and CLIP
-weights, and the leaderboard keeps detectors apart (`leaderboard_keys`). After a run, `geneval_results.jsonl`
-(the official results format, one line per image) and `geneval_grid.html` (images per tag with
-their verdicts) are written beside it.
+Scoring runs the detector (`janus_eval.detection`; GenEval's own, converted, by default) and
+the CLIP colour classifier batched on the task's device, then the official rules. The run's
+identity holds the detector (e.g. "mask2former-swin-s (official GenEval)") and the detector and
+CLIP weight hashes; the leaderboard keeps detectors apart (`leaderboard_keys`). After a run,
+`geneval_results.jsonl` (official format, one line per image) and `geneval_grid.html` (images
+per tag with their verdicts) are written beside it.
 """
 
 from __future__ import annotations
@@ -54,8 +53,7 @@ OBJECT_NAMES = (
 
 #: Options that change how fast scoring runs or where files are read from, not the verdicts.
 RUNTIME_OPTIONS = ("device", "detection_batch_size", "metadata", "object_names")
-#: Identity entries `config()` adds (weight hashes); a task rebuilt from a run's config drops them.
-IDENTITY_ONLY = ("detector_weights", "clip_weights")
+IDENTITY_ONLY = ("detector_weights", "clip_weights")  # added by config(), not options
 
 
 def _offline() -> bool:

@@ -5,11 +5,11 @@ Mirrors djghosh13/geneval `evaluation/evaluate_images.py`: the config
 tree, the checkpoint `mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth` (what
 `evaluation/download_models.sh` saves; found as for the "official" backend, `official.py`),
 `inference_detector` one image at a time, and per class the rows `[x1, y1, x2, y2, score]` with
-their masks. The default "official" backend gives the same detections without mmdet. Differences, both harmless to the results:
-the image goes in as a decoded BGR array rather than a file name (PNG decoding is lossless), and
-the checkpoint is read with `torch.load(weights_only=True)` and then loaded non-strictly into
-the model, as mmcv's `load_checkpoint` (used by `init_detector`) would, instead of unpickling it
-in full.
+their masks. The default "official" backend gives the same detections without mmdet.
+Differences, both harmless to the results: the image goes in as a decoded BGR array rather
+than a file name (PNG decoding is lossless), and the checkpoint is read with
+`torch.load(weights_only=True)` and then loaded non-strictly into the model, as mmcv's
+`load_checkpoint` (used by `init_detector`) would, instead of unpickling it in full.
 """
 
 from __future__ import annotations

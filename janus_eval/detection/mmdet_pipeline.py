@@ -4,15 +4,15 @@ GenEval runs `inference_detector` with the config `mask2former_swin-s-p4-w7-224_
 (mmdet 2.x, mmcv-full 1.7.1, OpenCV 4.6/4.7). Its test pipeline (inherited from
 `mask2former_r50_lsj_8x2_50e_coco.py`) and the head's post-processing, step by step:
 
-1. Load the file with OpenCV (BGR, 8 bit).
+1. Load the file with OpenCV (BGR, 8 bit); here PIL decodes it (the same pixels for PNG).
 2. `Resize(keep_ratio=True)` to img_scale (1333, 800): `mmcv.imrescale`, scale factor
    min(1333 / long side, 800 / short side), new size `int(x * factor + 0.5)`, resized by
    `cv2.resize(..., INTER_LINEAR)`. OpenCV's 8-bit bilinear is fixed-point arithmetic, not
    torch's: `resize_bilinear_cv2` reproduces it bit for bit (see there).
 3. `Pad(size_divisor=32, pad_val=dict(img=(128, 128, 128)))`: bottom/right padding with grey
    128, *before* normalisation (mmdet 3.x pads with 0 after normalising; 2.x is the official one).
-4. `Normalize`: BGR -> RGB, (x - mean) * (1 / std) in float32 with mean (123.675, 116.28, 103.53) and std
-   (58.395, 57.12, 57.375).
+4. `Normalize`: BGR -> RGB, (x - mean) * (1 / std) in float32, mean (123.675, 116.28, 103.53),
+   std (58.395, 57.12, 57.375).
 5. Post-processing (`Mask2FormerHead.simple_test`, `MaskFormerFusionHead.instance_postprocess`):
    mask logits upsampled bilinearly to the padded input, cropped to the resized image, upsampled
    to the original size; class scores = softmax over the classes and "no object", the last
