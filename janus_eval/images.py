@@ -51,6 +51,7 @@ def _decoded(image: str | Path | bytes, *, what: str, reduced: bool) -> Image.Im
     except Image.DecompressionBombError as exc:
         raise UserError(f"{what} {name} is too large to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise UserError(f"{what} {name} cannot be decoded ({cause})") from None
+        if isinstance(exc, OSError) and exc.strerror:  # permission, I/O error: not the pixels
+            raise UserError(f"{what} {name} cannot be read ({exc.strerror})") from None
+        raise UserError(f"{what} {name} cannot be decoded ({exc})") from None
     return opened

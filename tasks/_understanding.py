@@ -164,7 +164,7 @@ def field_problem(record: Mapping[str, Any], **kinds: str) -> str | None:
             continue
         if (kind == "int" and is_int) or (kind == "id" and (is_int or isinstance(value, str))):
             continue
-        got = "missing" if is_missing(value) else f"{type(value).__name__} {value!r:.40}"
+        got = "null or absent" if is_missing(value) else f"{type(value).__name__} {value!r:.40}"
         return f"field {name!r} is {got}, expected {_KINDS[kind]}"
     return None
 
