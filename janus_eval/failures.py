@@ -49,7 +49,8 @@ class WriteFailed(UserError):
         advice = _ADVICE.get(cause.errno or 0, "check the location is writable")
         super().__init__(
             f"cannot write {self.path}: {cause_text(cause)}; {advice}"
-            + (f"; {hint}" if hint else "")
+            + (f" {hint}" if hint.startswith("or ") else f"; {hint}" if hint else "")
+            + "."
         )
         self.notes: list[str] = []
 

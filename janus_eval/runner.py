@@ -244,9 +244,9 @@ class Runner:
                     raise BatchFailed(
                         f"batch of samples {batch[0].sample.id!r}..{batch[-1].sample.id!r} "
                         f"failed: {type(exc).__name__}: {exc}. {self._stored(stats)} result(s) "
-                        f"are stored in {self.store.run_dir}; once the cause is fixed (or if it "
-                        "was passing, such as running out of memory), the same command resumes "
-                        "from there"
+                        f"are stored in {self.store.run_dir}; after fixing the cause (or at "
+                        "once, if it was passing, such as running out of memory), the same "
+                        "command resumes from there"
                     ) from exc
                 for record in records:
                     stored[record["key"]] = record

@@ -54,9 +54,16 @@ def one_run_dir(out: Path) -> Path:
     return run_dir
 
 
-def comparable(lines: list[dict]) -> dict[str, tuple]:
-    """Per result key: what the run computed (not the timing)."""
-    return {r["key"]: (r["id"], r["response"], r["images"], r["scores"]) for r in lines}
+def comparable(run_dir: Path) -> dict[str, tuple]:
+    """Per result key: what the run computed (arrays read back; not the timing)."""
+    from janus_eval.store import RunStore
+
+    store, out = RunStore(run_dir), {}
+    for line in stored_lines(run_dir):
+        scores = store.resolve_arrays(line)["scores"]
+        scores = {k: getattr(v, "tolist", lambda v=v: v)() for k, v in scores.items()}
+        out[line["key"]] = (line["id"], line["response"], line["images"], scores)
+    return out
 
 
 def assert_one_clear_error(result, *needles: str) -> None:
