@@ -60,6 +60,27 @@ def test_image_paths_must_stay_below_images_and_belong_to_one_sample():
         check_image_paths("t", [("a", "b/00000.png"), ("B", "B/00000.png")])
 
 
+class _RawLayout(Task):
+    """A plug-in whose image_relpath uses ids raw: the runner must refuse its runs."""
+
+    name, kind = "raw-layout", "generation"
+
+    def request(self, sample):
+        return ImageRequest("p", request_id=sample.id, n=1)
+
+    def image_relpath(self, sample, index):
+        return f"{sample.id}/{index}.png"
+
+
+@pytest.mark.parametrize(
+    ("ids", "needle"),
+    [(["ok", "../../x"], "outside the run's images/"), (["A", "a"], "would share")],
+)
+def test_the_runner_refuses_a_layout_that_escapes_or_collides(ids, needle):
+    with pytest.raises(UserError, match=needle):
+        plan_work(_RawLayout(), [Sample(i) for i in ids], 0, {})
+
+
 class _IntIds(Task):
     name, kind = "int-ids", "understanding"
 
@@ -248,3 +269,12 @@ def test_record_fields_are_type_checked_naming_file_and_line(tmp_path, field, va
     skipping = registry.make_task("pope", {"split": "random", "skip_bad_records": "true"})
     assert [s.data["question"] for s in skipping.samples(data, None)] == ["Is there a dog?"]
     assert len(skipping.skipped) == 1
+
+
+def test_geneval_score_needs_no_network_for_class_names(tmp_path, cli):
+    """It used to try a download of object_names.txt and then advise a --data-dir option that
+    geneval-score does not have; the names are built in now."""
+    (tmp_path / "images").mkdir()
+    result = cli("geneval-score", str(tmp_path / "images"), env={"HF_HUB_OFFLINE": "1"})
+    assert_one_clear_error(result, "no prompt folders")
+    assert "--data-dir" not in result.stderr and "object_names" not in result.stderr
