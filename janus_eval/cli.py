@@ -144,7 +144,8 @@ def run(
         typer.Option(
             "--resume/--no-resume",
             help="Reuse results stored by an earlier identical run (default). --no-resume moves "
-            "earlier results aside (never deletes them) and starts over.",
+            "earlier results aside (never deletes them; with --shard, that slice's only) and "
+            "starts over.",
         ),
     ] = True,
     task_option: Annotated[
