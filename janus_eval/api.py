@@ -122,6 +122,10 @@ def evaluate(
     `janus_eval.merge.merge_runs`); under a torch.distributed launch the slices are the ranks and
     rank 0 returns the merged record. `demo=True` reads the task's small built-in sample
     (janus_eval/demo_data/<task>) instead of `data_dir`; such runs are marked as demos.
+
+    One process writes a run (or a slice of it) at a time: another one holding it is a
+    UserError naming its pid and host (janus_eval.lock). Failed writes are UserErrors naming the
+    file and saying what is kept (janus_eval.failures); nothing stored is ever removed.
     """
     started_at, t_start = now(), time.perf_counter()
     shard = parse_shard(shard) if isinstance(shard, str) else shard

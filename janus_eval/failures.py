@@ -90,8 +90,11 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
     def message(self) -> str:
-        if self.run_dir is None:
-            return "interrupted before any result was stored; run the same command to start again"
+        if self.run_dir is None:  # before a run started writing, or between two tasks
+            return (
+                "interrupted (no run was writing); stored results are kept; run the same "
+                "command to resume"
+            )
         return (
             f"interrupted: {self.stored} results stored in {self.run_dir}; run the same command "
             "to resume"
