@@ -70,6 +70,8 @@ def set_aside_slice(
     if not present:
         return None
     aside = _aside_dir(run_dir, fresh=False)
+    if any((aside / p.relative_to(run_dir)).exists() for p in present):  # never overwrite
+        aside = _aside_dir(run_dir, fresh=True)
     for path in present:
         target = aside / path.relative_to(run_dir)
         with writing(target, hint="--no-resume moves earlier results aside"):

@@ -99,7 +99,7 @@ def test_sigkill_generation_run_resumes_to_identical_results(tmp_path):
 
 def test_same_command_twice_at_once(tmp_path):
     out = tmp_path / "out"
-    first = start([*SLOW_QA, "--output-dir", str(out), "--model-option", "delay_s=2"])
+    first = start([*SLOW_QA, "--output-dir", str(out), "--model-option", "delay_s=5"])
     assert wait_for(lambda: _config_written(out))
     for extra, needle in (([], "it resumes"), (["--no-resume"], "--no-resume would move")):
         second = run([*SLOW_QA, *extra, "--output-dir", str(out)])
@@ -118,7 +118,7 @@ def test_same_command_twice_at_once(tmp_path):
 def test_slices_run_side_by_side_but_never_twice(tmp_path):
     out = tmp_path / "out"
     args = [*SLOW_QA, "--output-dir", str(out)]
-    slice0 = start([*args, "--shard", "0/2", "--model-option", "delay_s=2"])
+    slice0 = start([*args, "--shard", "0/2", "--model-option", "delay_s=5"])
     assert wait_for(lambda: _config_written(out))
     again = run([*args, "--shard", "0/2"])
     whole = run(args)
