@@ -181,8 +181,7 @@ def evaluate(
     mine = [it for it in items if shard is None or shard_of(it.sample.id, shard[1]) == shard[0]]
     with (
         run_lock(
-            Path(output_dir),
-            run_id,
+            run_dir,
             shard,
             while_alone=lambda: prepare_run_dir(run_dir, set_aside=not resume and shard is None),
             purpose=LOCK_ADVICE[resume],
@@ -191,8 +190,6 @@ def evaluate(
     ):
         if not resume and shard is not None:
             set_aside_slice(run_dir, shard, [p for _, p in image_files(task_obj, mine)])
-        with writing(run_dir, hint="or choose another --output-dir"):
-            run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", config)
         store = RunStore(run_dir, shard, own_file_only=not resume and shard is not None)
         what = f"{task_obj.name} · {model_desc.get('name', model)}"

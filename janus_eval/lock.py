@@ -1,13 +1,13 @@
 """One writer per run directory: advisory locks (flock) held for the whole run.
 
 The same command started twice into one output folder would otherwise compute everything twice
-and append duplicate keys; a `--no-resume` would move the directory aside under a run that is
-still writing into it. The locks are hidden files in OUTPUT_DIR, beside the run directories rather
-than inside them, so moving a run directory aside never moves its lock.
+and append duplicate keys; a `--no-resume` would move results aside under a run that is still
+writing them. The locks are hidden files in the run directory, which stays where it is
+(`--no-resume` moves its contents aside, never the lock files):
 
-* `.<run_id>.lock`: an unsharded run holds it exclusively. Slices (`--shard I/N`, torchrun
-  ranks) share it, so slices run side by side but never beside an unsharded run.
-* `.<run_id>.shard-I-of-N.lock`: each slice holds its own exclusively.
+* `.lock`: an unsharded run holds it exclusively. Slices (`--shard I/N`, torchrun ranks) share
+  it, so slices run side by side but never beside an unsharded run.
+* `.shard-I-of-N.lock`: each slice holds its own exclusively.
 
 A holder writes its pid, host and command into the file it holds exclusively, so the process
 that is refused can name it. The kernel drops a lock when its process dies (SIGKILL included),
@@ -23,6 +23,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -44,26 +45,30 @@ LOCK_ADVICE = {
 SHARED_WAIT_S = 10.0
 
 
+#: Names of the lock files in a run directory (never moved aside, never swept).
+LOCK_FILES = re.compile(r"\.lock|\.shard-\d+-of-\d+\.lock")
+
+
 @contextlib.contextmanager
 def run_lock(
-    output_dir: Path,
-    run_id: str,
+    run_dir: Path,
     shard: tuple[int, int] | None,
     *,
     while_alone: Callable[[], None] = lambda: None,
     purpose: str = "",
 ) -> Iterator[None]:
-    """Hold the run's locks for the block. `while_alone` runs while no other process holds any
-    lock of this run (always for an unsharded run; for a slice when it is the first to arrive):
-    the moment to clean up after interrupted writes. `purpose` ends the refusal message."""
-    folder = Path(output_dir)
+    """Create the run directory and hold its locks for the block. `while_alone` runs while no
+    other process holds any lock of this run (always for an unsharded run; for a slice when it
+    is the first to arrive): the moment to set results aside or to clean up after interrupted
+    writes. `purpose` ends the refusal message."""
+    folder = Path(run_dir)
     with writing(folder, hint="or choose another --output-dir"):
         folder.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        run_fd = stack.enter_context(_opened(folder / f".{run_id}.lock"))
+        run_fd = stack.enter_context(_opened(folder / ".lock"))
         if shard is None:
             if not _try(run_fd, fcntl.LOCK_EX):
-                raise _refusal(folder, run_id, purpose)
+                raise _refusal(folder, purpose)
             _write_holder(run_fd, None)
             while_alone()
         else:
@@ -71,16 +76,16 @@ def run_lock(
                 _write_holder(run_fd, shard)
                 while_alone()
             if not _wait_shared(run_fd):
-                raise _refusal(folder, run_id, purpose)
-            own_fd = stack.enter_context(_opened(_shard_lock(folder, run_id, shard)))
+                raise _refusal(folder, purpose)
+            own_fd = stack.enter_context(_opened(_shard_lock(folder, shard)))
             if not _try(own_fd, fcntl.LOCK_EX):
-                raise _refusal(folder, run_id, purpose, shard=shard)
+                raise _refusal(folder, purpose, shard=shard)
             _write_holder(own_fd, shard)
         yield
 
 
-def _shard_lock(folder: Path, run_id: str, shard: tuple[int, int]) -> Path:
-    return folder / f".{run_id}.shard-{shard[0]}-of-{shard[1]}.lock"
+def _shard_lock(folder: Path, shard: tuple[int, int]) -> Path:
+    return folder / f".shard-{shard[0]}-of-{shard[1]}.lock"
 
 
 @contextlib.contextmanager
@@ -159,29 +164,26 @@ def _describe(info: dict | None) -> str:
     return f"{what}, running since {info.get('since')}: {info.get('command')}"
 
 
-def _live_holders(folder: Path, run_id: str) -> list[dict | None]:
+def _live_holders(folder: Path) -> list[dict | None]:
     """Who holds this run's locks now: the unsharded holder, or every slice holding its own."""
     holders: list[dict | None] = []
-    with _opened(folder / f".{run_id}.lock") as fd:
+    with _opened(folder / ".lock") as fd:
         if not _try(fd, fcntl.LOCK_SH):  # held exclusively: by an unsharded run
             return [_holder(fd)]
-    for path in sorted(folder.glob(f".{run_id}.shard-*.lock")):
+    for path in sorted(folder.glob(".shard-*.lock")):
         with _opened(path) as fd:
             if not _try(fd, fcntl.LOCK_EX):
                 holders.append(_holder(fd))
     return holders or [None]
 
 
-def _refusal(
-    folder: Path, run_id: str, purpose: str, *, shard: tuple[int, int] | None = None
-) -> UserError:
+def _refusal(folder: Path, purpose: str, *, shard: tuple[int, int] | None = None) -> UserError:
     if shard is not None:
-        with _opened(_shard_lock(folder, run_id, shard)) as fd:
+        with _opened(_shard_lock(folder, shard)) as fd:
             holders = [_holder(fd)]
     else:
-        holders = _live_holders(folder, run_id)
-    run_dir = folder / run_id
-    what = f"slice {shard[0]}/{shard[1]} of {run_dir}" if shard else str(run_dir)
+        holders = _live_holders(folder)
+    what = f"slice {shard[0]}/{shard[1]} of {folder}" if shard else str(folder)
     return UserError(
         f"{what} is in use by {'; '.join(_describe(h) for h in holders)}. "
         f"{purpose or 'Wait for it to finish (or stop it) and run this command again.'}"

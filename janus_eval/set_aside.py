@@ -1,6 +1,7 @@
 """`--no-resume`: earlier results are moved aside, never deleted.
 
-An unsharded run moves the whole run directory to a dated sibling. A slice (`--shard I/N`, a
+An unsharded run moves everything in the run directory (but its lock files) to a dated
+sibling. A slice (`--shard I/N`, a
 torchrun rank) may run beside the other slices of the same run, so it moves only what is its
 own: its results file and slice record, the arrays its lines point at, and its samples' images,
 into the same dated sibling (same layout). Both run under the run lock (janus_eval.lock), so
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from janus_eval.failures import writing
+from janus_eval.lock import LOCK_FILES
 from janus_eval.store import ARRAY_TAG, remove_temporary_files, shard_filename
 
 log = logging.getLogger("janus_eval")
@@ -40,19 +42,23 @@ def prepare_run_dir(run_dir: Path, *, set_aside: bool) -> None:
     a resumed run clears temporary files that an interrupted write left behind."""
     if set_aside:
         set_aside_run(run_dir)
-    elif run_dir.is_dir():
+    else:
         removed = remove_temporary_files(run_dir)
         if removed:
             log.info("removed %d temporary file(s) left by an interrupted write", removed)
 
 
 def set_aside_run(run_dir: Path) -> Path | None:
-    """Move the whole run directory aside (caller holds the run's exclusive lock)."""
-    if not run_dir.exists():
+    """Move everything in the run directory but its lock files aside (caller holds the run's
+    exclusive lock, which stays in place)."""
+    present = [p for p in run_dir.iterdir() if not LOCK_FILES.fullmatch(p.name)]
+    if not present:
         return None
     aside = _aside_dir(run_dir, fresh=True)
-    with writing(aside, hint="--no-resume moves earlier results aside"):
-        os.replace(run_dir, aside)
+    for path in present:
+        with writing(aside / path.name, hint="--no-resume moves earlier results aside"):
+            aside.mkdir(exist_ok=True)
+            os.replace(path, aside / path.name)
     log.warning("--no-resume: earlier results moved to %s", aside)
     return aside
 

@@ -68,7 +68,7 @@ def _resume_and_compare(tmp_path: Path, args: list[str], out: Path) -> dict:
     lines = stored_lines(got)
     assert len(lines) == len({x["key"] for x in lines}) == record["n_samples"]
     assert not list(got.rglob(".*.tmp"))
-    lock = json.loads((out / f".{got.name}.lock").read_text())
+    lock = json.loads((got / ".lock").read_text())
     assert lock["pid"] == resumed.pid  # the dead holders' lock was taken over
     return record
 
@@ -98,9 +98,14 @@ def test_sigkill_generation_run_resumes_to_identical_results(tmp_path):
 
 
 def test_same_command_twice_at_once(tmp_path):
+    """The first one is a --no-resume over finished results: setting them aside must not take
+    its lock along."""
     out = tmp_path / "out"
-    first = start([*SLOW_QA, "--output-dir", str(out), "--model-option", "delay_s=5"])
-    assert wait_for(lambda: _config_written(out))
+    assert run([*SLOW_QA, "--output-dir", str(out), "--model-option", "delay_s=0"]).returncode == 0
+    first = start(
+        [*SLOW_QA, "--no-resume", "--output-dir", str(out), "--model-option", "delay_s=5"]
+    )
+    assert wait_for(lambda: any(out.glob("*.replaced-*")) and _config_written(out))
     for extra, needle in (([], "it resumes"), (["--no-resume"], "--no-resume would move")):
         second = run([*SLOW_QA, *extra, "--output-dir", str(out)])
         assert first.poll() is None, "the first run ended before the second was refused"
@@ -112,7 +117,8 @@ def test_same_command_twice_at_once(tmp_path):
     assert third.returncode == 0, third.stderr
     lines = stored_lines(one_run_dir(out))
     assert len(lines) == 40 and len({x["key"] for x in lines}) == 40
-    assert [p.name for p in out.iterdir() if p.is_dir()] == [one_run_dir(out).name]
+    (aside,) = out.glob("*.replaced-*")  # the first run's; the refused --no-resume moved nothing
+    assert len(stored_lines(aside)) == 40
 
 
 def test_slices_run_side_by_side_but_never_twice(tmp_path):
