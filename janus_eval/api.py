@@ -12,6 +12,7 @@ from typing import Any
 from janus_eval import distributed, registry
 from janus_eval.devices import check_device
 from janus_eval.failures import reporting, writing
+from janus_eval.identity import SCHEME, data_fingerprint
 from janus_eval.lock import LOCK_ADVICE, run_lock
 from janus_eval.provenance import device_name, git_commit, now, package_versions, stable_hash
 from janus_eval.runner import (
@@ -137,6 +138,7 @@ def evaluate(
         raise UserError(f"--limit must be at least 1 (got {limit})")
 
     task_obj = task if isinstance(task, Task) else registry.make_task(task, task_options)
+    task_obj.seed = seed
     # Data first: a bad data directory should fail before minutes of weight loading.
     data_path = (
         demo_data_dir(task_obj.name)
@@ -168,15 +170,17 @@ def evaluate(
         "task": task_obj.config(),
         "model": model_desc,
         "data": {
+            # where this run read its data: recorded, but not part of the run id
             "data_dir": str(data_path) if data_path else None,
-            "fingerprint": stable_hash([(it.sample.id, it.key) for it in items]),
+            "fingerprint": data_fingerprint((it.sample.id, it.data_id) for it in items),
+            "scheme": SCHEME,
             "n_samples": len(items),
             "demo": demo,
         },
         "limit": limit,
         "seed": seed,
     }
-    run_id = _run_id(task_obj.name, model_desc, config)
+    run_id = _run_id(task_obj.name, model_desc, run_identity(config, task_obj))
     run_dir = Path(output_dir) / run_id
     mine = [it for it in items if shard is None or shard_of(it.sample.id, shard[1]) == shard[0]]
     with (
@@ -263,6 +267,14 @@ def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list
             f"{type(exc).__name__}: {exc}. Check the files against `janus-eval tasks "
             f"{task.name}` (if they are right, this is a bug: re-run with -v and report it)."
         ) from exc
+
+
+def run_identity(config: dict, task: Task) -> dict:
+    """The part of a run's config that its id hashes: everything that changes results, and
+    nothing that only says where the data lay (the data directory, a task's location options);
+    the data themselves count through their content fingerprint."""
+    data = {k: v for k, v in config["data"].items() if k != "data_dir"}
+    return {**config, "task": task.identity(), "data": data}
 
 
 def _run_id(task_name: str, model_desc: dict, config: dict) -> str:

@@ -13,7 +13,9 @@
   the model plus one tensor, and never a float32 copy of a bf16 checkpoint bound for a GPU.
 * Checks first: every expected tensor must exist with the expected shape, and nothing
   unexpected may be present (known-unused tensors excepted); all problems are reported in one
-  UserError before anything is copied.
+  UserError before anything is copied. The VQ encoder is optional as a whole: inference never
+  encodes images, so a checkpoint with no VQ-encoder tensor at all loads without it (one with
+  only some of them is incomplete and refused).
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ import os
 import pickle
 import re
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,6 +35,7 @@ import torch
 from janus_eval.types import UserError
 
 from .config import JanusConfig, read_config
+from .layouts import SOURCES, Piece, has_vq_encoder, split_rows
 from .model import JanusModel, vq_dtype_for
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -229,106 +230,6 @@ def open_weight_file(path: Path) -> SafetensorsFile | TorchBinFile:
     return SafetensorsFile(path) if path.suffix == ".safetensors" else TorchBinFile(path)
 
 
-# ---------------------------------------------------------------------------------------------
-# Which source tensors fill which parameter
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Source tensor `key` fills rows [start, start + shape[0]) of a parameter."""
-
-    key: str
-    shape: tuple[int, ...]
-    start: int
-
-
-def _llm_sources(name: str, prefix: str) -> list[str]:
-    """Our LLM name (under `llm.`) -> source keys; fused weights list their parts in order."""
-    if name.endswith("self_attn.qkv_proj.weight"):
-        base = name[: -len("qkv_proj.weight")]
-        return [f"{prefix}{base}{p}_proj.weight" for p in "qkv"]
-    if name.endswith("mlp.gate_up_proj.weight"):
-        base = name[: -len("gate_up_proj.weight")]
-        return [f"{prefix}{base}gate_proj.weight", f"{prefix}{base}up_proj.weight"]
-    return [prefix + name]
-
-
-def original_sources(name: str) -> list[str]:
-    head, _, rest = name.partition(".")
-    if head == "llm":
-        if rest == "lm_head.weight":
-            return ["language_model.lm_head.weight"]
-        return _llm_sources(rest, "language_model.model.")
-    if head == "vision":
-        return ["vision_model.vision_tower." + rest]
-    if head == "vq":
-        return ["gen_vision_model." + rest]
-    return [name]  # aligner, gen_aligner, gen_head, gen_embed: same names upstream
-
-
-_HF_VISION = [
-    (r"^patch_embed\.proj\.", "embeddings.patch_embedding."),
-    (r"^pos_embed$", "embeddings.position_embedding.weight"),
-    (r"^blocks\.(\d+)\.norm(\d)\.", r"encoder.layers.\1.layer_norm\2."),
-    (r"^blocks\.(\d+)\.attn\.proj\.", r"encoder.layers.\1.self_attn.projection_layer."),
-    (r"^blocks\.(\d+)\.mlp\.", r"encoder.layers.\1.mlp."),
-    (r"^norm\.", "post_layernorm."),
-]
-_HF_VQ = [
-    (r"^(encoder|decoder)\.mid\.0\.", r"\1.mid.block_1."),
-    (r"^(encoder|decoder)\.mid\.1\.", r"\1.mid.attn_1."),
-    (r"^(encoder|decoder)\.mid\.2\.", r"\1.mid.block_2."),
-    (r"^encoder\.conv_blocks\.(\d+)\.res\.", r"encoder.down.\1.block."),
-    (r"^encoder\.conv_blocks\.", "encoder.down."),
-    (r"^decoder\.conv_blocks\.(\d+)\.res\.", r"decoder.up.\1.block."),
-    (r"^decoder\.conv_blocks\.", "decoder.up."),
-]
-
-
-def _sub(rules: list[tuple[str, str]], name: str) -> str:
-    for pattern, repl in rules:
-        name = re.sub(pattern, repl, name)
-    return name
-
-
-def _hf_mlp(rest: str) -> str:
-    """Upstream Sequential index (0, 2, 4..) -> transformers' fc1 / hidden_layers.k."""
-    m = re.match(r"layers\.(\d+)\.(.*)", rest)
-    assert m, rest
-    i = int(m.group(1))
-    return f"fc1.{m.group(2)}" if i == 0 else f"hidden_layers.{i // 2 - 1}.{m.group(2)}"
-
-
-def hf_sources(name: str) -> list[str]:
-    head, _, rest = name.partition(".")
-    if head == "llm":
-        if rest == "lm_head.weight":
-            return ["lm_head.weight"]
-        return _llm_sources(rest, "model.language_model.")
-    if head == "vision":
-        m = re.match(r"blocks\.(\d+)\.attn\.qkv\.(weight|bias)$", rest)
-        if m:
-            return [
-                f"model.vision_model.encoder.layers.{m.group(1)}.self_attn.{p}_proj.{m.group(2)}"
-                for p in "qkv"
-            ]
-        return ["model.vision_model." + _sub(_HF_VISION, rest)]
-    if head == "aligner":
-        return ["model.aligner." + _hf_mlp(rest)]
-    if head == "gen_aligner":
-        return ["model.generation_aligner." + _hf_mlp(rest)]
-    if head == "gen_head":
-        return ["model.generation_head." + rest.replace("output_mlp_projector", "proj_out")]
-    if head == "gen_embed":
-        return ["model.generation_embeddings." + rest]
-    if head == "vq":
-        return ["model.vqmodel." + _sub(_HF_VQ, rest)]
-    raise KeyError(name)
-
-
-SOURCES: dict[str, Callable[[str], list[str]]] = {"original": original_sources, "hf": hf_sources}
-
-
 def plan(
     model: torch.nn.Module,
     layout: str,
@@ -346,7 +247,7 @@ def plan(
         keys = sources(name)
         if tie_lm_head and name == "llm.lm_head.weight" and keys[0] not in available:
             keys = sources("llm.embed_tokens.weight")
-        splits = _split_rows(name, param.shape, len(keys), model)
+        splits = split_rows(name, param.shape, len(keys), model.config)
         pieces, start = [], 0
         for key, nrows in zip(keys, splits):
             shape = (nrows, *param.shape[1:]) if len(keys) > 1 else tuple(param.shape)
@@ -379,15 +280,6 @@ def plan(
     return out
 
 
-def _split_rows(name: str, shape: torch.Size, parts: int, model: torch.nn.Module) -> list[int]:
-    if parts == 1:
-        return [shape[0]]
-    if name.endswith("qkv_proj.weight"):
-        c = model.config.llm
-        return [c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.n_kv_heads * c.head_dim]
-    return [shape[0] // parts] * parts
-
-
 def _same_shape(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     """Equal, or equal once size-1 dims are dropped (pos_embed is [1, N, W] upstream, [N, W]
     in transformers)."""
@@ -412,13 +304,17 @@ def resolve(model_path: str | Path) -> Path:
 
 
 def build_empty(
-    cfg: JanusConfig, device: str | torch.device, dtype: torch.dtype, parts: str = "all"
+    cfg: JanusConfig,
+    device: str | torch.device,
+    dtype: torch.dtype,
+    parts: str = "all",
+    vq_encoder: bool = True,
 ) -> JanusModel:
     """The model with uninitialised storage on `device`: LLM/vision/heads in `dtype`, the VQ
     model in fp32 (fp32 runs) or bf16; parts="generation" leaves out what generation never
-    runs (JanusModel.keep)."""
+    runs, vq_encoder=False the VQ encoder (JanusModel.keep)."""
     with torch.device("meta"):
-        model = JanusModel(cfg).keep(parts)
+        model = JanusModel(cfg).keep(parts, vq_encoder=vq_encoder)
     model.to(dtype)
     model.vq.to(vq_dtype_for(dtype))
     return model.to_empty(device=device).eval().requires_grad_(False)
@@ -438,7 +334,9 @@ def load_model(
             for key, meta in f.meta().items():
                 where[key] = (f, meta)
         available = {k: m for k, (_, m) in where.items()}
-        model = build_empty(cfg, device, DTYPES[dtype], parts)
+        model = build_empty(
+            cfg, device, DTYPES[dtype], parts, has_vq_encoder(cfg.layout, available)
+        )
         with torch.device("meta"):
             full = {n for n, _ in JanusModel(cfg).named_parameters()}
         left_out = full - {n for n, _ in model.named_parameters()}
@@ -485,34 +383,15 @@ def fingerprint(ckpt: Path) -> str:
     """sha256 over the weight files' own sha256s (and config.json's).
 
     A hub snapshot's files are symlinks to blobs named by their sha256, which is used as is;
-    other files are hashed once and remembered under $JANUS_EVAL_CACHE/fingerprints, keyed by
-    (real path, size, mtime)."""
+    other files are hashed once and remembered under $JANUS_EVAL_CACHE/filehash, keyed by path
+    and checked against (size, mtime, ctime, inode) (janus_eval.filehash)."""
+    from janus_eval.filehash import FileDigests
+
+    digests = FileDigests()
     h = hashlib.sha256()
-    for path in [ckpt / "config.json", *weight_files(ckpt)]:
-        h.update(path.name.encode() + b"\0" + _file_sha256(path).encode() + b"\n")
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    real = Path(os.path.realpath(path))
-    if re.fullmatch(r"[0-9a-f]{64}", real.name) and "blobs" in real.parts:
-        return real.name
-    from janus_eval.cache import cache_dir
-
-    st = real.stat()
-    cache = cache_dir("fingerprints") / (
-        hashlib.sha256(f"{real}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest() + ".txt"
-    )
-    if cache.is_file():
-        return cache.read_text().strip()
-    h = hashlib.sha256()
-    with open(real, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            h.update(block)
-    digest = h.hexdigest()
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(digest)
-    except OSError:
-        pass
-    return digest
+        for path in [ckpt / "config.json", *weight_files(ckpt)]:
+            h.update(path.name.encode() + b"\0" + digests.sha256(path).encode() + b"\n")
+    finally:
+        digests.save()
+    return h.hexdigest()

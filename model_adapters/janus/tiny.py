@@ -25,7 +25,15 @@ from typing import Any
 from janus_eval.cache import CACHE_HINT, cache_dir
 from janus_eval.failures import writing
 
-TINY_VERSION = 3
+from .layouts import export_state  # noqa: F401 (tests build variants of janus-tiny with it)
+
+TINY_VERSION = 4
+#: janus-tiny speaks Janus-Pro's roles, and says so the way a checkpoint saved by transformers
+#: does (the processor reads the roles off it; nothing guesses).
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ '<|User|>' if m['role'] == 'user' else '<|Assistant|>' }}: "
+    "{{ m['content'] }}\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}"
+)
 IMAGE_SIZE = 32
 SEED = 20240611
 
@@ -108,7 +116,11 @@ def tiny_config():
             ffn_dim=LLM["intermediate_size"],
         ),
         vision=VisionConfig(image_size=IMAGE_SIZE, **VISION),
-        vq=VQConfig(**{**VQ, "ch_mult": tuple(VQ["ch_mult"])}),
+        vq=VQConfig(
+            **{k: VQ[k] for k in ("ch", "z_channels", "num_res_blocks")},
+            encoder_ch_mult=tuple(VQ["ch_mult"]),
+            decoder_ch_mult=tuple(VQ["ch_mult"]),
+        ),
         gen_head_dim=LLM["hidden_size"],
     )
 
@@ -139,32 +151,6 @@ def random_state(cfg, seed: int = SEED) -> dict[str, Any]:
             t = torch.randn(shape, generator=g) / fan_in**0.5
         state[name] = t.contiguous()
     return state
-
-
-def export_state(state: dict[str, Any], cfg, layout: str) -> dict[str, Any]:
-    """Our parameter names -> the checkpoint's tensor names (fused weights split back)."""
-    import torch
-
-    from .load import SOURCES, _split_rows
-    from .model import JanusModel
-
-    with torch.device("meta"):
-        model = JanusModel(cfg)
-    out = {}
-    for name, tensor in state.items():
-        keys = SOURCES[layout](name)
-        parts = (
-            tensor.split(_split_rows(name, tensor.shape, len(keys), model))
-            if len(keys) > 1
-            else [tensor]
-        )
-        for key, part in zip(keys, parts):
-            out[key] = (
-                part.squeeze(0)
-                if layout == "hf" and name == "vision.pos_embed"
-                else part.contiguous()
-            )
-    return out
 
 
 def _write(root: Path, layout: str) -> None:
@@ -373,6 +359,7 @@ def _write_tokenizer(root: Path) -> None:
             "eos_token": SPECIAL_TOKENS[100001],
             "pad_token": SPECIAL_TOKENS[100015],
             "clean_up_tokenization_spaces": False,
+            "chat_template": CHAT_TEMPLATE,
             "model_max_length": 16384,
             "tokenizer_class": "PreTrainedTokenizerFast",
             # what transformers' JanusProcessor reads (the hf layout's converter writes these)
