@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from janus_eval import distributed, registry
+from janus_eval.devices import check_device
+from janus_eval.failures import reporting, writing
 from janus_eval.identity import SCHEME, data_fingerprint
+from janus_eval.lock import LOCK_ADVICE, run_lock
 from janus_eval.provenance import device_name, git_commit, now, package_versions, stable_hash
-from janus_eval.runner import ExecutionStats, Runner, WorkItem, plan_work, shard_of
+from janus_eval.runner import (
+    ExecutionStats,
+    Runner,
+    WorkItem,
+    image_files,
+    plan_work,
+    shard_of,
+)
+from janus_eval.set_aside import prepare_run_dir, set_aside_slice
 from janus_eval.store import RunStore, atomic_write_json
 from janus_eval.types import RunRecord, Sample, Task, UserError
 
@@ -33,6 +43,7 @@ def build_adapter(
     """Construct a registered adapter by name (the adapter validates its own checkpoint)."""
     if dtype not in DTYPES:
         raise UserError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    check_device(device)
     cls = registry.adapter_class(model)
     return cls(model_path=model_path, device=device, dtype=dtype, **(model_options or {}))
 
@@ -112,6 +123,10 @@ def evaluate(
     `janus_eval.merge.merge_runs`); under a torch.distributed launch the slices are the ranks and
     rank 0 returns the merged record. `demo=True` reads the task's small built-in sample
     (janus_eval/demo_data/<task>) instead of `data_dir`; such runs are marked as demos.
+
+    One process writes a run (or a slice of it) at a time: another one holding it is a
+    UserError naming its pid and host (janus_eval.lock). Failed writes are UserErrors naming the
+    file and saying what is kept (janus_eval.failures); nothing stored is ever removed.
     """
     started_at, t_start = now(), time.perf_counter()
     shard = parse_shard(shard) if isinstance(shard, str) else shard
@@ -167,64 +182,74 @@ def evaluate(
     }
     run_id = _run_id(task_obj.name, model_desc, run_identity(config, task_obj))
     run_dir = Path(output_dir) / run_id
-    if not resume:
-        _set_aside(run_dir, shard)
-        if world is not None:
-            distributed.barrier()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json", config)
-
     mine = [it for it in items if shard is None or shard_of(it.sample.id, shard[1]) == shard[0]]
-    store = RunStore(run_dir, shard)
-    what = f"{task_obj.name} · {model_desc.get('name', model)}"
-    if shard:
-        what += f" · shard {shard[0]}/{shard[1]}"
-    with _progress_bar(what, len(mine), enabled=progress) as advance:
-        stored, stats = Runner(
-            task_obj, adapter, store, batch_size=batch_size, progress=advance
-        ).run(mine)
-    log.info("%s: computed %d, reused %d (of %d)", run_id, stats.computed, stats.reused, len(mine))
-
-    results = {it.key: store.resolve_arrays(stored[it.key]) for it in mine}
-
-    def make_record(
-        metrics: dict, covered: Sequence[WorkItem], part: tuple[int, int] | None, complete: bool
-    ) -> RunRecord:
-        return _record(
-            task_obj,
-            run_id,
-            model_desc,
-            config,
-            metrics,
-            covered,
-            stats,
-            seed,
-            device,
-            started_at,
-            t_start,
-            model_load_s,
-            part,
-            complete=complete,
+    with (
+        run_lock(
+            run_dir,
+            shard,
+            while_alone=lambda: prepare_run_dir(run_dir, set_aside=not resume and shard is None),
+            purpose=LOCK_ADVICE[resume],
+        ),
+        reporting(run_dir),
+    ):
+        if not resume and shard is not None:
+            set_aside_slice(run_dir, shard, [p for _, p in image_files(task_obj, mine)])
+        atomic_write_json(run_dir / "config.json", config)
+        store = RunStore(run_dir, shard, own_file_only=not resume and shard is not None)
+        what = f"{task_obj.name} · {model_desc.get('name', model)}"
+        if shard:
+            what += f" · shard {shard[0]}/{shard[1]}"
+        with _progress_bar(what, len(mine), enabled=progress) as advance:
+            stored, stats = Runner(
+                task_obj, adapter, store, batch_size=batch_size, progress=advance
+            ).run(mine)
+        log.info(
+            "%s: computed %d, reused %d (of %d)", run_id, stats.computed, stats.reused, len(mine)
         )
 
-    if world is not None:
-        gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
-        if world[0] != 0:
-            return make_record({}, mine, shard, complete=False)
-        results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
-        stats.computed = sum(part[1] for part in gathered or [])
-        stats.reused = sum(part[2] for part in gathered or [])
-    elif shard is not None:
-        record = make_record({}, mine, shard, complete=False)
-        atomic_write_json(run_dir / f"run.shard-{shard[0]}-of-{shard[1]}.json", record.to_dict())
-        return record
+        results = {it.key: store.resolve_arrays(stored[it.key]) for it in mine}
 
-    scored = [results[it.key]["scores"] for it in items]
-    metrics = task_obj.aggregate(scored)
-    task_obj.finalize(run_dir, samples, scored)
-    record = make_record(metrics, items, None, complete=True)
-    atomic_write_json(run_dir / "run.json", record.to_dict())
-    return record
+        def make_record(
+            metrics: dict, covered: Sequence[WorkItem], part: tuple[int, int] | None, complete: bool
+        ) -> RunRecord:
+            return _record(
+                task_obj,
+                run_id,
+                model_desc,
+                config,
+                metrics,
+                covered,
+                stats,
+                seed,
+                device,
+                started_at,
+                t_start,
+                model_load_s,
+                part,
+                complete=complete,
+            )
+
+        if world is not None:
+            gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
+            if world[0] != 0:
+                return make_record({}, mine, shard, complete=False)
+            results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
+            stats.computed = sum(part[1] for part in gathered or [])
+            stats.reused = sum(part[2] for part in gathered or [])
+        elif shard is not None:
+            record = make_record({}, mine, shard, complete=False)
+            atomic_write_json(
+                run_dir / f"run.shard-{shard[0]}-of-{shard[1]}.json", record.to_dict()
+            )
+            return record
+
+        scored = [results[it.key]["scores"] for it in items]
+        metrics = task_obj.aggregate(scored)
+        with writing(run_dir):
+            task_obj.finalize(run_dir, samples, scored)
+        record = make_record(metrics, items, None, complete=True)
+        atomic_write_json(run_dir / "run.json", record.to_dict())
+        return record
 
 
 def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list[Sample]:
@@ -256,14 +281,6 @@ def _run_id(task_name: str, model_desc: dict, config: dict) -> str:
     model_name = str(model_desc.get("name", "model"))
     slug = "".join(c if c.isalnum() or c in "-." else "-" for c in model_name)
     return f"{task_name}-{slug}-{stable_hash(config, 12)}"
-
-
-def _set_aside(run_dir: Path, shard: tuple[int, int] | None) -> None:
-    """--no-resume never deletes: earlier results move to a dated sibling directory."""
-    if run_dir.exists() and (shard is None or shard[0] == 0):
-        aside = run_dir.with_name(f"{run_dir.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-        shutil.move(str(run_dir), aside)
-        log.warning("--no-resume: earlier results moved to %s", aside)
 
 
 def _record(

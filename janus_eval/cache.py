@@ -11,3 +11,7 @@ def cache_dir(*parts: str) -> Path:
     """$JANUS_EVAL_CACHE (default ~/.cache/janus-eval), joined with `parts` (not created)."""
     root = os.environ.get("JANUS_EVAL_CACHE") or "~/.cache/janus-eval"
     return Path(root).expanduser().joinpath(*parts)
+
+
+#: What a failed cache write tells the user to do (janus_eval.failures.writing's hint).
+CACHE_HINT = "or set JANUS_EVAL_CACHE to a writable folder"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from janus_eval import __version__, registry
-from janus_eval.runner import BatchFailed
 from janus_eval.types import UserError
 
 app = typer.Typer(
@@ -145,7 +145,8 @@ def run(
         typer.Option(
             "--resume/--no-resume",
             help="Reuse results stored by an earlier identical run (default). --no-resume moves "
-            "earlier results aside (never deletes them) and starts over.",
+            "earlier results aside (never deletes them; with --shard, that slice's only) and "
+            "starts over.",
         ),
     ] = True,
     task_option: Annotated[
@@ -283,14 +284,14 @@ def leaderboard(
 ) -> None:
     """One row per model/checkpoint, one column per task's primary metric, from run records."""
     from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
+    from janus_eval.store import atomic_write_text
 
     if format not in ("md", "csv", "html", "json"):
         raise UserError(f"--format {format!r}: choose md, csv, html or json")
     frame = build_leaderboard(paths or [Path("results/runs")], sub_metrics=sub_metrics)
     text = render_leaderboard(frame, format)
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        atomic_write_text(output, text, hint="or choose another --output")
         console.print(f"wrote {output}")
     else:
         print(text)
@@ -329,9 +330,15 @@ def compare(
 
 def _float(text: str, key: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise UserError(f"--max-drop {key}={text!r}: VALUE must be a number") from None
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):  # nan would always fail, inf always pass
+        raise UserError(
+            f"--max-drop {key}={text!r}: VALUE must be a finite number >= 0 (the largest "
+            "drop allowed, e.g. --max-drop accuracy=0.5)"
+        )
+    return value
 
 
 @app.command()
@@ -531,25 +538,17 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console entry point: user errors print one message and exit 2, never a traceback."""
-    try:
-        app()
-    except UserError as exc:
-        # escaped: a message may hold [brackets] (pip install 'janus-eval[diffusers]')
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
-        if exc.__cause__ is not None and ("-v" in sys.argv or "--verbose" in sys.argv):
-            raise
-        sys.exit(2)
-    except BatchFailed as exc:
-        err_console.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
-        if "-v" in sys.argv or "--verbose" in sys.argv:
-            raise
-        sys.exit(1)
-    except KeyboardInterrupt:
-        err_console.print("interrupted; results stored so far are kept (re-run to resume)")
-        sys.exit(130)
+    """Console entry point: user errors print one message and exit 2, a failed batch exits 1,
+    Ctrl-C / SIGTERM say what is kept and exit 130 / 143; never a traceback."""
+    from janus_eval.failures import run_main
+
+    run_main(app, _say, sys.argv)
+
+
+def _say(label: str, text: str) -> None:
+    # escaped: a message may hold [brackets] (pip install 'janus-eval[diffusers]')
+    prefix = f"[bold red]{label}:[/] " if label else ""
+    err_console.print(prefix + escape(text), highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,6 +76,12 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
     results: dict[str, dict[str, Any]] = {}
     for i, run_dir in sorted(seen.items()):
         store = RunStore(run_dir, (i, n))
+        if not store.path.is_file():
+            raise UserError(
+                f"slice {i}/{n}: {store.path} is missing, though its record "
+                f"run.shard-{i}-of-{n}.json is there. Re-run that slice (--shard {i}/{n}) and "
+                "merge again."
+            )
         for record in read_jsonl(store.path, tolerate_partial_tail=True):
             if record["id"] in results and results[record["id"]]["key"] != record["key"]:
                 raise UserError(

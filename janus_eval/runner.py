@@ -19,17 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from janus_eval.failures import BatchFailed, WriteFailed
 from janus_eval.identity import DataIdentity
 from janus_eval.images import load_image
 from janus_eval.provenance import stable_hash
+from janus_eval.safe_names import check_image_paths
 from janus_eval.store import RunStore, atomic_save_image
 from janus_eval.types import ImageRequest, Request, Sample, Task, UnderstandRequest, UserError
 
 log = logging.getLogger("janus_eval")
-
-
-class BatchFailed(RuntimeError):
-    """A batch raised; everything stored before it is safe on disk."""
 
 
 @dataclass
@@ -100,6 +98,12 @@ def plan_work(
     requests = []
     seen: dict[str, int] = {}
     for index, sample in enumerate(samples):
+        if not isinstance(sample.id, str):
+            raise UserError(
+                f"task {task.name!r}: sample #{index} has id {sample.id!r} of type "
+                f"{type(sample.id).__name__}; sample ids must be strings (the task should "
+                "convert the record's id with str())"
+            )
         if sample.id in seen:
             raise UserError(
                 f"task {task.name!r}: sample id {sample.id!r} appears twice (records "
@@ -117,7 +121,21 @@ def plan_work(
         data_id = ids.sample_id(sample, request)
         key = _key(context, sample.id, data_id, ids.request_view(request))
         items.append(WorkItem(index, sample, request, key, data_id))
+    check_image_paths(task.name, image_files(task, items))
     return items
+
+
+def image_files(task: Task, items: Sequence[WorkItem]) -> list[tuple[str, str]]:
+    """(sample id, path below images/) of every image `items` make; none when the task keeps
+    no images."""
+    if task.kind != "generation" or not task.saves_images():
+        return []
+    return [
+        (it.sample.id, task.image_relpath(it.sample, k))
+        for it in items
+        if isinstance(it.request, ImageRequest)
+        for k in it.request.indices
+    ]
 
 
 def _batches(items: Sequence[WorkItem], size: int) -> Iterator[list[WorkItem]]:
@@ -139,7 +157,8 @@ class _Prefetcher:
     Threads, not processes: PIL releases the GIL while decoding and resizing, and decoded images
     then need no pickling between processes."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, advice: str, workers: int | None = None) -> None:
+        self.advice = advice  # what to do about an image that does not decode
         self.workers = workers or min(8, os.cpu_count() or 1)
 
     def __enter__(self) -> _Prefetcher:
@@ -160,7 +179,10 @@ class _Prefetcher:
             req = it.request
             if isinstance(req, UnderstandRequest) and req.images:
                 decode = functools.partial(load_image, what=f"sample {it.sample.id!r}: image")
-                images = tuple(self.decode_pool.map(decode, req.images))
+                try:
+                    images = tuple(self.decode_pool.map(decode, req.images))
+                except UserError as exc:
+                    raise UserError(f"{exc}. {self.advice}.") from None
                 req = dataclasses.replace(req, images=images)
             out.append((it, req))
         return out
@@ -205,8 +227,10 @@ class Runner:
                 len(todo),
             )
         self.progress(stats.reused)
+        if todo:
+            self.store.check_writable()
         batches = list(_batches(_by_length(todo), self.batch_size))
-        with _Prefetcher() as prefetch:
+        with _Prefetcher(self._bad_image_advice()) as prefetch:
             upcoming = prefetch.submit(batches[0]) if batches else None
             for number, batch in enumerate(batches):
                 try:
@@ -215,16 +239,27 @@ class Runner:
                     if number + 1 < len(batches):  # decode the next batch while this one runs
                         upcoming = prefetch.submit(batches[number + 1])
                     records = self._run_batch(ready, stats)
-                except UserError as exc:
-                    raise UserError(f"{exc}\n({self._stored_note(stats)})") from None
-                except KeyboardInterrupt:
+                    self.store.append(records)
+                except WriteFailed as exc:
+                    exc.notes.append(
+                        f"The {len(batch)} result(s) just computed were not stored; "
+                        f"{self._stored(stats)} stored before are kept in {self.store.run_dir}. "
+                        "Once it is fixed, run the same command to resume."
+                    )
                     raise
+                except UserError as exc:  # bad input: the same command would fail the same way
+                    raise UserError(
+                        f"{exc}\n({self._stored(stats)} result(s) stored in "
+                        f"{self.store.run_dir} are kept.)"
+                    ) from None
                 except Exception as exc:
                     raise BatchFailed(
                         f"batch of samples {batch[0].sample.id!r}..{batch[-1].sample.id!r} "
-                        f"failed: {type(exc).__name__}: {exc}. {self._stored_note(stats)}"
+                        f"failed: {type(exc).__name__}: {exc}. {self._stored(stats)} result(s) "
+                        f"are stored in {self.store.run_dir}; after fixing the cause (or at "
+                        "once, if it was passing, such as running out of memory), the same "
+                        "command resumes from there"
                     ) from exc
-                self.store.append(records)
                 for record in records:
                     stored[record["key"]] = record
                 stats.computed += len(batch)
@@ -232,12 +267,18 @@ class Runner:
                 self.progress(len(batch))
         return stored, stats
 
-    def _stored_note(self, stats: ExecutionStats) -> str:
-        done = stats.reused + stats.computed
-        return (
-            f"{done} result(s) are stored in {self.store.run_dir}; re-run the same command to "
-            "resume from there"
+    def _bad_image_advice(self) -> str:
+        skip = "skip_bad_records" in self.task.options and not self.task.options["skip_bad_records"]
+        return "Replace the file or remove its record" + (
+            ", or pass --task-option skip_bad_records=true to skip such records (they are "
+            "counted in the run record)"
+            if skip
+            else ""
         )
+
+    @staticmethod
+    def _stored(stats: ExecutionStats) -> int:
+        return stats.reused + stats.computed
 
     def _run_batch(
         self, batch: list[tuple[WorkItem, Request]], stats: ExecutionStats

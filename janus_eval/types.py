@@ -211,8 +211,11 @@ class Task:
 
     def image_relpath(self, sample: Sample, index: int) -> str:
         """Where image `index` of a generation sample is saved, relative to the run's images/.
-        Tasks with an official layout (GenEval) override this."""
-        return f"{_safe(sample.id)}/{index:05d}.png"
+        Tasks with an official layout (GenEval) override this. Ids are data: `safe_name` keeps
+        them inside images/ and apart (`a/b` and `a_b` get different folders)."""
+        from janus_eval.safe_names import safe_name
+
+        return f"{safe_name(sample.id)}/{index:05d}.png"
 
     def saves_images(self) -> bool:
         """Whether generated images are written under images/. FID tasks may keep only their
@@ -224,10 +227,6 @@ class Task:
 
     def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:  # noqa: B027
         """Hook for files written beside a finished run (submission files, image grids)."""
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 @dataclass

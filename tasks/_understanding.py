@@ -18,8 +18,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from janus_eval.cache import cache_dir
+from janus_eval.cache import CACHE_HINT, cache_dir
+from janus_eval.failures import writing
+from janus_eval.images import check_image
 from janus_eval.metrics.revisions import ScorerRevision, pick
+from janus_eval.safe_names import safe_name
 from janus_eval.types import Metrics, Sample, Task, UnderstandRequest, UserError
 
 #: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py): no system prompt; the message is the image
@@ -108,7 +111,21 @@ class UnderstandingTask(Task):
         raise NotImplementedError
 
     def take(self, reader: Iterator[Sample], limit: int | None) -> list[Sample]:
+        """The first `limit` samples. With skip_bad_records, images that do not decode (or are
+        too large) are found here, by decoding each once, so they are skipped and counted like
+        any bad record; without it they stop the run when they are reached, naming the file."""
+        if self.options["skip_bad_records"]:
+            reader = (s for s in reader if self._images_decode(s))
         return list(itertools.islice(reader, limit))
+
+    def _images_decode(self, sample: Sample) -> bool:
+        try:
+            for image in self.request(sample).images:
+                check_image(image, what=f"{self.name}: sample {sample.id!r}: image")
+        except UserError as exc:
+            self.skipped.append((sample.id, str(exc)))
+            return False
+        return True
 
     def bad_record(self, record_id: str, message: str) -> None:
         """Raise a UserError for a malformed record, or count it when the user asked to skip."""
@@ -173,6 +190,25 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any | None]]:
                 yield number, json.loads(line)
             except json.JSONDecodeError:
                 yield number, None
+
+
+def field_problem(record: Mapping[str, Any], **kinds: str) -> str | None:
+    """What is wrong with a record's typed fields, or None. Each keyword names a field and its
+    kind: "text" (a string, not missing: a null question must not become the prompt "None"),
+    "int" (an integer) or "id" (a string or an integer, as ids are in benchmark files)."""
+    for name, kind in kinds.items():
+        value = record.get(name)
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if kind == "text" and isinstance(value, str) and not is_missing(value):
+            continue
+        if (kind == "int" and is_int) or (kind == "id" and (is_int or isinstance(value, str))):
+            continue
+        got = "null or absent" if is_missing(value) else f"{type(value).__name__} {value!r:.40}"
+        return f"field {name!r} is {got}, expected {_KINDS[kind]}"
+    return None
+
+
+_KINDS = {"text": "text", "int": "an integer", "id": "a string or an integer"}
 
 
 def find_file(data_dir: Path, names: Iterable[str], subdirs: Iterable[str] = ("",)) -> Path | None:
@@ -300,8 +336,12 @@ def undecoded_images(table, column: str = "image"):
 
 class HubImageCache:
     """Writes images embedded in a dataset to files once, so requests carry paths (a few bytes
-    each) instead of holding a whole split's images in memory. Files are keyed by the record's
-    image name, written atomically, and reused by later runs."""
+    each) instead of holding a whole split's images in memory.
+
+    The dataset names the files, so names are not trusted: a file is called after the record's
+    image name made safe (`safe_name`: no `../`, no absolute paths) plus a hash of the image
+    bytes, so two records that give one name to different images never share a file. Files are
+    written atomically and reused by later runs."""
 
     def __init__(self, source: str, split: str) -> None:
         digest = hashlib.sha1(
@@ -311,8 +351,8 @@ class HubImageCache:
                 else source
             ).encode()
         )
-        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in source)[-48:]
-        self.dir = cache_dir("images") / f"{slug}-{digest.hexdigest()[:8]}" / split
+        slug = safe_name(source[-48:])
+        self.dir = cache_dir("images") / f"{slug}-{digest.hexdigest()[:8]}" / safe_name(split)
 
     def path_for(self, value: Any, name: str) -> Path | None:
         """A file holding the image in `value` (an undecoded image cell), or None if it has
@@ -324,12 +364,20 @@ class HubImageCache:
         else:
             data, src = None, None
         if data:
-            target = self.dir / name
+            stem, _, ext = str(name).rpartition(".")
+            plain_ext = stem and ext.isascii() and ext.isalnum() and len(ext) <= 8
+            stem, ext = (stem, "." + ext.lower()) if plain_ext else (str(name), "")
+            content = hashlib.sha256(data).hexdigest()[:16]
+            target = self.dir / f"{safe_name(stem)}-{content}{ext}"
             if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, target)
+                with writing(target, hint=CACHE_HINT):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+                    try:
+                        tmp.write_bytes(data)
+                        os.replace(tmp, target)
+                    finally:
+                        tmp.unlink(missing_ok=True)
             return target
         if src and Path(src).is_file():
             return Path(src)

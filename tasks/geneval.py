@@ -4,8 +4,10 @@ Data: `prompts/evaluation_metadata.jsonl` (one JSON object a line: tag, include,
 exclude, prompt) and `evaluation/object_names.txt` (the detector's 80 class names, by index:
 COCO's order, GenEval's spellings such as "computer mouse"). Found through
 `--task-option metadata=FILE / object_names=FILE`, in `--data-dir` (flat, or a geneval checkout
-with prompts/ and evaluation/), or downloaded from the official repository when a network is
-there (checked against the official files' SHA-256).
+with prompts/ and evaluation/). Otherwise the object names are the official ones built in
+(janus_eval.detection.object_names, no network) and the metadata is downloaded once from the
+official repository when a network is there, checked against its SHA-256 and cached in
+$JANUS_EVAL_CACHE/geneval/.
 
 Generation writes GenEval's own layout under the run's images/ folder,
 `<index:05d>/metadata.jsonl` (the prompt's JSON object, as `json.dump` writes it) and
@@ -31,6 +33,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from janus_eval.cache import CACHE_HINT, cache_dir
+from janus_eval.detection.object_names import geneval_object_names
 from janus_eval.detection.official import DETECTOR_HELP
 from janus_eval.images import load_image
 from janus_eval.metrics import geneval as rules
@@ -45,11 +49,7 @@ METADATA = (
     f"{RAW}/prompts/evaluation_metadata.jsonl",
     "5c48e0813e812e3c373fa5c8ed07a8f0a483be30272b4427b0559c8048e67c13",
 )
-OBJECT_NAMES = (
-    "object_names.txt",
-    f"{RAW}/evaluation/object_names.txt",
-    "608f6a0e5c8ca1c7a92b818430141fe268c85b7930b50f4160f1d65893b5bacd",
-)
+OBJECT_NAMES = "object_names.txt"
 
 #: Options that change how fast scoring runs or where files are read from, not the verdicts.
 RUNTIME_OPTIONS = ("device", "detection_batch_size", "metadata", "object_names")
@@ -64,8 +64,7 @@ def _offline() -> bool:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "janus_eval" / "geneval"
+    return cache_dir("geneval")
 
 
 def download(url: str, dest: Path, sha256: str) -> Path:
@@ -77,7 +76,7 @@ def download(url: str, dest: Path, sha256: str) -> Path:
             f"{url} does not match the official GenEval file (SHA-256 differs); "
             f"download it from {REPO} yourself and pass its path"
         )
-    atomic_write_text(dest, data.decode("utf-8"))
+    atomic_write_text(dest, data.decode("utf-8"), hint=CACHE_HINT)
     return dest
 
 
@@ -203,9 +202,10 @@ class GenEval(Task):
     sample_metrics = {"correct_images": ("accuracy", 1.0), "correct_prompts": ("any_correct", 1.0)}
     leaderboard_keys = ("detector", "detector_weights")
     data_help = (
-        "GenEval reads evaluation_metadata.jsonl (553 prompts) and object_names.txt from "
-        f"--data-dir, or --task-option metadata=FILE / object_names=FILE; both are in {REPO} "
-        f"(prompts/ and evaluation/). {DETECTOR_HELP} CLIP ViT-L-14 openai weights: clip_path."
+        "GenEval reads evaluation_metadata.jsonl (553 prompts) from --data-dir or --task-option "
+        f"metadata=FILE ({REPO}, prompts/); the detector's class names are built in (or "
+        "object_names.txt beside the data, or --task-option object_names=FILE). "
+        f"{DETECTOR_HELP} CLIP ViT-L-14 openai weights: clip_path."
     )
 
     def __init__(self, **options: Any) -> None:
@@ -258,8 +258,10 @@ class GenEval(Task):
     # -- data ----------------------------------------------------------------------------------
 
     def object_names(self, data_dir: Path | None = None, metadata: Path | None = None) -> list[str]:
-        """The detector's class names, by index (read once)."""
+        """The detector's class names, by index (read once): the object_names option, else an
+        object_names.txt beside the data, else the official names built in (no download)."""
         if self._object_names is None:
+            explicit = self.options["object_names"]
             dirs = (
                 []
                 if data_dir is None or data_dir.is_file()
@@ -267,13 +269,11 @@ class GenEval(Task):
             )
             if metadata is not None:
                 dirs += [metadata.parent, metadata.parent.parent / "evaluation"]
-            path = locate(
-                OBJECT_NAMES,
-                self.options["object_names"],
-                [d / OBJECT_NAMES[0] for d in dirs],
-                option="object_names",
-            )
-            self._object_names = read_object_names(path)
+            found = [d / OBJECT_NAMES for d in dirs if (d / OBJECT_NAMES).is_file()]
+            if explicit and not Path(explicit).expanduser().is_file():
+                raise UserError(f"GenEval: --task-option object_names={explicit}: file not found")
+            path = Path(explicit).expanduser() if explicit else (found[0] if found else None)
+            self._object_names = read_object_names(path) if path else geneval_object_names()
         return self._object_names
 
     def samples(self, data_dir: Path | None, limit: int | None) -> Iterable[Sample]:

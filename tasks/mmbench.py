@@ -27,6 +27,7 @@ from ._understanding import (
     UnderstandingTask,
     common_options,
     decode_base64_image,
+    field_problem,
     is_missing,
     load_table,
     progress,
@@ -165,6 +166,10 @@ class MMBench(UnderstandingTask):
                 self.bad_record(sid, f"{at}: index appears twice")
                 continue
             seen.add(sid)
+            problem = field_problem(rec, question="text")
+            if problem:
+                self.bad_record(sid, f"{at}: {problem}")
+                continue
             try:
                 index = int(rec["index"])
             except (TypeError, ValueError):

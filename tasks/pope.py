@@ -16,6 +16,7 @@ from ._understanding import (
     HubImageCache,
     UnderstandingTask,
     common_options,
+    field_problem,
     image_dirs,
     iter_json_lines,
     load_table,
@@ -84,8 +85,14 @@ class POPE(UnderstandingTask):
                     self.bad_record(f"{split}:line{line_no}", f"{where} is not a JSON object")
                     continue
                 missing = [k for k in ("question_id", "image", "text", "label") if k not in rec]
-                if missing:
-                    self.bad_record(f"{split}:line{line_no}", f"{where} lacks {missing}")
+                problem = field_problem(rec, question_id="id", image="text", text="text")
+                if missing or problem:
+                    why = (
+                        f"lacks {missing}"
+                        if missing
+                        else f"(question_id {rec['question_id']!r}): {problem}"
+                    )
+                    self.bad_record(f"{split}:line{line_no}", f"{where} {why}")
                     continue
                 sid = self._sample_id(split, rec["question_id"])
                 if sid in seen:
@@ -129,6 +136,10 @@ class POPE(UnderstandingTask):
                 continue
             sid = self._sample_id(split, row["question_id"])
             where = f"{what} record question_id {row['question_id']} ({split})"
+            problem = field_problem(row, question_id="id", question="text")
+            if problem:
+                self.bad_record(sid, f"{where}: {problem}")
+                continue
             if sid in seen:
                 self.bad_record(sid, f"{where}: duplicated question id")
                 continue

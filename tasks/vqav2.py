@@ -28,6 +28,7 @@ from ._understanding import (
     HubImageCache,
     UnderstandingTask,
     common_options,
+    field_problem,
     find_file,
     image_dirs,
     load_column,
@@ -195,6 +196,10 @@ class VQAv2(UnderstandingTask):
             ):
                 self.bad_record(f"record{number}", f"{where} lacks question_id/image_id/question")
                 continue
+            problem = field_problem(q, question_id="int", question="text")
+            if problem:
+                self.bad_record(f"record{number}", f"{where}: {problem}")
+                continue
             sid = str(q["question_id"])
             where = f"VQAv2: {q_path} question_id {sid}"
             if sid in seen:
@@ -238,6 +243,10 @@ class VQAv2(UnderstandingTask):
                 self.bad_record(sid, f"{where}: duplicated question id")
                 continue
             seen.add(sid)
+            problem = field_problem(row, question_id="int", question="text")
+            if problem:
+                self.bad_record(sid, f"{where}: {problem}")
+                continue
             if self.scored_locally:
                 problem = _answers_problem(row.get("answers"))
                 if problem:

@@ -41,8 +41,8 @@ NAMES = EXPECTED["class_names"]
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "janus_eval" / "geneval"
+    monkeypatch.setenv("JANUS_EVAL_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "geneval"
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,7 @@ def test_locating_and_downloading_the_official_file(tmp_path, cache, monkeypatch
 def official(tmp_path_factory, tiny_v2):
     root = tmp_path_factory.mktemp("official")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(root / "cache"))
+        mp.setenv("JANUS_EVAL_CACHE", str(root / "cache"))
         save_mmdet_checkpoint(root / off.CHECKPOINT_NAME, tiny_v2, "mmdet2")
         yield load_detector("official", root, NAMES)  # the folder holding the official name
 

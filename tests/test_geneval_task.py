@@ -7,11 +7,13 @@ import collections
 import hashlib
 import io
 import json
+import shutil
 
 import pytest
 from janus_eval.tasks import geneval as task_module
 
 from janus_eval import registry
+from janus_eval.detection.object_names import OBJECT_NAMES_SHA256, geneval_object_names
 from janus_eval.types import ImageRequest, UserError
 
 NAMES = ["car", "cow", "clock", "teddy bear", "dog"]
@@ -64,8 +66,22 @@ def test_reads_the_553_official_prompts(official):
 
 
 def test_official_files_match_the_pinned_hashes(official):
-    for name, _, sha in (task_module.METADATA, task_module.OBJECT_NAMES):
-        assert hashlib.sha256((official / name).read_bytes()).hexdigest() == sha
+    name, _, sha = task_module.METADATA
+    assert hashlib.sha256((official / name).read_bytes()).hexdigest() == sha
+    names = (official / "object_names.txt").read_bytes()
+    assert hashlib.sha256(names).hexdigest() == OBJECT_NAMES_SHA256
+
+
+def test_built_in_object_names_are_the_official_file(official, tmp_path):
+    """Without object_names.txt beside the data, the built-in names are used: the official
+    file line for line (no download is tried)."""
+    official_names = (official / "object_names.txt").read_text().splitlines()
+    assert geneval_object_names() == official_names
+    d = tmp_path / "data"
+    d.mkdir()
+    shutil.copy(official / "evaluation_metadata.jsonl", d)
+    task = make()
+    assert len(list(task.samples(d, 5))) == 5 and task.object_names() == official_names
 
 
 def test_request_and_layout(tmp_path):
@@ -138,7 +154,7 @@ def test_blank_lines_are_skipped_and_ids_follow_records(tmp_path):
 
 def test_missing_files_offline_say_where_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("JANUS_EVAL_CACHE", str(tmp_path / "cache"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError) as info:
         list(make().samples(tmp_path / "empty", None))
@@ -156,12 +172,12 @@ class FakeResponse(io.BytesIO):
 
 
 def test_download_when_online_is_cached_and_checked(tmp_path, monkeypatch):
+    """Only the prompts are fetched (object names are built in), into $JANUS_EVAL_CACHE."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("JANUS_EVAL_OFFLINE", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("JANUS_EVAL_CACHE", str(tmp_path / "cache"))
     body = (json.dumps(GOOD) + "\n").encode()
-    names = ("\n".join(NAMES) + "\n").encode()
-    files = {task_module.METADATA[1]: body, task_module.OBJECT_NAMES[1]: names}
+    files = {task_module.METADATA[1]: body}
     urls = []
 
     def urlopen(url, timeout):
@@ -172,15 +188,10 @@ def test_download_when_online_is_cached_and_checked(tmp_path, monkeypatch):
     monkeypatch.setattr(
         task_module, "METADATA", (*task_module.METADATA[:2], hashlib.sha256(body).hexdigest())
     )
-    monkeypatch.setattr(
-        task_module,
-        "OBJECT_NAMES",
-        (*task_module.OBJECT_NAMES[:2], hashlib.sha256(names).hexdigest()),
-    )
     assert len(list(make().samples(None, None))) == 1
     assert len(list(make().samples(None, None))) == 1  # second time from the cache
-    assert len(urls) == 2
-    cached = tmp_path / "cache" / "janus_eval" / "geneval" / "evaluation_metadata.jsonl"
+    assert urls == [task_module.METADATA[1]]
+    cached = tmp_path / "cache" / "geneval" / "evaluation_metadata.jsonl"
     assert cached.read_bytes() == body
 
     cached.unlink()

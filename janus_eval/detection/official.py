@@ -4,13 +4,13 @@ GenEval's numbers (every paper's: Janus 0.61, Janus-Pro-7B 0.80) come from mmdet
 Mask2Former Swin-S, `mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco`, with the checkpoint
 `evaluation/download_models.sh` fetches (CHECKPOINT_URL, saved as CHECKPOINT_NAME). This backend
 reads that `.pth` with `torch.load(weights_only=True)`, converts it once (`mmdet_convert`) into
-a transformers directory cached under `~/.cache/janus_eval/geneval/converted/<sha256[:16]>/`
+a transformers directory cached under `$JANUS_EVAL_CACHE/geneval/converted/<sha256[:16]>/`
 (config.json + model.safetensors, whose metadata holds the source file's SHA-256 and the
 converter version; the same `.pth` always gives byte-identical safetensors), and runs it through
 mmdet 2.x's pipeline (`mmdet_pipeline`). Verified against mmdet 3.3.0 itself (docs/GENEVAL.md).
 
 Where the file comes from (`detector_path`): the `.pth` itself, a directory holding it, or by
-default the cache (`~/.cache/janus_eval/geneval/<CHECKPOINT_NAME>`), downloaded there from
+default the cache (`$JANUS_EVAL_CACHE/geneval/<CHECKPOINT_NAME>`), downloaded there from
 CHECKPOINT_URL when a network is allowed (checked against the SHA-256 prefix in its name). When
 none of these works the run stops with a message saying where to get the file: it never falls
 back to another detector, which would be another measurement.
@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from janus_eval.cache import cache_dir as janus_cache_dir
 from janus_eval.detection.mask2former import Mask2FormerDetector, load_transformers_model
 from janus_eval.detection.weights import sha256_file
 from janus_eval.types import UserError
@@ -54,7 +55,7 @@ CONVERTER_VERSION = "1"
 DETECTOR_HELP = (
     f"The default detector=official is GenEval's own {CHECKPOINT_NAME}, the file GenEval's "
     f"evaluation/download_models.sh fetches from {CHECKPOINT_URL} (detector_path=FILE or its "
-    "folder; without it ~/.cache/janus_eval/geneval/, downloaded there when online), converted "
+    "folder; without it $JANUS_EVAL_CACHE/geneval/, downloaded there when online), converted "
     "to transformers once and cached. detector=mask2former-hf uses transformers' "
     "Detectron2-trained facebook/mask2former-swin-small-coco-instance (or detector_path=DIR): "
     "a different measurement, in its own leaderboard column."
@@ -69,8 +70,8 @@ HOW_TO_GET = (
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "janus_eval" / "geneval"
+    """$JANUS_EVAL_CACHE/geneval, where GenEval's prompts and built-in names live too."""
+    return janus_cache_dir("geneval")
 
 
 def _offline() -> bool:

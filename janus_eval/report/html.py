@@ -22,6 +22,7 @@ from typing import Any
 
 from janus_eval.report.leaderboard import html_table, leaderboard_from_runs, render_leaderboard
 from janus_eval.report.records import Run, format_number, is_number, load_runs, partial_reason
+from janus_eval.store import atomic_write_text
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -77,8 +78,7 @@ def write_html_report(
             )  # fmt: skip
         )
     parts.append("</body></html>\n")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("\n".join(parts), encoding="utf-8")
+    atomic_write_text(output, "\n".join(parts), hint="or choose another --output")
     return output
 
 

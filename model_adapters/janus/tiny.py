@@ -9,8 +9,8 @@ and generation take milliseconds on a CPU.
 Tiny dims: LLM 2 layers, width 64, 4 heads, FFN 128, vocab 102400 (the real vocab, so the real
 token ids fit); SigLIP 2 layers, width 64, 4 heads, patch 8 at 32 px (16 tokens); VQ ch 32,
 multipliers (1, 1, 2, 2) (8x down/up-sampling: 4x4 = 16 codes per 32 px image), one res block
-per level, z 32, codebook 16384 x 8. (transformers ties the VQ grid to the vision patch grid,
-so the patch size equals the VQ downsampling factor, as 16 = 16 in the real models.)
+per level, z 32, codebook 16384 x 8. (transformers ties the VQ grid to the vision patch grid:
+patch size = VQ downsampling factor, 16 = 16 in the real models.)
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from janus_eval.cache import CACHE_HINT, cache_dir
+from janus_eval.failures import writing
 
 from .layouts import export_state  # noqa: F401 (tests build variants of janus-tiny with it)
 
@@ -71,8 +74,6 @@ VQ = dict(ch=32, ch_mult=[1, 1, 2, 2], z_channels=32, num_res_blocks=1)
 
 
 def default_path(layout: str = "original") -> Path:
-    from janus_eval.cache import cache_dir
-
     suffix = "" if layout == "original" else f"-{layout}"
     return cache_dir() / f"janus-tiny-v{TINY_VERSION}{suffix}"
 
@@ -87,17 +88,18 @@ def ensure_tiny_checkpoint(path: Path | None = None, layout: str = "original") -
     path = Path(path) if path is not None else default_path(layout)
     if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
-        _write(tmp, layout)
+    with writing(path, hint=CACHE_HINT):  # a read-only cache: one message, no traceback
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
-            os.rename(tmp, path)
-        except OSError:  # someone else finished first (or path exists): keep theirs
-            if not (path / "model.safetensors").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            _write(tmp, layout)
+            try:
+                os.rename(tmp, path)
+            except OSError:  # someone else finished first (or path exists): keep theirs
+                if not (path / "model.safetensors").is_file():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
