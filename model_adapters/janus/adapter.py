@@ -27,6 +27,9 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
+#: Upstream's guidance weight (generation_inference.py), used when a request leaves it to the model.
+CFG_WEIGHT = 5.0
+
 OPTIONS = {
     "chat_format": "auto",
     "sampler": "fast",
@@ -259,7 +262,7 @@ class JanusAdapter:
                     Stream(
                         index[r.prompt],
                         stream_key(r.seed, r.request_id, k),
-                        r.cfg_weight,
+                        CFG_WEIGHT if r.cfg_weight is None else r.cfg_weight,
                         r.temperature,
                         r.top_k,
                         r.top_p,

@@ -336,10 +336,12 @@ def plan(
     tie_lm_head: bool = False,
     where: str = "",
     unused: set[str] = frozenset(),
+    sources: Callable[[str], list[str]] | None = None,
 ) -> dict[str, list[Piece]]:
     """Map every parameter of `model` to its source pieces; raise one UserError listing all
-    missing, mis-shaped and unexpected tensors (`unused`: present keys to skip quietly)."""
-    sources = SOURCES[layout]
+    missing, mis-shaped and unexpected tensors (`unused`: present keys to skip quietly).
+    `sources` names a parameter's source tensors (default: the Janus rule for `layout`)."""
+    sources = sources or SOURCES[layout]
     out: dict[str, list[Piece]] = {}
     missing, wrong, used = [], [], set()
     for name, param in model.named_parameters():
@@ -372,7 +374,8 @@ def plan(
             problems.append(f"{len(items)} {label}: {shown}")
     if problems:
         raise UserError(
-            f"{where}: the weights do not match a {layout}-layout Janus model with this "
+            f"{where}: the weights do not match a {layout}-layout "
+            f"{type(model).__name__.removesuffix('Model')} model with this "
             f"config.json ({' | '.join(problems)}). Is the checkpoint complete, and does its "
             f"config.json belong to these weights?"
         )
@@ -398,16 +401,16 @@ def _same_shape(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 # Putting it together
 
 
-def resolve(model_path: str | Path) -> Path:
+def resolve(model_path: str | Path, what: str = "janus checkpoint") -> Path:
     from janus_eval.hub import resolve_snapshot
 
     path = resolve_snapshot(
         model_path,
-        what="janus checkpoint",
+        what=what,
         allow_patterns=["*.json", "*.safetensors", "*.bin", "*.model", "*.txt", "*.jinja"],
     )
     if not path.is_dir():
-        raise UserError(f"janus checkpoint: {path} is not a directory")
+        raise UserError(f"{what}: {path} is not a directory")
     return path
 
 
@@ -431,6 +434,25 @@ def load_model(
         raise UserError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
     ckpt = resolve(model_path)
     cfg = read_config(ckpt)
+    model = build_empty(cfg, device, DTYPES[dtype], parts)
+    with torch.device("meta"):
+        full = {n for n, _ in JanusModel(cfg).named_parameters()}
+    left_out = full - {n for n, _ in model.named_parameters()}
+    unused = {k for name in left_out for k in SOURCES[cfg.layout](name)}
+    fill_weights(model, ckpt, cfg.layout, unused=unused)
+    return model, ckpt
+
+
+def fill_weights(
+    model: torch.nn.Module,
+    ckpt: Path,
+    layout: str,
+    *,
+    sources: Callable[[str], list[str]] | None = None,
+    unused: set[str] = frozenset(),
+) -> None:
+    """Fill every parameter of `model` (uninitialised storage, see build_empty) from the
+    checkpoint's weight files, after `plan` has checked all of them."""
     files = [open_weight_file(p) for p in weight_files(ckpt)]
     try:
         where = {}
@@ -438,12 +460,9 @@ def load_model(
             for key, meta in f.meta().items():
                 where[key] = (f, meta)
         available = {k: m for k, (_, m) in where.items()}
-        model = build_empty(cfg, device, DTYPES[dtype], parts)
-        with torch.device("meta"):
-            full = {n for n, _ in JanusModel(cfg).named_parameters()}
-        left_out = full - {n for n, _ in model.named_parameters()}
-        unused = {k for name in left_out for k in SOURCES[cfg.layout](name)}
-        pieces = plan(model, cfg.layout, available, _tied(ckpt), where=str(ckpt), unused=unused)
+        pieces = plan(
+            model, layout, available, _tied(ckpt), str(ckpt), unused=unused, sources=sources
+        )
         params = dict(model.named_parameters())
         # file by file, so a .bin shard's pages are touched once, in order
         for f in files:
@@ -455,7 +474,6 @@ def load_model(
     finally:
         for f in files:
             f.close()
-    return model, ckpt
 
 
 def _copy(f: SafetensorsFile | TorchBinFile, key: str, dst: torch.Tensor) -> None:

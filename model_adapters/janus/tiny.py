@@ -16,11 +16,10 @@ so the patch size equals the VQ downsampling factor, as 16 = 16 in the real mode
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .tinykit import random_weights, write_once
 
 TINY_VERSION = 3
 IMAGE_SIZE = 32
@@ -77,20 +76,7 @@ def ensure_tiny_checkpoint(path: Path | None = None, layout: str = "original") -
     if layout not in ("original", "hf"):
         raise ValueError(f"layout must be 'original' or 'hf', not {layout!r}")
     path = Path(path) if path is not None else default_path(layout)
-    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
-        _write(tmp, layout)
-        try:
-            os.rename(tmp, path)
-        except OSError:  # someone else finished first (or path exists): keep theirs
-            if not (path / "model.safetensors").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return write_once(path, lambda root: _write(root, layout))
 
 
 def tiny_config():
@@ -117,31 +103,14 @@ def tiny_config():
 
 
 def random_state(cfg, seed: int = SEED) -> dict[str, Any]:
-    """Deterministic weights for a JanusModel with `cfg`, scaled so activations stay O(1)
-    (fan-in scaling) and logits have real gaps (no argmax near-ties)."""
+    """Deterministic weights for a JanusModel with `cfg` (tinykit.random_weights)."""
     import torch
 
     from .model import JanusModel
 
     with torch.device("meta"):
         model = JanusModel(cfg)
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for name, p in sorted(model.named_parameters()):
-        shape = tuple(p.shape)
-        if p.dim() == 1 and ("norm" in name and name.endswith("weight")):
-            t = 1 + 0.1 * torch.randn(shape, generator=g)
-        elif p.dim() == 1:
-            t = 0.02 * torch.randn(shape, generator=g)
-        elif "embed" in name and "patch" not in name:
-            t = torch.randn(shape, generator=g) * (0.02 if name.endswith("pos_embed") else 1.0)
-        else:
-            fan_in = 1
-            for d in shape[1:]:
-                fan_in *= d
-            t = torch.randn(shape, generator=g) / fan_in**0.5
-        state[name] = t.contiguous()
-    return state
+    return random_weights(model, seed)
 
 
 def export_state(state: dict[str, Any], cfg, layout: str) -> dict[str, Any]:
