@@ -41,7 +41,7 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 #: Tensors present in real checkpoints that Janus never uses.
 IGNORED = (
-    re.compile(r"vision_model\.vision_tower\.attn_pool\..*"),  # SigLIP pooling head
+    re.compile(r"vision_(model|und_enc_model)\.vision_tower\.attn_pool\..*"),  # SigLIP pool head
     re.compile(r"(gen_vision_model|model\.vqmodel)\.quantize\.codebook_used"),  # training stat
     re.compile(r".*\.rotary_emb\.inv_freq"),  # saved by old transformers versions
     re.compile(r".*\.position_ids"),

@@ -113,18 +113,17 @@ def random_state(cfg, seed: int = SEED) -> dict[str, Any]:
     return random_weights(model, seed)
 
 
-def export_state(state: dict[str, Any], cfg, layout: str) -> dict[str, Any]:
-    """Our parameter names -> the checkpoint's tensor names (fused weights split back)."""
-    import torch
+def export_state(state: dict[str, Any], cfg, layout: str, sources=None) -> dict[str, Any]:
+    """Our parameter names -> the checkpoint's tensor names (fused weights split back);
+    `sources` maps a name (default: Janus's rule for `layout`), `cfg.llm` gives the splits."""
+    from types import SimpleNamespace
 
     from .load import SOURCES, _split_rows
-    from .model import JanusModel
 
-    with torch.device("meta"):
-        model = JanusModel(cfg)
+    model = SimpleNamespace(config=cfg)  # all _split_rows reads
     out = {}
     for name, tensor in state.items():
-        keys = SOURCES[layout](name)
+        keys = (sources or SOURCES[layout])(name)
         parts = (
             tensor.split(_split_rows(name, tensor.shape, len(keys), model))
             if len(keys) > 1
@@ -147,6 +146,12 @@ def _write(root: Path, layout: str) -> None:
     save_file(tensors, str(root / "model.safetensors"), metadata={"format": "pt"})
     config = _original_config() if layout == "original" else _hf_config()
     _dump(root / "config.json", config)
+    write_processor_files(root, layout)
+
+
+def write_processor_files(root: Path, layout: str) -> None:
+    """tokenizer.json and the tokenizer, processor and preprocessor configs of a tiny checkpoint
+    (32 px images, 16 image tokens) in `layout`."""
     _write_tokenizer(root)
     if layout == "original":
         _dump(
