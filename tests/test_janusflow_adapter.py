@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,23 +193,15 @@ def test_malformed_configs_are_user_errors(tmp_path):
 def test_pope_end_to_end(tmp_path):
     from janus_eval.api import evaluate
 
-    record = evaluate(
-        "pope",
-        "janusflow-tiny",
-        demo=True,
-        limit=4,
-        output_dir=tmp_path,
-        task_options={"max_new_tokens": "3"},
-    )
+    def run():
+        options = {"max_new_tokens": "3"}
+        return evaluate(
+            "pope", "janusflow-tiny", demo=True, limit=4, output_dir=tmp_path, task_options=options
+        )
+
+    record = run()
     assert record.n_samples == 4 and record.model["name"] == "janusflow-tiny"
     assert record.model["weights_sha256"] and "accuracy" in record.metrics
-    again = evaluate(
-        "pope",
-        "janusflow-tiny",
-        demo=True,
-        limit=4,
-        output_dir=tmp_path,
-        task_options={"max_new_tokens": "3"},
-    )
+    assert (tmp_path / record.run_id / "samples.jsonl").is_file()
+    again = run()
     assert again.run_id == record.run_id and again.n_reused == 4
-    assert Path(tmp_path / record.run_id / "samples.jsonl").is_file()

@@ -29,7 +29,14 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UserError
 
-from ..janus.adapter import JanusAdapter, _as_int, _toy_threads, adapter_options
+from ..janus.adapter import (
+    JanusAdapter,
+    _as_int,
+    _toy_threads,
+    adapter_options,
+    check_image_request,
+    per_request,
+)
 
 OPTIONS = {
     "chat_format": "auto",
@@ -84,21 +91,14 @@ class JanusFlowAdapter(JanusAdapter):
 
     # ---- lazy pieces -------------------------------------------------------------------------
 
-    @property
-    def checkpoint(self) -> Path:
-        if self._ckpt is None:
-            from ..janus.load import resolve
+    checkpoint_kind = "janusflow checkpoint"
 
-            self._ckpt = resolve(self.model_path, what="janusflow checkpoint")
-        return self._ckpt
+    def _family(self) -> tuple[Any, Any, Any]:
+        from .config import read_config
+        from .load import load_model
+        from .processor import JanusFlowProcessor
 
-    @property
-    def config(self):
-        if self._cfg is None:
-            from .config import read_config
-
-            self._cfg = read_config(self.checkpoint)
-        return self._cfg
+        return read_config, load_model, JanusFlowProcessor
 
     @property
     def vae_dir(self) -> Path:
@@ -107,23 +107,6 @@ class JanusFlowAdapter(JanusAdapter):
 
             self._vae_dir = locate(self.vae_spec or self._default_vae())
         return self._vae_dir
-
-    def _load(self):
-        if self._model is None:
-            import torch
-
-            from .load import load_model
-            from .processor import JanusFlowProcessor
-
-            if self.device.startswith("cuda") and not torch.cuda.is_available():
-                raise UserError(
-                    f"device {self.device!r}: CUDA is not available here (use --device cpu)"
-                )
-            self._proc = JanusFlowProcessor(
-                self.checkpoint, self.config, self.chat_format, self.model_path
-            )
-            self._model, _ = load_model(self.checkpoint, self.device, self.dtype)
-        return self._model, self._proc
 
     def _load_vae(self):
         if self._vae is None:
@@ -136,29 +119,22 @@ class JanusFlowAdapter(JanusAdapter):
     # ---- protocol ----------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        """Everything that changes answers or pixels. The VAE is named as given; a local VAE
+        """Janus's description (weights, layout, dtype, device, image size) with JanusFlow's
+        chat format, the flow's settings and the VAE. The VAE is named as given; a local VAE
         directory is fingerprinted too (a hub name is not resolved just to describe a run)."""
         from janus_eval.hub import looks_like_path
 
-        from ..janus.load import fingerprint
         from .processor import resolve_chat_format
 
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.checkpoint)
-        out = {
-            "name": self.name,
-            "checkpoint": self.checkpoint_label,
-            "weights_sha256": self._fingerprint,
-            "layout": self.config.layout,
-            "dtype": self.dtype,
-            "device": self.device,
-            "chat_format": resolve_chat_format(self.chat_format),
-            "image_size": self.config.image_size,
-            "latent_size": self.config.latent_size,
-            "steps": self.steps,
-            "rows_per_batch": self.rows_per_batch,
-            "vae": self._vae_label(),
-        }
+        out = super().describe()
+        out.pop("sampler", None)  # Janus's token sampler: not part of JanusFlow
+        out.update(
+            chat_format=resolve_chat_format(self.chat_format),
+            latent_size=self.config.latent_size,
+            steps=self.steps,
+            rows_per_batch=self.rows_per_batch,
+            vae=self._vae_label(),
+        )
         if self.vae_spec and looks_like_path(self.vae_spec):
             from .vae import fingerprint as vae_fingerprint
 
@@ -199,16 +175,7 @@ class JanusFlowAdapter(JanusAdapter):
         prompts: dict[str, int] = {}
         images = []
         for r in reqs:  # every check before any work
-            if r.size not in (None, native):
-                raise UserError(
-                    f"request {r.request_id}: size {r.size} is not supported; this checkpoint "
-                    f"and VAE generate {native}x{native} images (leave size unset)"
-                )
-            bad = [k for k in r.indices if not 0 <= k < r.n]
-            if bad:
-                raise UserError(
-                    f"request {r.request_id}: image indices {bad} are outside range({r.n})"
-                )
+            check_image_request(r, native)
             if r.temperature != 1.0 or r.top_k or (r.top_p is not None and r.top_p < 1):
                 raise UserError(
                     f"request {r.request_id}: JanusFlow integrates a flow from Gaussian noise; "
@@ -231,11 +198,7 @@ class JanusFlowAdapter(JanusAdapter):
             sampler = FlowSampler(model, proc.ids.pad, self.rows_per_batch)
             latents = sampler.generate(ids, images, self.steps)
             pictures = self._decode(vae, latents)
-        out, i = [], 0
-        for r in reqs:
-            out.append(pictures[i : i + len(r.indices)])
-            i += len(r.indices)
-        return out
+        return per_request(reqs, pictures)
 
     def _decode(self, vae, latents) -> list[Any]:
         """One image per VAE call: a batched decode's rounding depends on the batch size (a

@@ -44,36 +44,35 @@ TOWERS = {
 
 
 @dataclass(frozen=True)
-class GenEncoderConfig:
-    """ShallowUViTEncoder: timestep embedding, a strided conv from latents to `channels`, and
-    `layers_in_middle` ConvNeXt blocks modulated by the timestep (upstream's defaults)."""
+class UViTConfig:
+    """What the shallow UViT encoder and decoder share (upstream's constructor defaults)."""
+
+    channels: int = 768  # block_out_channels (one entry)
+    layers_in_middle: int = 2  # ConvNeXt blocks (0 when use_mid_block is false)
+    hidden_size: int = 2048  # the LLM width: t_emb's size
+    norm_eps: float = 1e-6
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class GenEncoderConfig(UViTConfig):
+    """ShallowUViTEncoder: timestep embedding, a strided conv from latents to `channels`, then
+    ConvNeXt blocks modulated by the timestep."""
 
     input_channels: int = 3
     stride: int = 4
     kernel_size: int = 7
     padding: int = 3  # upstream: ceil(kernel_size - stride) when not given
-    channels: int = 768  # block_out_channels (one entry)
-    layers_in_middle: int = 2
-    hidden_size: int = 2048
-    norm_eps: float = 1e-6
-    use_bias: bool = True
-    use_mid_block: bool = True
 
 
 @dataclass(frozen=True)
-class GenDecoderConfig:
+class GenDecoderConfig(UViTConfig):
     """ShallowUViTDecoder: RMSNorm of the LLM's projected states, concatenated with the
     encoder's features, ConvNeXt blocks, then `upsamples` 2x pixel-shuffle convolutions."""
 
     in_channels: int = 768
     out_channels: int = 3
-    channels: int = 768  # block_out_channels (one entry)
     upsamples: int = 2
-    layers_in_middle: int = 2
-    hidden_size: int = 2048
-    norm_eps: float = 1e-6
-    use_bias: bool = True
-    use_mid_block: bool = True
 
 
 @dataclass(frozen=True)
@@ -144,13 +143,20 @@ def _params(raw: dict[str, Any], key: str, cls: str) -> dict[str, Any]:
     return dict(sub.get("params") or {})
 
 
-def _channels(params: dict[str, Any], default: int) -> int:
-    """block_out_channels: upstream reads [0] in some places and [-1] in others, so only a
-    single width builds a working model."""
-    widths = [int(c) for c in params.get("block_out_channels", (default,))]
+def _uvit(params: dict[str, Any]) -> dict[str, Any]:
+    """The shared UViTConfig fields from a `params` dict, upstream's defaults filled in."""
+    # upstream reads block_out_channels[0] in some places and [-1] in others: one width only
+    widths = [int(c) for c in params.get("block_out_channels", (768,))]
     if len(set(widths)) != 1:
         raise ValueError(f"block_out_channels {widths}: only one width is supported")
-    return widths[0]
+    mid = bool(params.get("use_mid_block", True))
+    return dict(
+        channels=widths[0],
+        layers_in_middle=int(params.get("layers_in_middle", 2)) if mid else 0,
+        hidden_size=int(params.get("hidden_size", 2048)),
+        norm_eps=float(params.get("norm_eps", 1e-6)),
+        use_bias=bool(params.get("use_bias", True)),
+    )
 
 
 def _from_original(raw: dict[str, Any]) -> JanusFlowConfig:
@@ -168,23 +174,13 @@ def _from_original(raw: dict[str, Any]) -> JanusFlowConfig:
         stride=stride,
         kernel_size=kernel,
         padding=kernel - stride if padding is None else int(padding),  # upstream: ceil(k - s)
-        channels=_channels(ep, 768),
-        layers_in_middle=int(ep.get("layers_in_middle", 2)),
-        hidden_size=int(ep.get("hidden_size", 2048)),
-        norm_eps=float(ep.get("norm_eps", 1e-6)),
-        use_bias=bool(ep.get("use_bias", True)),
-        use_mid_block=bool(ep.get("use_mid_block", True)),
+        **_uvit(ep),
     )
     decoder = GenDecoderConfig(
         in_channels=int(dp.get("in_channels", 768)),
         out_channels=int(dp.get("out_channels", 3)),
-        channels=_channels(dp, 768),
         upsamples=int(dp.get("upsamples", 2)),
-        layers_in_middle=int(dp.get("layers_in_middle", 2)),
-        hidden_size=int(dp.get("hidden_size", 2048)),
-        norm_eps=float(dp.get("norm_eps", 1e-6)),
-        use_bias=bool(dp.get("use_bias", True)),
-        use_mid_block=bool(dp.get("use_mid_block", True)),
+        **_uvit(dp),
     )
     cfg = JanusFlowConfig(
         llm=llm,

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..janus.llm import RMSNorm
-from .config import GenDecoderConfig, GenEncoderConfig
+from .config import GenDecoderConfig, GenEncoderConfig, UViTConfig
 
 
 def timestep_features(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -99,6 +99,13 @@ class MidBlock(nn.Module):
         return x
 
 
+def _mid_block(c: UViTConfig, channels: int) -> MidBlock | None:
+    """Upstream builds no mid block when use_mid_block is false (layers_in_middle 0 here)."""
+    if not c.layers_in_middle:
+        return None
+    return MidBlock(channels, c.layers_in_middle, c.hidden_size, c.norm_eps, c.use_bias)
+
+
 def _channel_norm(norm: RMSNorm, x: Tensor) -> Tensor:
     """RMSNorm over the channels of an NCHW tensor."""
     return norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
@@ -123,11 +130,7 @@ class GenEncoder(nn.Module):
         self.in_conv = nn.Conv2d(
             c.input_channels, c.channels, c.kernel_size, stride=c.stride, padding=c.padding
         )
-        self.mid_block = (
-            MidBlock(c.channels, c.layers_in_middle, c.hidden_size, c.norm_eps, c.use_bias)
-            if c.use_mid_block
-            else None
-        )
+        self.mid_block = _mid_block(c, c.channels)
 
     def forward(self, z: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """Latents [B, C, L, L] at timesteps t [B] -> (features [B, C', g, g], t_emb [B, D])."""
@@ -142,11 +145,7 @@ class GenDecoder(nn.Module):
         super().__init__()
         width = c.in_channels + c.channels
         self.input_norm = RMSNorm(c.in_channels, c.norm_eps)
-        self.mid_block = (
-            MidBlock(width, c.layers_in_middle, c.hidden_size, c.norm_eps, c.use_bias)
-            if c.use_mid_block
-            else None
-        )
+        self.mid_block = _mid_block(c, width)
         self.out_convs = nn.ModuleList(
             Unpatchify(
                 width if i == 0 else c.channels,
