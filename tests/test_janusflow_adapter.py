@@ -205,3 +205,20 @@ def test_pope_end_to_end(tmp_path):
     assert (tmp_path / record.run_id / "samples.jsonl").is_file()
     again = run()
     assert again.run_id == record.run_id and again.n_reused == 4
+
+
+@pytest.mark.slow
+def test_flow_latents_do_not_depend_on_the_chunk():
+    """Bitwise: the same latents for 8 images asked for together, 3 at a time and alone."""
+    from janus_eval.model_adapters.janusflow.flow import FlowImage, FlowSampler
+
+    model, proc = adapter()._load()
+    prompts = [proc.generation_ids(p) for p in PROMPTS]
+    images = [FlowImage(i, 1000 + i, 1.5 + i % 3) for i in range(8)]
+    sampler = FlowSampler(model, proc.ids.pad, rows=4)
+    want = sampler.generate(prompts, images, 2)
+    for size in (1, 3):
+        got = torch.cat(
+            [sampler.generate(prompts, images[i : i + size], 2) for i in range(0, 8, size)]
+        )
+        assert torch.equal(got, want), size
