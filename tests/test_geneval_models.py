@@ -525,6 +525,8 @@ def test_janusflow_tiny_end_to_end(tiny, data_dir, tmp_path):
     """JanusFlow's flow and VAE through the whole GenEval pipeline (3 flow steps: a toy)."""
     from PIL import Image
 
+    pytest.importorskip("diffusers", reason="JanusFlow's VAE needs the diffusers extra")
+
     steps = {"steps": "3"}
     rec = run_geneval(
         "janusflow-tiny", tiny, data_dir, tmp_path, limit=3, batch_size=2, model_options=steps

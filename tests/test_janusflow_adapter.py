@@ -5,6 +5,7 @@ work, batch-invariant images, the diffusers extra, checkpoint formats, and a POP
 from __future__ import annotations
 
 import functools
+import importlib.util
 import shutil
 import sys
 
@@ -17,6 +18,10 @@ from janus_eval import registry
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+needs_diffusers = pytest.mark.skipif(
+    importlib.util.find_spec("diffusers") is None,
+    reason="JanusFlow's VAE needs diffusers: pip install 'janus-eval[diffusers]'",
+)
 
 #: Prompts of 24 to 130 tokens: two prompt-length buckets, so chunks hold mixed paddings.
 PROMPTS = ["a cat", "a red car", "blue sky", "two dogs on a bench " * 5, "a cow", "x", "y", "z"]
@@ -53,6 +58,7 @@ def test_needs_a_model_path_and_valid_options():
             tiny(**options)
 
 
+@needs_diffusers
 def test_describe_pins_weights_and_every_setting_that_changes_pixels(tmp_path):
     d = adapter().describe()
     assert d["name"] == "janusflow-tiny" and d["checkpoint"] == "janusflow-tiny-v1"
@@ -97,6 +103,7 @@ def eight_images() -> list[np.ndarray]:
     return arrays(im for out in adapter().generate_images(reqs) for im in out)
 
 
+@needs_diffusers
 @pytest.mark.slow
 def test_images_do_not_depend_on_the_batch():
     """Batch 1, 3 and 8 (and a resumed request's missing image alone) give identical images."""
@@ -113,6 +120,7 @@ def test_images_do_not_depend_on_the_batch():
     assert np.array_equal(both[1], second[0]) and not np.array_equal(both[0], both[1])
 
 
+@needs_diffusers
 @pytest.mark.slow
 def test_cfg_weight_left_to_the_model_is_upstreams_two():
     a = adapter()
@@ -122,6 +130,9 @@ def test_cfg_weight_left_to_the_model_is_upstreams_two():
     )
     assert np.array_equal(auto, two) and not np.array_equal(auto, five)
     assert np.array_equal(auto, eight_images()[0])
+    fewer = registry.adapter_class("janusflow-tiny")(steps=2)  # and the steps option is used
+    req = [ImageRequest("a cat", "r0", seed=7, n=1)]
+    assert not np.array_equal(arrays(fewer.generate_images(req)[0])[0], auto)
 
 
 def test_missing_diffusers_names_the_extra(monkeypatch):
@@ -137,6 +148,7 @@ def test_missing_diffusers_names_the_extra(monkeypatch):
         a.generate_images([ImageRequest("a cat", "r")])
 
 
+@needs_diffusers
 def test_vae_locations(tmp_path):
     from janus_eval.model_adapters.janusflow.tiny import ensure_tiny_vae
     from janus_eval.model_adapters.janusflow.vae import locate
