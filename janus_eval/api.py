@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from janus_eval import distributed, registry
+from janus_eval.identity import SCHEME, data_fingerprint
 from janus_eval.provenance import device_name, git_commit, now, package_versions, stable_hash
 from janus_eval.runner import ExecutionStats, Runner, WorkItem, plan_work, shard_of
 from janus_eval.store import RunStore, atomic_write_json
@@ -153,15 +154,17 @@ def evaluate(
         "task": task_obj.config(),
         "model": model_desc,
         "data": {
+            # where this run read its data: recorded, but not part of the run id
             "data_dir": str(data_path) if data_path else None,
-            "fingerprint": stable_hash([(it.sample.id, it.key) for it in items]),
+            "fingerprint": data_fingerprint((it.sample.id, it.data_id) for it in items),
+            "scheme": SCHEME,
             "n_samples": len(items),
             "demo": demo,
         },
         "limit": limit,
         "seed": seed,
     }
-    run_id = _run_id(task_obj.name, model_desc, config)
+    run_id = _run_id(task_obj.name, model_desc, run_identity(config, task_obj))
     run_dir = Path(output_dir) / run_id
     if not resume:
         _set_aside(run_dir, shard)
@@ -238,6 +241,14 @@ def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list
             f"{type(exc).__name__}: {exc}. Check the files against `janus-eval tasks "
             f"{task.name}` (if they are right, this is a bug: re-run with -v and report it)."
         ) from exc
+
+
+def run_identity(config: dict, task: Task) -> dict:
+    """The part of a run's config that its id hashes: everything that changes results, and
+    nothing that only says where the data lay (the data directory, a task's location options);
+    the data themselves count through their content fingerprint."""
+    data = {k: v for k, v in config["data"].items() if k != "data_dir"}
+    return {**config, "task": task.identity(), "data": data}
 
 
 def _run_id(task_name: str, model_desc: dict, config: dict) -> str:

@@ -1,7 +1,9 @@
 """Joining `--shard i/n` slices into one run, refusing anything that would not add up.
 
 Slices merge only when they come from the same arguments (same run id), cover every index
-0..n-1 exactly once, and hold disjoint samples that together are the whole sample set. The merged
+0..n-1 exactly once, and hold disjoint samples that together are the whole sample set. The run
+id and result keys rest on the data's content, not its path, so slices run on machines that
+mount the data in different places merge. The merged
 metrics are then the single-process metrics: aggregation sees the same scores in the same order.
 """
 
@@ -90,7 +92,7 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
 
     task = registry.make_task(first.task, first.config["task"]["options"])
     ordered = sorted(results.values(), key=lambda r: r["index"])
-    samples = _samples_for(task, first, ordered)
+    samples = _samples_for(task, [rec for _, rec in shards], ordered)
     scored = [r["scores"] for r in ordered]
 
     dirs = set(seen.values())
@@ -129,13 +131,16 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
     return record
 
 
-def _samples_for(task: Any, first: RunRecord, ordered: list[dict[str, Any]]) -> list[Sample]:
+def _samples_for(
+    task: Any, records: Sequence[RunRecord], ordered: list[dict[str, Any]]
+) -> list[Sample]:
     """The run's samples for `finalize` (submission files need their data): re-read from the
-    recorded data directory when this machine has it, else rebuilt from the stored ids."""
-    data_dir = first.config["data"].get("data_dir")
+    first data directory a slice recorded that this machine has, else rebuilt from the ids."""
+    dirs = [rec.config["data"].get("data_dir") for rec in records]
+    data_dir = next((d for d in dirs if d and Path(d).exists()), None)
     known: dict[str, Sample] = {}
-    if data_dir and Path(data_dir).exists():
-        known = {s.id: s for s in task.samples(Path(data_dir), first.config.get("limit"))}
+    if data_dir:
+        known = {s.id: s for s in task.samples(Path(data_dir), records[0].config.get("limit"))}
     return [known.get(r["id"]) or Sample(id=r["id"], category=r.get("category")) for r in ordered]
 
 

@@ -1,7 +1,7 @@
 """The loop that turns samples into stored, scored results.
 
-It keys every request (task config, sample id, request, seed, model description), skips keys
-already stored, batches the rest through the adapter, scores each batch and appends it to the
+It keys every request (task identity, sample id, the sample's data id, request, seed, model
+description; images by content, never by path: janus_eval.identity), skips keys already stored, batches the rest through the adapter, scores each batch and appends it to the
 store before starting the next. A crash therefore costs at most one batch; a re-run with the same
 arguments computes only what is missing, and aggregates over exactly the same stored results.
 """
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from janus_eval.identity import DataIdentity
 from janus_eval.images import load_image
 from janus_eval.provenance import stable_hash
 from janus_eval.store import RunStore, atomic_save_image
@@ -38,6 +38,8 @@ class WorkItem:
     sample: Sample
     request: Request
     key: str
+    #: The sample's data id (janus_eval.identity): stored with its result, compared by `compare`.
+    data_id: str = ""
 
 
 @dataclass
@@ -52,32 +54,30 @@ class ExecutionStats:
 
 
 def result_key(
-    task_config: dict, sample: Sample, request: Request, seed: int, model_desc: dict
+    task_config: dict,
+    sample: Sample,
+    request: Request,
+    seed: int,
+    model_desc: dict,
+    ids: DataIdentity | None = None,
 ) -> str:
-    """Everything that changes this sample's result. The sample's data is in it too: an edited
-    label or GenEval `include` with an unchanged prompt must not reuse the old score."""
+    """Everything that changes this sample's result. The sample's data is in it too (an edited
+    label or GenEval `include` with an unchanged prompt must not reuse the old score), and images
+    count by content: the same data under another path gives the same key."""
+    ids = ids or DataIdentity()
+    context = _context(task_config, seed, model_desc)
+    return _key(context, sample.id, ids.sample_id(sample, request), ids.request_view(request))
+
+
+def _context(task_config: dict, seed: int, model_desc: dict) -> str:
+    """What every key of a run shares, hashed once (not once per sample)."""
+    return stable_hash({"task": task_config, "seed": seed, "model": model_desc}, length=32)
+
+
+def _key(context: str, sample_id: str, data_id: str, request_view: dict) -> str:
     return stable_hash(
-        {
-            "task": task_config,
-            "sample": sample.id,
-            "data": _fingerprint(sample.data),
-            "request": request.summary(),
-            "seed": seed,
-            "model": model_desc,
-        },
-        length=32,
+        {"run": context, "sample": sample_id, "data": data_id, "request": request_view}, 32
     )
-
-
-def _fingerprint(value: Any) -> Any:
-    """JSON-able stand-in for sample data: raw bytes (embedded images) hash to a short digest."""
-    if isinstance(value, (bytes, bytearray)):
-        return "sha256:" + hashlib.sha256(value).hexdigest()
-    if isinstance(value, Mapping):
-        return {str(k): _fingerprint(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_fingerprint(v) for v in value]
-    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
 def shard_of(sample_id: str, num_shards: int) -> int:
@@ -85,11 +85,19 @@ def shard_of(sample_id: str, num_shards: int) -> int:
     return int(stable_hash(sample_id, 8), 16) % num_shards
 
 
-def plan_work(task: Task, samples: Sequence[Sample], seed: int, model_desc: dict) -> list[WorkItem]:
+def plan_work(
+    task: Task,
+    samples: Sequence[Sample],
+    seed: int,
+    model_desc: dict,
+    ids: DataIdentity | None = None,
+) -> list[WorkItem]:
     """One keyed request per sample. Image requests get the run seed: image k of sample s then
-    draws from a stream fixed by (seed, s, k) alone."""
-    config = task.config()
-    items = []
+    draws from a stream fixed by (seed, s, k) alone. Every image file is hashed first, on
+    threads and through the persistent digest cache (janus_eval.filehash)."""
+    ids = ids or DataIdentity()
+    context = _context(task.identity(), seed, model_desc)
+    requests = []
     seen: dict[str, int] = {}
     for index, sample in enumerate(samples):
         if sample.id in seen:
@@ -102,9 +110,13 @@ def plan_work(task: Task, samples: Sequence[Sample], seed: int, model_desc: dict
         request = task.request(sample)
         if isinstance(request, ImageRequest):
             request = dataclasses.replace(request, seed=seed, request_id=sample.id)
-        items.append(
-            WorkItem(index, sample, request, result_key(config, sample, request, seed, model_desc))
-        )
+        requests.append(request)
+    ids.prepare(samples, requests)
+    items = []
+    for index, (sample, request) in enumerate(zip(samples, requests)):
+        data_id = ids.sample_id(sample, request)
+        key = _key(context, sample.id, data_id, ids.request_view(request))
+        items.append(WorkItem(index, sample, request, key, data_id))
     return items
 
 
@@ -255,6 +267,7 @@ class Runner:
                 "id": it.sample.id,
                 "index": it.index,
                 "category": it.sample.category,
+                "data": it.data_id,
                 "request": it.request.summary(),
                 "response": response if isinstance(response, str) else None,
                 "images": paths,

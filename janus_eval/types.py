@@ -158,6 +158,10 @@ class Task:
     sample_metrics: Mapping[str, tuple[str, float]] = {}
     #: One paragraph for `janus-eval tasks`: which files the task reads and where to get them.
     data_help: str = ""
+    #: Options that only say where the data lies (a folder, a hub name or a local copy of it).
+    #: The data's content is fingerprinted (janus_eval.identity), so they stay out of
+    #: `identity()`: the same data read from elsewhere keeps its run id and result keys.
+    location_options: tuple[str, ...] = ()
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.default_options())
@@ -175,8 +179,15 @@ class Task:
         return {}
 
     def config(self) -> dict[str, Any]:
-        """Everything about the task that changes results (hashed into the run id)."""
+        """Everything about the task that changes results, as recorded in run.json."""
         return {"name": self.name, "version": self.version, "options": dict(self.options)}
+
+    def identity(self) -> dict[str, Any]:
+        """`config()` without the location options: what the run id and result keys hash."""
+        config = self.config()
+        options = config.get("options") or {}
+        kept = {k: v for k, v in options.items() if k not in self.location_options}
+        return {**config, "options": kept}
 
     def samples(self, data_dir: Path | None, limit: int | None) -> Iterable[Sample]:
         raise NotImplementedError

@@ -101,10 +101,11 @@ class HFJanusAdapter:
         from janus_eval.model_adapters.janus.load import fingerprint
         from janus_eval.model_adapters.janus.processor import resolve_chat_format
 
+        # The role spelling changes every prompt, so it belongs in the results key; resolved
+        # first, so a checkpoint whose format nobody stated stops the run before any hashing.
+        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.checkpoint)
-        # The role spelling changes every prompt, so it belongs in the results key.
-        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
         return {
             "name": self.name,
             "checkpoint": self.model_path,

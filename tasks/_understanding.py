@@ -47,6 +47,8 @@ class UnderstandingTask(Task):
     and implement reading and scoring."""
 
     kind = "understanding"
+    #: Where the records and images are read from; their content is what identifies the run.
+    location_options = ("source", "image_dir")
     splits: tuple[str, ...] = ()
     #: Placeholders `prompt_template` may use.
     prompt_fields: tuple[str, ...] = ("question",)

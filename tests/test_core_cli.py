@@ -94,6 +94,7 @@ def test_readme_demo_runs_offline(tmp_path, cli):
     (run_json,) = tmp_path.glob("*/run.json")
     record = json.loads(run_json.read_text())
     assert record["config"]["data"]["demo"] is True and record["n_samples"] == 24
+    assert record["model"]["chat_format"] == "pro"  # stated by janus-tiny's files, no option
 
 
 def test_demo_for_a_task_without_one_says_which_have(tmp_path, cli):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from janus_eval.model_adapters.janus.config import read_config
 from janus_eval.model_adapters.janus.load import load_model
-from janus_helpers import one_thread, tiny_dir, tiny_model  # noqa: F401
+from janus_helpers import one_thread, rel_err, tiny_dir, tiny_model  # noqa: F401
 from safetensors.torch import load_file, save_file
 
 from janus_eval.types import UserError
@@ -183,12 +183,15 @@ def test_real_configs_parse_to_published_dims(tmp_path):
             ffn,
         )
         assert (cfg.vision.width, cfg.vision.layers, cfg.vision.num_tokens) == (1024, 24, 576)
-        assert (cfg.vq.ch, cfg.vq.ch_mult, cfg.num_gen_tokens, cfg.image_size) == (
+        vq = cfg.vq
+        assert (vq.ch, vq.encoder_ch_mult, vq.decoder_ch_mult, vq.z_channels) == (
             128,
             (1, 1, 2, 2, 4),
-            576,
-            384,
+            (1, 1, 2, 2, 4),
+            256,
         )
+        assert (vq.codebook_size, vq.embed_dim, vq.num_res_blocks) == (16384, 8, 2)
+        assert (cfg.num_gen_tokens, cfg.image_size) == (576, 384)
 
 
 _MEASURE = textwrap.dedent("""
@@ -256,3 +259,113 @@ def test_peak_host_memory_of_loading(tmp_path, fmt):
     ratio = (m["peak"] - m["before"]) / size
     print(f"{fmt}: checkpoint {size / 1e6:.0f} MB, peak RSS growth {ratio:.2f}x")
     assert 0.8 < ratio <= 1.3
+
+
+def _vq_variant(tmp_path: Path, gen_vision: dict, cfg, drop_encoder: bool) -> Path:
+    """A tiny checkpoint whose VQ model has `cfg.vq`'s dims and config `gen_vision`."""
+    from janus_eval.model_adapters.janus.tiny import export_state, random_state
+
+    tensors = export_state(random_state(cfg), cfg, "original")
+    encoder = ("gen_vision_model.encoder.", "gen_vision_model.quant_conv.")
+    if drop_encoder:
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(encoder)}
+    out = tmp_path / "vq-ckpt"
+    shutil.copytree(tiny_dir(), out, ignore=shutil.ignore_patterns("model.safetensors"))
+    config = json.loads((out / "config.json").read_text())
+    config["gen_vision_config"] = gen_vision
+    (out / "config.json").write_text(json.dumps(config))
+    save_file(tensors, str(out / "model.safetensors"))
+    return out
+
+
+def test_upstream_named_vq_with_unequal_multipliers_and_no_encoder_loads_and_decodes(tmp_path):
+    """gen_vision_config in upstream's ModelArgs names, a class name upstream does not know, a
+    decoder wider than its encoder, no encoder tensors: it loads, and decodes exactly as
+    transformers' VQ decoder built with the decoder's multipliers."""
+    import dataclasses
+
+    from janus_eval.model_adapters.janus.tiny import export_state, random_state, tiny_config
+    from transformers import JanusVQVAE, JanusVQVAEConfig
+
+    enc, dec = (1, 1, 2, 2), (1, 2, 2, 4)
+    base = tiny_config()
+    cfg = dataclasses.replace(
+        base, vq=dataclasses.replace(base.vq, encoder_ch_mult=enc, decoder_ch_mult=dec)
+    )
+    params = {
+        "codebook_size": 16384,
+        "codebook_embed_dim": 8,
+        "encoder_ch_mult": list(enc),
+        "decoder_ch_mult": list(dec),
+        "z_channels": 32,
+        "ch": 32,  # upstream fixes ch=128 and num_res_blocks=2 in code; tiny needs its own
+        "num_res_blocks": 1,
+    }
+    ckpt = _vq_variant(tmp_path, {"cls": "VQ-tiny-wide", "params": params}, cfg, True)
+    assert read_config(ckpt).vq == cfg.vq
+    model, _ = load_model(ckpt)
+    assert model.vq.encoder is None and model.vq.quant_conv is None
+    assert model.vq.decoder.conv_in.out_channels == 32 * 4  # the decoder's widest level
+    codes = torch.randint(0, 16384, (3, 16), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ours = model.decode_images(codes)
+    assert ours.shape == (3, 3, 32, 32)
+
+    ref = JanusVQVAE(
+        JanusVQVAEConfig(
+            embed_dim=8,
+            num_embeddings=16384,
+            latent_channels=32,
+            base_channels=32,
+            channel_multiplier=list(dec),
+            num_res_blocks=1,
+            num_patches=4,
+        )
+    ).eval()
+    state = {k: v for k, v in random_state(cfg).items() if k.startswith("vq.")}
+    hf = {k.removeprefix("model.vqmodel."): v for k, v in export_state(state, cfg, "hf").items()}
+    decoder_side = {k: v for k, v in hf.items() if not k.startswith(("encoder.", "quant_conv."))}
+    missing, unexpected = ref.load_state_dict(decoder_side, strict=False)
+    assert not unexpected and all(k.startswith(("encoder.", "quant_conv.")) for k in missing)
+    with torch.no_grad():
+        assert rel_err(ours, ref.decode(codes)) <= 1e-4
+    with pytest.raises(RuntimeError, match="no encoder"):
+        model.vq.encode(torch.zeros(1, 3, 32, 32))
+
+    # with its encoder tensors the same checkpoint loads the encoder at the encoder's widths
+    full, _ = load_model(_vq_variant(tmp_path / "full", {"cls": "X", "params": params}, cfg, False))
+    assert full.vq.encoder.conv_out.in_channels == 32 * 2
+    assert full.vq.encode(torch.zeros(1, 3, 32, 32)).shape == (1, 16)
+
+
+def test_vq_config_names_and_errors(tmp_path):
+    from janus_eval.model_adapters.janus.tiny import tiny_config
+
+    cfg = tiny_config()
+    # upstream's codebook names are read (not only Janus's image_token_size / n_embed)
+    raw = json.loads((tiny_dir() / "config.json").read_text())
+    raw["gen_vision_config"]["params"] = {
+        "codebook_size": 4096,
+        "codebook_embed_dim": 4,
+        "ch_mult": [1, 2],
+    }
+    raw["gen_head_config"]["params"]["image_token_size"] = 4096
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    vq = read_config(tmp_path / "config.json").vq
+    assert (vq.codebook_size, vq.embed_dim, vq.encoder_ch_mult, vq.decoder_ch_mult) == (
+        4096,
+        4,
+        (1, 2),
+        (1, 2),
+    )
+    assert (vq.ch, vq.z_channels, vq.num_res_blocks) == (128, 256, 2)  # upstream's defaults
+    unknown = _vq_variant(tmp_path / "a", {"cls": "VQ-32", "params": {"z_channels": 32}}, cfg, 0)
+    with pytest.raises(UserError, match=r"'VQ-32' is not one of upstream's VQ models.*decoder"):
+        load_model(unknown)
+    clash = {"cls": "VQ-16", "params": {"codebook_size": 16384, "image_token_size": 8192}}
+    with pytest.raises(UserError, match="codebook_size and image_token_size disagree"):
+        load_model(_vq_variant(tmp_path / "b", clash, cfg, False))
+    # part of an encoder is not "no encoder": the missing tensor is named
+    ckpt = _variant(tmp_path, lambda t: t.pop("gen_vision_model.encoder.conv_in.bias"))
+    with pytest.raises(UserError, match=r"1 missing: gen_vision_model\.encoder\.conv_in\.bias"):
+        load_model(ckpt)

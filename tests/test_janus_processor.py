@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from janus_eval.model_adapters.janus.processor import (
     DEFAULT_SYSTEM_PROMPT,
     JanusProcessor,
     detect_chat_format,
+    resolve_chat_format,
 )
 from janus_eval.model_adapters.janus.tiny import SPECIAL_TOKENS
 from janus_helpers import one_thread, random_image, tiny_dir, tiny_processor  # noqa: F401
@@ -107,12 +109,42 @@ def test_image_preprocessing_matches_upstream():
     assert torch.all(z[:, :, 0] == pad_value) and torch.all(z[:, 16, 12:20] == -1.0)
 
 
-def test_chat_format_detection(tmp_path):
-    ckpt = tmp_path / "ckpt"
+def _statementless(tmp_path: Path, name: str = "step-5000") -> Path:
+    """A copy of janus-tiny that states no chat format: no chat template, a neutral name."""
+    ckpt = tmp_path / "ckpt" / name
     shutil.copytree(tiny_dir(), ckpt)
-    assert detect_chat_format(ckpt) == "pro"
+    tok = json.loads((ckpt / "tokenizer_config.json").read_text())
+    del tok["chat_template"]
+    (ckpt / "tokenizer_config.json").write_text(json.dumps(tok))
+    return ckpt
+
+
+def test_chat_format_detection(tmp_path):
+    assert detect_chat_format(tiny_dir()) == "pro"  # janus-tiny's own chat template says so
+    ckpt = _statementless(tmp_path)
+    with pytest.raises(UserError) as err:  # a fine-tuned checkpoint: nothing to go by
+        detect_chat_format(ckpt)
+    assert "cannot tell the chat format" in str(err.value)
+    assert "--model-option chat_format=pro" in str(err.value) and "step-5000" in str(err.value)
     assert detect_chat_format(ckpt, "deepseek-ai/Janus-1.3B") == "janus"
-    (ckpt / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{'<|User|>: '}}"}))
-    assert detect_chat_format(ckpt, "deepseek-ai/Janus-1.3B") == "pro"
+    assert detect_chat_format(ckpt, "/ckpt/JANUS_PRO_7B-sft") == "pro"
+    assert detect_chat_format(_statementless(tmp_path, "janus 1.3b ft"), "") == "janus"
+    with pytest.raises(UserError, match="cannot tell"):
+        detect_chat_format(ckpt, "/work/janus-eval/ckpt/step-5000")  # "janus" alone says nothing
+    proc = json.loads((ckpt / "processor_config.json").read_text())
+    (ckpt / "processor_config.json").write_text(json.dumps({**proc, "sft_format": "deepseek_old"}))
+    assert detect_chat_format(ckpt) == "janus"  # upstream's name for the 1.3B template
+    (ckpt / "processor_config.json").write_text(json.dumps(proc))
+    (ckpt / "chat_template.jinja").write_text("{{'<|User|>: ' + m}}")
+    assert detect_chat_format(ckpt) == "pro"
+    # statements that disagree are not resolved by precedence: the run stops
+    with pytest.raises(
+        UserError, match=r"conflicting evidence.*janus: the name 'deepseek-ai/Janus-1.3B'"
+    ):
+        detect_chat_format(ckpt, "deepseek-ai/Janus-1.3B")
+    with pytest.raises(UserError, match="conflicting"):
+        detect_chat_format(_statementless(tmp_path, "janus-pro-from-janus-1.3b"))
+    # an explicit choice needs no evidence, and is checked
+    assert resolve_chat_format("janus", ckpt, "deepseek-ai/Janus-Pro-7B") == "janus"
     with pytest.raises(UserError, match="chat_format"):
         JanusProcessor(tiny_dir(), read_config(tiny_dir()), chat_format="chatml")

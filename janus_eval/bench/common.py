@@ -82,7 +82,7 @@ def hf_config(cfg) -> Any:
             num_embeddings=q.codebook_size,
             latent_channels=q.z_channels,
             base_channels=q.ch,
-            channel_multiplier=list(q.ch_mult),
+            channel_multiplier=list(q.decoder_ch_mult),  # one list in transformers
             num_res_blocks=q.num_res_blocks,
             projection_dim=c.dim,
             image_token_embed_dim=cfg.gen_head_dim,

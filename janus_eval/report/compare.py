@@ -13,14 +13,11 @@ only the recorded numbers are compared, and a warning says so.
 When the two runs scored different sample sets, the comparison is made on the ids both have: the
 per-sample metrics are recomputed there (rows then show those values, not run.json's) and a
 warning gives the counts; set-level metrics cannot be recomputed and are compared as recorded.
+Data are compared by content, not by where they lay (report/same_data.py): two models run on the
+same data get no data warning, and samples whose content differs are counted and named.
 
-Gates (`--max-drop METRIC=VALUE`): METRIC is `metric`, `metric/sub` for a breakdown entry, or
-`task:metric` to pick one task when comparing folders of runs. Higher is better, so a gate fails
-when `candidate < baseline - VALUE`; for metrics where lower is better, those whose name starts
-with `fid` or `kid` (case-insensitive), it fails when `candidate > baseline + VALUE`. A drop of
-exactly VALUE passes (a relative tolerance of 1e-9 absorbs float rounding). The gate looks at the
-point delta only; the interval is shown to help judge noise. A gated metric missing from the
-candidate fails its gate; one missing from both runs is a UserError listing the metrics there are.
+Gates (`--max-drop METRIC=VALUE`, rules in report/gates.py) look at the point delta only; the
+interval is shown to help judge noise.
 """
 
 from __future__ import annotations
@@ -37,6 +34,11 @@ from typing import Any
 import numpy as np
 
 from janus_eval import registry
+from janus_eval.report.gates import (  # noqa: F401 (gate_passes is public here too)
+    apply_gates,
+    gate_passes,
+    lower_is_better,
+)
 from janus_eval.report.leaderboard import markdown_table
 from janus_eval.report.records import (
     Run,
@@ -49,10 +51,10 @@ from janus_eval.report.records import (
     load_record,
     task_label,
 )
+from janus_eval.report.same_data import data_warnings
 from janus_eval.types import UserError
 
 CI_LEVEL = 0.95
-LOWER_IS_BETTER_PREFIXES = ("fid", "kid")
 _BOOT_CHUNK_ELEMENTS = 4_000_000  # resample in chunks so 1000 x 100k samples fits in memory
 
 
@@ -91,10 +93,6 @@ class Comparison:
         }
 
 
-def lower_is_better(metric: str) -> bool:
-    return metric.split("/")[0].lower().startswith(LOWER_IS_BETTER_PREFIXES)
-
-
 def compare_runs(
     baseline: str | Path,
     candidate: str | Path,
@@ -116,7 +114,7 @@ def compare_runs(
         pairs = _match_by_task(base_runs, cand_runs, result.warnings)
     for base, cand in pairs:
         _compare_pair(base, cand, result, n_boot=n_boot, seed=seed)
-    _apply_gates(result, dict(max_drop or {}))
+    apply_gates(result.rows, dict(max_drop or {}))
     return result
 
 
@@ -173,17 +171,13 @@ def _compare_pair(base: Run, cand: Run, out: Comparison, *, n_boot: int, seed: i
             f"cannot compare {task_label(b)} with {task_label(c)}: they are scored differently. "
             f"Re-run one of them with the other's options ({where})"
         )
-    out.warnings.extend(_config_warnings(b.task, b.config, c.config))
+    task_cls = _task_class(b.task, out.warnings)
+    out.warnings.extend(_config_warnings(b.task, b.config, c.config, task_cls))
 
     base_scores, cand_scores = base.sample_scores(), cand.sample_scores()
     common = sorted(set(base_scores) & set(cand_scores))
     same_set = len(common) == len(base_scores) == len(cand_scores)
-    if not same_set:
-        out.warnings.append(
-            f"{b.task}: sample sets differ (baseline {len(base_scores)}, candidate "
-            f"{len(cand_scores)}, common {len(common)}); per-sample metrics are compared on the "
-            "common samples, set-level metrics as recorded"
-        )
+    out.warnings.extend(data_warnings(b.task, base, cand, base_scores.keys(), cand_scores.keys()))
     out.pairs.append(
         {
             "task": task_label(b),  # same as every row's task
@@ -196,7 +190,7 @@ def _compare_pair(base: Run, cand: Run, out: Comparison, *, n_boot: int, seed: i
     )
 
     label = task_label(b)
-    sample_metrics = _sample_metrics(b.task, out.warnings)
+    sample_metrics = dict(getattr(task_cls, "sample_metrics", {}) or {})
     b_flat, c_flat = flatten_metrics(b.metrics), flatten_metrics(c.metrics)
     for metric in [*b_flat, *(m for m in c_flat if m not in b_flat)]:
         row = MetricRow(label, metric, b_flat.get(metric), c_flat.get(metric), None)
@@ -211,15 +205,14 @@ def _compare_pair(base: Run, cand: Run, out: Comparison, *, n_boot: int, seed: i
         out.rows.append(row)
 
 
-def _sample_metrics(task: str, warnings: list[str]) -> Mapping[str, tuple[str, float]]:
+def _task_class(task: str, warnings: list[str]) -> type | None:
     try:
-        cls = registry.task_class(task)
+        return registry.task_class(task)
     except UserError:
         warnings.append(
             f"{task}: task not installed here, so no bootstrap intervals (recorded numbers only)"
         )
-        return {}
-    return dict(getattr(cls, "sample_metrics", {}) or {})
+        return None
 
 
 def _bootstrap_row(
@@ -296,62 +289,24 @@ def paired_bootstrap_ci(
     return float(low), float(high)
 
 
-def _config_warnings(task: str, base: Mapping[str, Any], cand: Mapping[str, Any]) -> list[str]:
-    """Differences besides the model that can move numbers (seed, data, limit, task options)."""
+def _config_warnings(
+    task: str, base: Mapping[str, Any], cand: Mapping[str, Any], task_cls: type | None
+) -> list[str]:
+    """Differences besides the model and the data that can move numbers (seed, limit, task
+    options other than where the data lay; the data are checked by content, in same_data)."""
     out = []
-    for key in ("data", "limit", "seed"):
+    for key in ("limit", "seed"):
         if base.get(key) != cand.get(key):
             out.append(f"{task}: {key} differs ({base.get(key)!r} vs {cand.get(key)!r})")
     b_opts = (base.get("task") or {}).get("options") or {}
     c_opts = (cand.get("task") or {}).get("options") or {}
-    for key in sorted(set(b_opts) | set(c_opts)):
+    where = set(getattr(task_cls, "location_options", ()))
+    for key in sorted((set(b_opts) | set(c_opts)) - where):
         if b_opts.get(key) != c_opts.get(key):
             out.append(
                 f"{task}: task option {key} differs ({b_opts.get(key)!r} vs {c_opts.get(key)!r})"
             )
     return out
-
-
-def _task_matches(row_task: str, wanted: str) -> bool:
-    """'geneval' picks every GenEval row; 'geneval[detector=x]' only that detector's."""
-    return row_task == wanted or row_task.startswith(wanted + "[")
-
-
-def _apply_gates(result: Comparison, gates: Mapping[str, float]) -> None:
-    for name, allowed in gates.items():
-        task, sep, metric = name.partition(":")
-        if not (sep and any(_task_matches(r.task, task) for r in result.rows)):
-            task, metric = "", name  # no task prefix (or a ':' inside a breakdown key)
-        rows = [
-            r
-            for r in result.rows
-            if r.metric == metric and (not task or _task_matches(r.task, task))
-        ]
-        if not rows:
-            available = sorted({f"{r.task}:{r.metric}" for r in result.rows})
-            raise UserError(
-                f"--max-drop {name}: no metric {name!r} in the compared runs; available: "
-                + ", ".join(available)
-            )
-        for row in rows:
-            row.gate = allowed
-            row.passed = gate_passes(row.metric, row.baseline, row.candidate, allowed)
-
-
-def gate_passes(
-    metric: str, baseline: float | None, candidate: float | None, allowed: float
-) -> bool:
-    """The gate rule (see the module docstring); a missing number fails."""
-    if (
-        baseline is None
-        or candidate is None
-        or not (math.isfinite(baseline) and math.isfinite(candidate))
-    ):
-        return False
-    slack = 1e-9 * max(1.0, abs(baseline))
-    if lower_is_better(metric):
-        return candidate <= baseline + allowed + slack
-    return candidate >= baseline - allowed - slack
 
 
 # -- rendering ----------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ Built from run records only. Three rules keep the table honest:
   (`extra.complete` is false, or a `--limit` run) are kept but flagged: `*` in Markdown/HTML,
   a note in every format, and `partial` in JSON.
 
+The notes also name how the model was prompted where its description records it (the Janus
+adapters' `chat_format`: the same weights answer differently under another role spelling).
+
 The DataFrame has columns `model, checkpoint, weights, <metric columns...>, notes`;
 `df.attrs["partial"]` lists `[row_position, column]` pairs for the renderers.
 """
@@ -70,6 +73,7 @@ def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.
     notes: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     partial: list[tuple[tuple[str, str, str], str]] = []
     seen: dict[str, dict[str, bool]] = defaultdict(dict)  # prefix -> metric -> is primary
+    chat: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)  # model -> prefix -> fmt
     for (model, prefix), group in sorted(cells.items()):
         group.sort(key=lambda r: finished_key(r.record), reverse=True)
         kept = group[0]
@@ -91,6 +95,8 @@ def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.
             notes[model].append(f"{prefix}: partial run {record.run_id} ({reason})")
         if record.n_skipped:
             notes[model].append(f"{prefix}: {record.n_skipped} samples skipped")
+        if record.model.get("chat_format"):
+            chat[model][prefix] = str(record.model["chat_format"])
         data = record.config.get("data")
         if isinstance(data, dict) and data.get("demo"):
             notes[model].append(f"{prefix}: DEMO run on built-in sample data (means nothing)")
@@ -101,6 +107,13 @@ def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.
             if reason:
                 partial.append((model, f"{prefix}/{metric}"))
 
+    for model, by_prefix in chat.items():
+        formats = sorted(set(by_prefix.values()))
+        notes[model].append(
+            f"chat format {formats[0]}"
+            if len(formats) == 1
+            else "chat formats differ: " + ", ".join(f"{p} {f}" for p, f in by_prefix.items())
+        )
     # primary first within a task, then the order the metrics were first seen
     metric_columns = [
         f"{prefix}/{metric}"

@@ -6,7 +6,8 @@ needs only the config and the weight files' fingerprint, so resumed runs key the
 without loading the model.
 
 Options (`--model-option k=v`):
-  chat_format      auto | pro | janus      role spelling (see processor.py)
+  chat_format      auto | pro | janus      role spelling; auto = what the checkpoint's files or
+                                           name state, else the run stops (processor.py)
   sampler          fast | reference        image loop: the CFG sampler, or upstream's eager loop
   rows_per_batch   int                     images per sampler chunk (default: as many as fit)
   compile          bool                    torch.compile the decode step (default: on CUDA)
@@ -202,9 +203,10 @@ class JanusAdapter:
         from .load import fingerprint
         from .processor import resolve_chat_format
 
+        # first: a checkpoint whose chat format nobody stated stops the run before any hashing
+        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.checkpoint)
-        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
         return {
             "name": self.name,
             "checkpoint": self.checkpoint_label,

@@ -5,10 +5,13 @@ Two layouts exist on disk:
 * the original deepseek-ai one (`model_type: multi_modality`): `language_config` is a LLaMA
   config; the vision tower is named by `vision_config.params.model_name` (a timm SigLIP name,
   e.g. `siglip_large_patch16_384`); the VQ tokenizer is named by `gen_vision_config.cls`
-  (`VQ-16`), whose channel layout is hard-coded upstream. Upstream ignores extra keys in
-  `params`, so tiny test checkpoints spell out their (non-standard) dims there
-  (`width`, `layers`, `heads`, `patch_size`, `mlp_ratio` for the tower; `ch`, `ch_mult`,
-  `z_channels`, `num_res_blocks` for the VQ model).
+  (`VQ-16`), whose channel multipliers upstream's `VQ_models` table fixes. Upstream ignores
+  extra keys in `params`, so checkpoints with other dims spell them out there: for the tower
+  `width`, `layers`, `heads`, `patch_size`, `mlp_ratio`; for the VQ model upstream's own
+  `ModelArgs` names (`encoder_ch_mult`, `decoder_ch_mult`, `z_channels`, `codebook_size`,
+  `codebook_embed_dim`), plus `ch`, `num_res_blocks` (fixed at 128 and 2 in upstream's code)
+  and `ch_mult` (both multipliers at once). With them any class name is accepted; see
+  `_vq_from_params`.
 * the transformers one (`model_type: janus`): `text_config`, `vision_config`, `vq_config`.
 
 Everything downstream (model, loader, processor, sampler) sees only `JanusConfig`.
@@ -31,10 +34,20 @@ SIGLIP_TOWERS: dict[str, dict[str, Any]] = {
     ),
 }
 
-#: Upstream's VQ models by class name (LlamaGen's VQ-16 is the only one Janus uses).
+#: Upstream's VQ models by class name (`VQ_models` in janus/models/vq_model.py: LlamaGen's VQ-16
+#: is the only one): what the class name itself decides.
 VQ_MODELS: dict[str, dict[str, Any]] = {
-    "VQ-16": dict(ch=128, ch_mult=(1, 1, 2, 2, 4), z_channels=256, num_res_blocks=2),
+    "VQ-16": dict(encoder_ch_mult=(1, 1, 2, 2, 4), decoder_ch_mult=(1, 1, 2, 2, 4)),
 }
+#: Defaults for everything else, as upstream has them for every class: `ModelArgs`
+#: (codebook_size, codebook_embed_dim, z_channels) and the Encoder/Decoder constructors (ch,
+#: num_res_blocks), which VQModel calls without those arguments.
+VQ_DEFAULTS: dict[str, int] = dict(
+    codebook_size=16384, codebook_embed_dim=8, z_channels=256, ch=128, num_res_blocks=2
+)
+#: Names Janus's own config uses for two of them (gen_vision_config.params, read by the
+#: gen aligner and head): same meaning, so both spellings must agree when both are given.
+VQ_ALIASES = {"codebook_size": "image_token_size", "codebook_embed_dim": "n_embed"}
 
 
 @dataclass(frozen=True)
@@ -73,18 +86,21 @@ class VisionConfig:
 
 @dataclass(frozen=True)
 class VQConfig:
-    """LlamaGen's VQ tokenizer (VQ-16 for Janus): 16384 codes of dimension 8, l2-normalised."""
+    """LlamaGen's VQ tokenizer (VQ-16 for Janus): 16384 codes of dimension 8, l2-normalised.
+    Encoder and decoder have their own channel multipliers, as upstream's ModelArgs does."""
 
     codebook_size: int = 16384
     embed_dim: int = 8
     ch: int = 128
-    ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4)
+    encoder_ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4)
+    decoder_ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4)
     z_channels: int = 256
     num_res_blocks: int = 2
 
     @property
     def downsample(self) -> int:
-        return 2 ** (len(self.ch_mult) - 1)
+        """Side of the image patch one code decodes to (the decoder's upsampling factor)."""
+        return 2 ** (len(self.decoder_ch_mult) - 1)
 
 
 @dataclass(frozen=True)
@@ -201,22 +217,8 @@ def _from_original(raw: dict[str, Any]) -> JanusConfig:
     llm = _llm_from_llama(raw["language_config"])
     vision = vision_from_params(_params(raw, "vision_config"))
 
-    gparams = _params(raw, "gen_vision_config")
-    vq_cls = (raw.get("gen_vision_config") or {}).get("cls", "VQ-16")
-    vq_dims = dict(VQ_MODELS.get(vq_cls, {}))
-    vq_dims.update(
-        {k: gparams[k] for k in ("ch", "ch_mult", "z_channels", "num_res_blocks") if k in gparams}
-    )
-    if set(vq_dims) != {"ch", "ch_mult", "z_channels", "num_res_blocks"}:
-        raise ValueError(f"gen_vision_config.cls {vq_cls!r} is not one of {sorted(VQ_MODELS)}")
-    vq = VQConfig(
-        codebook_size=int(gparams.get("image_token_size", 16384)),
-        embed_dim=int(gparams.get("n_embed", 8)),
-        ch=int(vq_dims["ch"]),
-        ch_mult=tuple(int(m) for m in vq_dims["ch_mult"]),
-        z_channels=int(vq_dims["z_channels"]),
-        num_res_blocks=int(vq_dims["num_res_blocks"]),
-    )
+    gen_vision = raw.get("gen_vision_config") or {}
+    vq = _vq_from_params(gen_vision.get("cls", "VQ-16"), dict(gen_vision.get("params") or {}))
     aligner = _params(raw, "aligner_config")
     gen_aligner = _params(raw, "gen_aligner_config")
     head = _params(raw, "gen_head_config")
@@ -238,6 +240,43 @@ def _from_original(raw: dict[str, Any]) -> JanusConfig:
         gen_aligner_depth=int(gen_aligner.get("depth", 2)),
         gen_head_dim=int(head.get("image_token_embed", llm.dim)),
         layout="original",
+    )
+
+
+def _vq_from_params(cls: str, params: dict[str, Any]) -> VQConfig:
+    """The VQ model of `gen_vision_config`. The class name decides the channel multipliers (as
+    upstream's VQ_models table does); params may override anything, under upstream's ModelArgs
+    names. A class upstream does not know is accepted when params give the decoder's
+    multipliers, the one thing its name would otherwise have to say; the rest falls back to
+    upstream's defaults, and a dimension that does not fit the weights is then reported by the
+    loader's shape check."""
+    dims: dict[str, Any] = {**VQ_DEFAULTS, **VQ_MODELS.get(cls, {})}
+    for name, alias in VQ_ALIASES.items():
+        given = {k: params[k] for k in (name, alias) if k in params}
+        if len({int(v) for v in given.values()}) > 1:
+            raise ValueError(f"gen_vision_config.params {name} and {alias} disagree: {given}")
+        if given:
+            dims[name] = next(iter(given.values()))
+    for side in ("encoder_ch_mult", "decoder_ch_mult"):
+        value = params.get(side, params.get("ch_mult"))
+        if value is not None:
+            dims[side] = value
+    dims.update({k: params[k] for k in ("z_channels", "ch", "num_res_blocks") if k in params})
+    if "decoder_ch_mult" not in dims:
+        raise ValueError(
+            f"gen_vision_config.cls {cls!r} is not one of upstream's VQ models "
+            f"({', '.join(sorted(VQ_MODELS))}) and its params do not give decoder_ch_mult "
+            "(or ch_mult); add the VQ dimensions to gen_vision_config.params"
+        )
+    dims.setdefault("encoder_ch_mult", VQConfig.encoder_ch_mult)
+    return VQConfig(
+        codebook_size=int(dims["codebook_size"]),
+        embed_dim=int(dims["codebook_embed_dim"]),
+        ch=int(dims["ch"]),
+        encoder_ch_mult=tuple(int(m) for m in dims["encoder_ch_mult"]),
+        decoder_ch_mult=tuple(int(m) for m in dims["decoder_ch_mult"]),
+        z_channels=int(dims["z_channels"]),
+        num_res_blocks=int(dims["num_res_blocks"]),
     )
 
 
@@ -264,11 +303,13 @@ def _from_hf(raw: dict[str, Any]) -> JanusConfig:
     _check(int(v.get("projection_dim", llm.dim)) == llm.dim, "vision projection_dim != hidden_size")
     _check(int(q.get("projection_dim", llm.dim)) == llm.dim, "vq projection_dim != hidden_size")
     _check(int(q.get("image_token_embed_dim", llm.dim)) == llm.dim, "vq image_token_embed_dim")
+    mult = tuple(int(m) for m in q.get("channel_multiplier", (1, 1, 2, 2, 4)))
     vq = VQConfig(
         codebook_size=int(q.get("num_embeddings", 16384)),
         embed_dim=int(q.get("embed_dim", 8)),
         ch=int(q.get("base_channels", 128)),
-        ch_mult=tuple(int(m) for m in q.get("channel_multiplier", (1, 1, 2, 2, 4))),
+        encoder_ch_mult=mult,  # transformers' VQ has one multiplier list for both halves
+        decoder_ch_mult=mult,
         z_channels=int(q.get("latent_channels", 256)),
         num_res_blocks=int(q.get("num_res_blocks", 2)),
     )

@@ -13,7 +13,9 @@
   the model plus one tensor, and never a float32 copy of a bf16 checkpoint bound for a GPU.
 * Checks first: every expected tensor must exist with the expected shape, and nothing
   unexpected may be present (known-unused tensors excepted); all problems are reported in one
-  UserError before anything is copied.
+  UserError before anything is copied. The VQ encoder is optional as a whole: inference never
+  encodes images, so a checkpoint with no VQ-encoder tensor at all loads without it (one with
+  only some of them is incomplete and refused).
 """
 
 from __future__ import annotations
@@ -24,28 +26,20 @@ import hashlib
 import json
 import os
 import pickle
-import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from janus_eval.types import UserError
 
 from .config import JanusConfig, read_config
+from .layouts import SOURCES, has_vq_encoder, plan  # noqa: F401 (plan: bench imports it here)
 from .model import JanusModel, vq_dtype_for
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-
-#: Tensors present in real checkpoints that Janus never uses.
-IGNORED = (
-    re.compile(r"vision_(model|und_enc_model)\.vision_tower\.attn_pool\..*"),  # SigLIP pool head
-    re.compile(r"(gen_vision_model|model\.vqmodel)\.quantize\.codebook_used"),  # training stat
-    re.compile(r".*\.rotary_emb\.inv_freq"),  # saved by old transformers versions
-    re.compile(r".*\.position_ids"),
-)
 
 
 def _libc():
@@ -230,174 +224,6 @@ def open_weight_file(path: Path) -> SafetensorsFile | TorchBinFile:
 
 
 # ---------------------------------------------------------------------------------------------
-# Which source tensors fill which parameter
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Source tensor `key` fills rows [start, start + shape[0]) of a parameter."""
-
-    key: str
-    shape: tuple[int, ...]
-    start: int
-
-
-def _llm_sources(name: str, prefix: str) -> list[str]:
-    """Our LLM name (under `llm.`) -> source keys; fused weights list their parts in order."""
-    if name.endswith("self_attn.qkv_proj.weight"):
-        base = name[: -len("qkv_proj.weight")]
-        return [f"{prefix}{base}{p}_proj.weight" for p in "qkv"]
-    if name.endswith("mlp.gate_up_proj.weight"):
-        base = name[: -len("gate_up_proj.weight")]
-        return [f"{prefix}{base}gate_proj.weight", f"{prefix}{base}up_proj.weight"]
-    return [prefix + name]
-
-
-def original_sources(name: str) -> list[str]:
-    head, _, rest = name.partition(".")
-    if head == "llm":
-        if rest == "lm_head.weight":
-            return ["language_model.lm_head.weight"]
-        return _llm_sources(rest, "language_model.model.")
-    if head == "vision":
-        return ["vision_model.vision_tower." + rest]
-    if head == "vq":
-        return ["gen_vision_model." + rest]
-    return [name]  # aligner, gen_aligner, gen_head, gen_embed: same names upstream
-
-
-_HF_VISION = [
-    (r"^patch_embed\.proj\.", "embeddings.patch_embedding."),
-    (r"^pos_embed$", "embeddings.position_embedding.weight"),
-    (r"^blocks\.(\d+)\.norm(\d)\.", r"encoder.layers.\1.layer_norm\2."),
-    (r"^blocks\.(\d+)\.attn\.proj\.", r"encoder.layers.\1.self_attn.projection_layer."),
-    (r"^blocks\.(\d+)\.mlp\.", r"encoder.layers.\1.mlp."),
-    (r"^norm\.", "post_layernorm."),
-]
-_HF_VQ = [
-    (r"^(encoder|decoder)\.mid\.0\.", r"\1.mid.block_1."),
-    (r"^(encoder|decoder)\.mid\.1\.", r"\1.mid.attn_1."),
-    (r"^(encoder|decoder)\.mid\.2\.", r"\1.mid.block_2."),
-    (r"^encoder\.conv_blocks\.(\d+)\.res\.", r"encoder.down.\1.block."),
-    (r"^encoder\.conv_blocks\.", "encoder.down."),
-    (r"^decoder\.conv_blocks\.(\d+)\.res\.", r"decoder.up.\1.block."),
-    (r"^decoder\.conv_blocks\.", "decoder.up."),
-]
-
-
-def _sub(rules: list[tuple[str, str]], name: str) -> str:
-    for pattern, repl in rules:
-        name = re.sub(pattern, repl, name)
-    return name
-
-
-def _hf_mlp(rest: str) -> str:
-    """Upstream Sequential index (0, 2, 4..) -> transformers' fc1 / hidden_layers.k."""
-    m = re.match(r"layers\.(\d+)\.(.*)", rest)
-    assert m, rest
-    i = int(m.group(1))
-    return f"fc1.{m.group(2)}" if i == 0 else f"hidden_layers.{i // 2 - 1}.{m.group(2)}"
-
-
-def hf_sources(name: str) -> list[str]:
-    head, _, rest = name.partition(".")
-    if head == "llm":
-        if rest == "lm_head.weight":
-            return ["lm_head.weight"]
-        return _llm_sources(rest, "model.language_model.")
-    if head == "vision":
-        m = re.match(r"blocks\.(\d+)\.attn\.qkv\.(weight|bias)$", rest)
-        if m:
-            return [
-                f"model.vision_model.encoder.layers.{m.group(1)}.self_attn.{p}_proj.{m.group(2)}"
-                for p in "qkv"
-            ]
-        return ["model.vision_model." + _sub(_HF_VISION, rest)]
-    if head == "aligner":
-        return ["model.aligner." + _hf_mlp(rest)]
-    if head == "gen_aligner":
-        return ["model.generation_aligner." + _hf_mlp(rest)]
-    if head == "gen_head":
-        return ["model.generation_head." + rest.replace("output_mlp_projector", "proj_out")]
-    if head == "gen_embed":
-        return ["model.generation_embeddings." + rest]
-    if head == "vq":
-        return ["model.vqmodel." + _sub(_HF_VQ, rest)]
-    raise KeyError(name)
-
-
-SOURCES: dict[str, Callable[[str], list[str]]] = {"original": original_sources, "hf": hf_sources}
-
-
-def plan(
-    model: torch.nn.Module,
-    layout: str,
-    available: dict[str, tuple[tuple[int, ...], torch.dtype]],
-    tie_lm_head: bool = False,
-    where: str = "",
-    unused: set[str] = frozenset(),
-    sources: Callable[[str], list[str]] | None = None,
-) -> dict[str, list[Piece]]:
-    """Map every parameter of `model` to its source pieces; raise one UserError listing all
-    missing, mis-shaped and unexpected tensors (`unused`: present keys to skip quietly).
-    `sources` names a parameter's source tensors (default: the Janus rule for `layout`)."""
-    sources = sources or SOURCES[layout]
-    out: dict[str, list[Piece]] = {}
-    missing, wrong, used = [], [], set()
-    for name, param in model.named_parameters():
-        keys = sources(name)
-        if tie_lm_head and name == "llm.lm_head.weight" and keys[0] not in available:
-            keys = sources("llm.embed_tokens.weight")
-        splits = _split_rows(name, param.shape, len(keys), model)
-        pieces, start = [], 0
-        for key, nrows in zip(keys, splits):
-            shape = (nrows, *param.shape[1:]) if len(keys) > 1 else tuple(param.shape)
-            used.add(key)
-            if key not in available:
-                missing.append(key)
-            elif not _same_shape(available[key][0], shape):
-                wrong.append(f"{key}: {list(available[key][0])} (expected {list(shape)})")
-            pieces.append(Piece(key, shape, start))
-            start += nrows
-        out[name] = pieces
-    unexpected = [
-        k
-        for k in available
-        if k not in used and k not in unused and not any(p.fullmatch(k) for p in IGNORED)
-    ]
-    problems = []
-    for label, items in (("missing", missing), ("wrong shape", wrong), ("unexpected", unexpected)):
-        if items:
-            shown = "; ".join(items[:8]) + (
-                f"; ... ({len(items) - 8} more)" if len(items) > 8 else ""
-            )
-            problems.append(f"{len(items)} {label}: {shown}")
-    if problems:
-        raise UserError(
-            f"{where}: the weights do not match a {layout}-layout "
-            f"{type(model).__name__.removesuffix('Model')} model with this "
-            f"config.json ({' | '.join(problems)}). Is the checkpoint complete, and does its "
-            f"config.json belong to these weights?"
-        )
-    return out
-
-
-def _split_rows(name: str, shape: torch.Size, parts: int, model: torch.nn.Module) -> list[int]:
-    if parts == 1:
-        return [shape[0]]
-    if name.endswith("qkv_proj.weight"):
-        c = model.config.llm
-        return [c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.n_kv_heads * c.head_dim]
-    return [shape[0] // parts] * parts
-
-
-def _same_shape(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    """Equal, or equal once size-1 dims are dropped (pos_embed is [1, N, W] upstream, [N, W]
-    in transformers)."""
-    return tuple(a) == tuple(b) or [d for d in a if d != 1] == [d for d in b if d != 1]
-
-
-# ---------------------------------------------------------------------------------------------
 # Putting it together
 
 
@@ -415,13 +241,17 @@ def resolve(model_path: str | Path, what: str = "janus checkpoint") -> Path:
 
 
 def build_empty(
-    cfg: JanusConfig, device: str | torch.device, dtype: torch.dtype, parts: str = "all"
+    cfg: JanusConfig,
+    device: str | torch.device,
+    dtype: torch.dtype,
+    parts: str = "all",
+    vq_encoder: bool = True,
 ) -> JanusModel:
     """The model with uninitialised storage on `device`: LLM/vision/heads in `dtype`, the VQ
     model in fp32 (fp32 runs) or bf16; parts="generation" leaves out what generation never
-    runs (JanusModel.keep)."""
+    runs, vq_encoder=False the VQ encoder (JanusModel.keep)."""
     with torch.device("meta"):
-        model = JanusModel(cfg).keep(parts)
+        model = JanusModel(cfg).keep(parts, vq_encoder=vq_encoder)
     model.to(dtype)
     model.vq.to(vq_dtype_for(dtype))
     return model.to_empty(device=device).eval().requires_grad_(False)
@@ -434,25 +264,28 @@ def load_model(
         raise UserError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
     ckpt = resolve(model_path)
     cfg = read_config(ckpt)
-    model = build_empty(cfg, device, DTYPES[dtype], parts)
-    with torch.device("meta"):
-        full = {n for n, _ in JanusModel(cfg).named_parameters()}
-    left_out = full - {n for n, _ in model.named_parameters()}
-    unused = {k for name in left_out for k in SOURCES[cfg.layout](name)}
-    fill_weights(model, ckpt, cfg.layout, unused=unused)
-    return model, ckpt
+
+    def build(available: dict[str, Any]) -> tuple[JanusModel, set[str]]:
+        model = build_empty(
+            cfg, device, DTYPES[dtype], parts, has_vq_encoder(cfg.layout, available)
+        )
+        with torch.device("meta"):
+            full = {n for n, _ in JanusModel(cfg).named_parameters()}
+        left_out = full - {n for n, _ in model.named_parameters()}
+        return model, {k for name in left_out for k in SOURCES[cfg.layout](name)}
+
+    return fill_weights(ckpt, cfg.layout, build), ckpt
 
 
 def fill_weights(
-    model: torch.nn.Module,
     ckpt: Path,
     layout: str,
-    *,
+    build: Callable[[dict[str, Any]], tuple[torch.nn.Module, set[str]]],
     sources: Callable[[str], list[str]] | None = None,
-    unused: set[str] = frozenset(),
-) -> None:
-    """Fill every parameter of `model` (uninitialised storage, see build_empty) from the
-    checkpoint's weight files, after `plan` has checked all of them."""
+) -> torch.nn.Module:
+    """The model `build(available tensors)` makes (uninitialised storage; with the checkpoint
+    keys it may leave out) filled from the checkpoint's weight files, after `plan` has checked
+    every tensor. `sources`: as for `plan`."""
     files = [open_weight_file(p) for p in weight_files(ckpt)]
     try:
         where = {}
@@ -460,6 +293,7 @@ def fill_weights(
             for key, meta in f.meta().items():
                 where[key] = (f, meta)
         available = {k: m for k, (_, m) in where.items()}
+        model, unused = build(available)
         pieces = plan(
             model, layout, available, _tied(ckpt), str(ckpt), unused=unused, sources=sources
         )
@@ -474,6 +308,7 @@ def fill_weights(
     finally:
         for f in files:
             f.close()
+    return model
 
 
 def _copy(f: SafetensorsFile | TorchBinFile, key: str, dst: torch.Tensor) -> None:
@@ -499,38 +334,20 @@ def _tied(ckpt: Path) -> bool:
 # Fingerprint
 
 
-def fingerprint(ckpt: Path) -> str:
-    """sha256 over the weight files' own sha256s (and config.json's).
+def fingerprint(ckpt: Path, files: list[Path] | None = None) -> str:
+    """sha256 over the weight files' own sha256s (and config.json's); `files`: other weight
+    files than a Janus checkpoint's (JanusFlow's VAE).
 
     A hub snapshot's files are symlinks to blobs named by their sha256, which is used as is;
-    other files are hashed once and remembered under $JANUS_EVAL_CACHE/fingerprints, keyed by
-    (real path, size, mtime)."""
+    other files are hashed once and remembered under $JANUS_EVAL_CACHE/filehash, keyed by path
+    and checked against (size, mtime, ctime, inode) (janus_eval.filehash)."""
+    from janus_eval.filehash import FileDigests
+
+    digests = FileDigests()
     h = hashlib.sha256()
-    for path in [ckpt / "config.json", *weight_files(ckpt)]:
-        h.update(path.name.encode() + b"\0" + _file_sha256(path).encode() + b"\n")
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    real = Path(os.path.realpath(path))
-    if re.fullmatch(r"[0-9a-f]{64}", real.name) and "blobs" in real.parts:
-        return real.name
-    from janus_eval.cache import cache_dir
-
-    st = real.stat()
-    cache = cache_dir("fingerprints") / (
-        hashlib.sha256(f"{real}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest() + ".txt"
-    )
-    if cache.is_file():
-        return cache.read_text().strip()
-    h = hashlib.sha256()
-    with open(real, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            h.update(block)
-    digest = h.hexdigest()
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(digest)
-    except OSError:
-        pass
-    return digest
+        for path in [ckpt / "config.json", *(weight_files(ckpt) if files is None else files)]:
+            h.update(path.name.encode() + b"\0" + digests.sha256(path).encode() + b"\n")
+    finally:
+        digests.save()
+    return h.hexdigest()

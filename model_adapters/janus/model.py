@@ -50,16 +50,19 @@ class JanusModel(nn.Module):
     def device(self) -> torch.device:
         return self.llm.embed_tokens.weight.device
 
-    def keep(self, parts: str) -> JanusModel:
+    def keep(self, parts: str, *, vq_encoder: bool = True) -> JanusModel:
         """parts="generation" drops what image generation never runs (vision tower, aligner,
         lm_head, VQ encoder): 1.5 GB less at 7B, which is what fits it in 24 GB with 16 images.
-        Call before weights are allocated (on the meta device)."""
+        vq_encoder=False drops only the VQ encoder (and its quant_conv), which no inference
+        path runs: for checkpoints that ship without it. Call before weights are allocated
+        (on the meta device)."""
         if parts == "generation":
             self.vision = self.aligner = None
             self.llm.lm_head = None
-            self.vq.encoder = self.vq.quant_conv = None
         elif parts != "all":
             raise ValueError(f"parts must be 'all' or 'generation', not {parts!r}")
+        if parts == "generation" or not vq_encoder:
+            self.vq.encoder = self.vq.quant_conv = None
         return self
 
     def image_features(self, pixels: Tensor) -> Tensor:

@@ -4,10 +4,11 @@ Prompts. Upstream's conversation template "deepseek" renders
 `{system}\\n\\n{User}: {content}\\n\\n{Assistant}:` (the system part only when non-empty), and the
 tokenizer prepends `<｜begin▁of▁sentence｜>`. Two spellings of the roles exist: Janus-Pro's
 `<|User|>`/`<|Assistant|>` and Janus-1.3B's `User`/`Assistant` (its README and
-generation_inference.py). Both checkpoints' processor configs say `sft_format: deepseek`, so the
-spelling is chosen by: an explicit `chat_format` ("pro" | "janus"); else a transformers chat
-template naming `<|User|>` -> pro; `sft_format: deepseek_old` -> janus; a model name or path
-containing "janus-1.3b" -> janus; otherwise pro.
+generation_inference.py). Both released processor configs say `sft_format: deepseek` (upstream
+renamed the 1.3B template to "deepseek_old" when Janus-Pro came, 95bde08), so the files of an
+original-layout checkpoint rarely tell. The spelling is never
+guessed: see `detect_chat_format` for what counts as evidence; without any, the run stops and
+asks for `--model-option chat_format=pro|janus`.
 
 Understanding prompts get upstream's default system prompt (VLChatProcessor.system_prompt, used
 whenever it formats a conversation) unless the request gives one ("" turns it off). Image
@@ -119,8 +120,6 @@ class JanusProcessor:
         self.background = tuple(int(x * 255) for x in self.mean)
         self.rescale = float(pre.get("rescale_factor", 1 / 255))
         self.chat_format = resolve_chat_format(chat_format, ckpt, model_name)
-        if self.chat_format not in ROLES:
-            raise UserError(f"chat_format {chat_format!r}: expected auto, pro or janus")
         proc = _read_json(ckpt / "processor_config.json")
         use_default = proc.get("use_default_system_prompt", True)
         self.default_system_prompt = DEFAULT_SYSTEM_PROMPT if use_default else ""
@@ -220,27 +219,66 @@ def left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def resolve_chat_format(chat_format: str, ckpt: Path, model_name: str = "") -> str:
-    """`chat_format` as given, or for "auto" the one the checkpoint speaks."""
+    """`chat_format` as given, or for "auto" the one the checkpoint's files or name say."""
+    if chat_format not in ("auto", *ROLES):
+        raise UserError(f"chat_format {chat_format!r}: expected auto, pro or janus")
     return chat_format if chat_format != "auto" else detect_chat_format(ckpt, model_name)
 
 
+#: What a checkpoint name says: Janus-Pro (any size) or Janus-1.3B.
+NAMES = {
+    "pro": re.compile(r"janus[-_ ]?pro", re.I),
+    "janus": re.compile(r"janus[-_ ]?(?:flow[-_ ]?)?1\.3b", re.I),  # JanusFlow-1.3B speaks it too
+}
+
+
 def detect_chat_format(ckpt: Path, model_name: str = "") -> str:
-    templates = []
-    if (ckpt / "chat_template.jinja").is_file():
-        templates.append(
-            (ckpt / "chat_template.jinja").read_text(encoding="utf-8", errors="replace")
+    """The chat format the checkpoint's files or name state, or a UserError asking for it.
+
+    Evidence, all of which must agree: a chat template (transformers writes one into converted
+    and fine-tuned checkpoints) naming `<|User|>` -> pro; `sft_format: deepseek_old` -> janus
+    (upstream's name for the 1.3B template); the model name or path naming Janus-Pro -> pro, or
+    Janus-1.3B -> janus. A fine-tuned checkpoint in a folder like `ckpt/step-5000` has none, and
+    a wrong guess would change every prompt without a warning, so it is refused instead."""
+    found: dict[str, list[str]] = {}
+    for where, template in _chat_templates(ckpt):
+        if "<|User|>" in template:
+            found.setdefault("pro", []).append(f"the chat template in {where} names <|User|>")
+    if _read_json(ckpt / "processor_config.json").get("sft_format") == "deepseek_old":
+        found.setdefault("janus", []).append("processor_config.json has sft_format deepseek_old")
+    for text in dict.fromkeys(t for t in (model_name, str(ckpt)) if t):
+        for fmt, pattern in NAMES.items():
+            match = pattern.search(text)
+            if match:
+                found.setdefault(fmt, []).append(f"the name {text!r} contains {match.group()!r}")
+    how = (
+        "pass --model-option chat_format=pro (Janus-Pro's <|User|>/<|Assistant|>) or "
+        "chat_format=janus (Janus-1.3B's User/Assistant), whichever the checkpoint was trained with"
+    )
+    if len(found) > 1:
+        said = "; ".join(f"{fmt}: {', '.join(why)}" for fmt, why in sorted(found.items()))
+        raise UserError(f"{ckpt}: conflicting evidence of the chat format ({said}); {how}")
+    if not found:
+        raise UserError(
+            f"{ckpt}: cannot tell the chat format: no chat template naming <|User|>, "
+            "processor_config.json's sft_format does not tell (both Janus-1.3B and Janus-Pro "
+            f"say 'deepseek'), and the name {model_name or str(ckpt)!r} names neither Janus-Pro "
+            f"nor Janus-1.3B. A wrong format would silently change every prompt; {how}"
         )
+    return next(iter(found))
+
+
+def _chat_templates(ckpt: Path) -> list[tuple[str, str]]:
+    """(file, template text) of every chat template the checkpoint ships."""
+    out = []
+    jinja = ckpt / "chat_template.jinja"
+    if jinja.is_file():
+        out.append((jinja.name, jinja.read_text(encoding="utf-8", errors="replace")))
     for name in ("chat_template.json", "processor_config.json", "tokenizer_config.json"):
         value = _read_json(ckpt / name).get("chat_template")
         if isinstance(value, str):
-            templates.append(value)
-    if any("<|User|>" in t for t in templates):
-        return "pro"
-    if _read_json(ckpt / "processor_config.json").get("sft_format") == "deepseek_old":
-        return "janus"
-    if re.search(r"janus-1\.3b", f"{model_name} {ckpt}", flags=re.IGNORECASE):
-        return "janus"
-    return "pro"
+            out.append((name, value))
+    return out
 
 
 def _expand_to_square(img: Any, color: tuple[int, ...]) -> Any:

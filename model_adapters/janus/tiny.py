@@ -19,9 +19,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .layouts import export_state  # noqa: F401 (tests build variants of janus-tiny with it)
 from .tinykit import random_weights, write_once
 
-TINY_VERSION = 3
+TINY_VERSION = 4
+#: janus-tiny speaks Janus-Pro's roles, and says so the way a checkpoint saved by transformers
+#: does (the processor reads the roles off it; nothing guesses).
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ '<|User|>' if m['role'] == 'user' else '<|Assistant|>' }}: "
+    "{{ m['content'] }}\n\n{% endfor %}{% if add_generation_prompt %}<|Assistant|>:{% endif %}"
+)
 IMAGE_SIZE = 32
 SEED = 20240611
 
@@ -93,10 +100,9 @@ def tiny_config():
         ),
         vision=VisionConfig(image_size=IMAGE_SIZE, **VISION),
         vq=VQConfig(
-            ch=VQ["ch"],
-            ch_mult=tuple(VQ["ch_mult"]),
-            z_channels=VQ["z_channels"],
-            num_res_blocks=VQ["num_res_blocks"],
+            **{k: VQ[k] for k in ("ch", "z_channels", "num_res_blocks")},
+            encoder_ch_mult=tuple(VQ["ch_mult"]),
+            decoder_ch_mult=tuple(VQ["ch_mult"]),
         ),
         gen_head_dim=LLM["hidden_size"],
     )
@@ -113,31 +119,6 @@ def random_state(cfg, seed: int = SEED) -> dict[str, Any]:
     return random_weights(model, seed)
 
 
-def export_state(state: dict[str, Any], cfg, layout: str, sources=None) -> dict[str, Any]:
-    """Our parameter names -> the checkpoint's tensor names (fused weights split back);
-    `sources` maps a name (default: Janus's rule for `layout`), `cfg.llm` gives the splits."""
-    from types import SimpleNamespace
-
-    from .load import SOURCES, _split_rows
-
-    model = SimpleNamespace(config=cfg)  # all _split_rows reads
-    out = {}
-    for name, tensor in state.items():
-        keys = (sources or SOURCES[layout])(name)
-        parts = (
-            tensor.split(_split_rows(name, tensor.shape, len(keys), model))
-            if len(keys) > 1
-            else [tensor]
-        )
-        for key, part in zip(keys, parts):
-            out[key] = (
-                part.squeeze(0)
-                if layout == "hf" and name == "vision.pos_embed"
-                else part.contiguous()
-            )
-    return out
-
-
 def _write(root: Path, layout: str) -> None:
     from safetensors.torch import save_file
 
@@ -149,10 +130,13 @@ def _write(root: Path, layout: str) -> None:
     write_processor_files(root, layout)
 
 
-def write_processor_files(root: Path, layout: str) -> None:
+def write_processor_files(
+    root: Path, layout: str, sft_format: str = "deepseek", chat_template: str | None = CHAT_TEMPLATE
+) -> None:
     """tokenizer.json and the tokenizer, processor and preprocessor configs of a tiny checkpoint
-    (32 px images, 16 image tokens) in `layout`."""
-    _write_tokenizer(root)
+    (32 px images, 16 image tokens) in `layout`; `sft_format` and `chat_template` (None: none)
+    are what states its chat format (janusflow-tiny states JanusFlow's `User`/`Assistant`)."""
+    _write_tokenizer(root, chat_template)
     if layout == "original":
         _dump(
             root / "processor_config.json",
@@ -163,7 +147,7 @@ def write_processor_files(root: Path, layout: str) -> None:
                 "mask_prompt": True,
                 "num_image_tokens": (IMAGE_SIZE // VISION["patch_size"]) ** 2,
                 "processor_class": "VLChatProcessor",
-                "sft_format": "deepseek",
+                "sft_format": sft_format,
             },
         )
         _dump(
@@ -311,7 +295,7 @@ def _word(i: int) -> str:
             return "Ġ" + out
 
 
-def _write_tokenizer(root: Path) -> None:
+def _write_tokenizer(root: Path, chat_template: str | None = CHAT_TEMPLATE) -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from tokenizers.pre_tokenizers import ByteLevel
 
@@ -350,6 +334,7 @@ def _write_tokenizer(root: Path) -> None:
             "eos_token": SPECIAL_TOKENS[100001],
             "pad_token": SPECIAL_TOKENS[100015],
             "clean_up_tokenization_spaces": False,
+            **({"chat_template": chat_template} if chat_template else {}),
             "model_max_length": 16384,
             "tokenizer_class": "PreTrainedTokenizerFast",
             # what transformers' JanusProcessor reads (the hf layout's converter writes these)

@@ -110,15 +110,15 @@ class Encoder(nn.Module):
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
         self.conv_in = nn.Conv2d(3, c.ch, 3, padding=1)
-        mult_in = (1, *c.ch_mult)
-        levels, n = [], len(c.ch_mult)
-        for i, m in enumerate(c.ch_mult):
+        mult_in = (1, *c.encoder_ch_mult)
+        levels, n = [], len(c.encoder_ch_mult)
+        for i, m in enumerate(c.encoder_ch_mult):
             cin, cout = c.ch * mult_in[i], c.ch * m
             blocks = [ResnetBlock(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks)]
             down = Downsample(cout) if i != n - 1 else None
             levels.append(Level(blocks, i == n - 1, down, "downsample"))
         self.conv_blocks = nn.ModuleList(levels)
-        top = c.ch * c.ch_mult[-1]
+        top = c.ch * c.encoder_ch_mult[-1]
         self.mid = _mid(top)
         self.norm_out = _norm(top)
         self.conv_out = nn.Conv2d(top, c.z_channels, 3, padding=1)
@@ -135,13 +135,13 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
-        n = len(c.ch_mult)
-        cin = c.ch * c.ch_mult[-1]
+        n = len(c.decoder_ch_mult)
+        cin = c.ch * c.decoder_ch_mult[-1]
         self.conv_in = nn.Conv2d(c.z_channels, cin, 3, padding=1)
         self.mid = _mid(cin)
         levels = []
         for i in reversed(range(n)):
-            cout = c.ch * c.ch_mult[i]
+            cout = c.ch * c.decoder_ch_mult[i]
             blocks = [
                 ResnetBlock(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks + 1)
             ]
@@ -197,6 +197,11 @@ class VQModel(nn.Module):
 
     def encode(self, pixels: Tensor) -> Tensor:
         """[B, 3, H, W] pixels in [-1, 1] -> [B, h*w] codes."""
+        if self.encoder is None or self.quant_conv is None:
+            raise RuntimeError(
+                "this VQ model has no encoder: its checkpoint holds none, or it was loaded "
+                "with parts=generation (inference never encodes images)"
+            )
         return self.quantize.quantize(self.quant_conv(self.encoder(pixels)))
 
 

@@ -6,8 +6,8 @@ rectified-flow loop of flow.py, then the SDXL VAE of vae.py. As for Janus, nothi
 imported until needed, and describe() reads only config files and fingerprints.
 
 Options (`--model-option k=v`):
-  chat_format      auto | pro | janus   role spelling; auto = janus, the one JanusFlow-1.3B was
-                                        released with (see processor.py)
+  chat_format      auto | pro | janus   role spelling; auto = what the checkpoint states
+                                        (JanusFlow-1.3B: janus, User/Assistant; processor.py)
   steps            int (30)             Euler steps of the flow (upstream's default)
   vae              name or path         the SDXL VAE (default stabilityai/sdxl-vae, as upstream)
   rows_per_batch   int (8)              images per flow chunk: a fixed shape (short chunks are
@@ -119,17 +119,14 @@ class JanusFlowAdapter(JanusAdapter):
     # ---- protocol ----------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        """Janus's description (weights, layout, dtype, device, image size) with JanusFlow's
-        chat format, the flow's settings and the VAE. The VAE is named as given; a local VAE
+        """Janus's description (weights, layout, dtype, device, chat format, image size) with
+        the flow's settings and the VAE. The VAE is named as given; a local VAE
         directory is fingerprinted too (a hub name is not resolved just to describe a run)."""
         from janus_eval.hub import looks_like_path
-
-        from .processor import resolve_chat_format
 
         out = super().describe()
         out.pop("sampler", None)  # Janus's token sampler: not part of JanusFlow
         out.update(
-            chat_format=resolve_chat_format(self.chat_format),
             latent_size=self.config.latent_size,
             steps=self.steps,
             rows_per_batch=self.rows_per_batch,

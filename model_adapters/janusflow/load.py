@@ -14,7 +14,8 @@ import torch
 
 from janus_eval.types import UserError
 
-from ..janus.load import DTYPES, fill_weights, original_sources, resolve
+from ..janus.layouts import original_sources
+from ..janus.load import DTYPES, fill_weights, resolve
 from .config import JanusFlowConfig, read_config
 from .model import JanusFlowModel
 
@@ -52,6 +53,8 @@ def load_model(
     if dtype not in DTYPES:
         raise UserError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
     ckpt = resolve(model_path, what="janusflow checkpoint")
-    model = build_empty(read_config(ckpt), device, DTYPES[dtype])
-    fill_weights(model, ckpt, "original", sources=sources)
+    cfg = read_config(ckpt)
+    model = fill_weights(
+        ckpt, "original", lambda _: (build_empty(cfg, device, DTYPES[dtype]), set()), sources
+    )
     return model, ckpt

@@ -10,30 +10,20 @@ token expansion, left padding), except:
   place). The LLM therefore sees exactly the tokens of the chat text, which is what
   `generation_ids` returns (the tag is an added token, so it never merges with the text).
 
-Chat format: JanusFlow-1.3B was released (deepseek-ai/Janus b010135, Nov 2024) when upstream's
-"deepseek" template spelled the roles `User` / `Assistant`; Janus-Pro later renamed that
-template `deepseek_old` and gave "deepseek" the `<|User|>` roles. So `chat_format=auto` means
-"janus" here (the format the model was trained and published with); `pro` is what running
-today's upstream code with `sft_format: deepseek` would send.
+Chat format: upstream takes the role text from the conversation, and JanusFlow's README and
+demo write `User` / `Assistant` (the format JanusFlow-1.3B was released with, b010135, before
+Janus-Pro's `<|User|>`). As for Janus, `chat_format=auto` takes what the checkpoint states (a
+chat template, `sft_format: deepseek_old`, a name such as JanusFlow-1.3B) and never guesses.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from janus_eval.types import ImageLike
 
 from ..janus.processor import JanusProcessor, UnderstandBatch
 
 
-def resolve_chat_format(chat_format: str) -> str:
-    return "janus" if chat_format == "auto" else chat_format
-
-
 class JanusFlowProcessor(JanusProcessor):
-    def __init__(self, ckpt: Path, cfg, chat_format: str = "auto", model_name: str = "") -> None:
-        super().__init__(ckpt, cfg, resolve_chat_format(chat_format), model_name)
-
     def generation_ids(self, prompt: str) -> list[int]:
         return self.encode(self.chat(prompt, ""))
 

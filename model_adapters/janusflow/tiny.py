@@ -135,7 +135,8 @@ def _write(root: Path) -> None:
         model = JanusFlowModel(cfg)
     tensors = export_state(random_state(model), cfg, "original", sources)
     save_file(tensors, str(root / "model.safetensors"), metadata={"format": "pt"})
-    write_processor_files(root, "original")
+    # JanusFlow's README roles (User/Assistant), stated as a checkpoint states them
+    write_processor_files(root, "original", sft_format="deepseek_old", chat_template=None)
 
 
 def _write_vae(root: Path) -> None:

@@ -17,7 +17,6 @@ diffusers is an optional dependency: `pip install 'janus-eval[diffusers]'`.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +65,9 @@ def locate(spec: str | Path) -> Path:
 
 def fingerprint(folder: Path) -> str:
     """sha256 over the VAE's config.json and weight file (each hashed once and cached)."""
-    from ..janus.load import _file_sha256
+    from ..janus.load import fingerprint
 
-    h = hashlib.sha256()
-    for path in [folder / "config.json", *(folder / w for w in WEIGHTS if (folder / w).is_file())]:
-        h.update(path.name.encode() + b"\0" + _file_sha256(path).encode() + b"\n")
-    return h.hexdigest()
+    return fingerprint(folder, [folder / w for w in WEIGHTS if (folder / w).is_file()])
 
 
 def scale_factor(folder: Path) -> int:
