@@ -123,6 +123,7 @@ def evaluate(
         raise UserError(f"--limit must be at least 1 (got {limit})")
 
     task_obj = task if isinstance(task, Task) else registry.make_task(task, task_options)
+    task_obj.seed = seed
     # Data first: a bad data directory should fail before minutes of weight loading.
     data_path = (
         demo_data_dir(task_obj.name)

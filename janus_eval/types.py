@@ -162,6 +162,9 @@ class Task:
     #: The data's content is fingerprinted (janus_eval.identity), so they stay out of
     #: `identity()`: the same data read from elsewhere keeps its run id and result keys.
     location_options: tuple[str, ...] = ()
+    #: The run seed, set by `api.evaluate` before samples are read: scoring rules that draw
+    #: random numbers (MMMU's fallback) seed them from it and the sample id, never from a batch.
+    seed: int = 0
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.default_options())

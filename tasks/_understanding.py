@@ -60,18 +60,21 @@ class UnderstandingTask(Task):
             raise UserError(
                 f"task {self.name!r}: unknown split {split!r}; choose one of {', '.join(self.splits)}"
             )
-        try:
-            self.options["prompt_template"].format(**{f: "" for f in self.prompt_fields})
-        except (KeyError, IndexError, ValueError) as exc:
-            raise UserError(
-                f"task {self.name!r}: prompt_template {self.options['prompt_template']!r} is not "
-                f"usable ({type(exc).__name__}: {exc}); it may use the placeholders "
-                f"{', '.join('{' + f + '}' for f in self.prompt_fields)}"
-            ) from None
+        self.check_template("prompt_template", self.prompt_fields)
         if int(self.options["max_new_tokens"]) < 1:
             raise UserError(f"task {self.name!r}: max_new_tokens must be at least 1")
         #: (sample id, reason) of every record left out because skip_bad_records is on.
         self.skipped: list[tuple[str, str]] = []
+
+    def check_template(self, option: str, fields: tuple[str, ...]) -> None:
+        try:
+            self.options[option].format(**{f: "" for f in fields})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise UserError(
+                f"task {self.name!r}: {option} {self.options[option]!r} is not usable "
+                f"({type(exc).__name__}: {exc}); it may use the placeholders "
+                f"{', '.join('{' + f + '}' for f in fields)}"
+            ) from None
 
     # -- records ----------------------------------------------------------------------------
     def samples(self, data_dir: Path | None, limit: int | None) -> list[Sample]:
@@ -100,18 +103,35 @@ class UnderstandingTask(Task):
             "to skip such records (they are counted in the run record)."
         )
 
+    def find_image(self, name: str, dirs: list[Path], record_id: str, where: str) -> Path | None:
+        """`name` in the first of `dirs` that holds it; None (after `bad_record`) if none does."""
+        image = locate_image(name, dirs)
+        if image is None:
+            folders = ", ".join(str(d) for d in dirs)
+            self.bad_record(record_id, f"{where}: image {name} not found in {folders}")
+        return image
+
     def with_skips(self, metrics: Metrics) -> Metrics:
         metrics["n_skipped_records"] = len(self.skipped)
         return metrics
 
     # -- requests ---------------------------------------------------------------------------
-    def build_request(self, image: Any, **fields: str) -> UnderstandRequest:
+    def build_request(
+        self, image: Any, *, template: str = "prompt_template", **fields: str
+    ) -> UnderstandRequest:
+        """The request for one image (or a tuple of images) with the `template` option filled
+        in from `fields`."""
         return UnderstandRequest(
-            prompt=self.options["prompt_template"].format(**fields),
-            images=(image,),
+            prompt=self.options[template].format(**fields),
+            images=image if isinstance(image, tuple) else (image,),
             max_new_tokens=int(self.options["max_new_tokens"]),
             system_prompt=self.options["system_prompt"],
         )
+
+
+def option_lines(choices: Mapping[str, str]) -> str:
+    """The Janus recipe's option block: one "X. text\n" line per option (VLMEvalKit janus.py)."""
+    return "".join(f"{letter}. {text}\n" for letter, text in choices.items())
 
 
 # -- small readers --------------------------------------------------------------------------
@@ -234,6 +254,9 @@ def undecoded_images(table, column: str = "image"):
     feature = table.features.get(column)
     if isinstance(feature, datasets.Image) and feature.decode:
         return table.cast_column(column, datasets.Image(decode=False))
+    inner = getattr(feature, "feature", None)  # a list of images (lmms-lab/SEED-Bench)
+    if isinstance(inner, datasets.Image) and inner.decode:
+        return table.cast_column(column, type(feature)(datasets.Image(decode=False)))
     return table
 
 

@@ -35,10 +35,11 @@ def stored_samples(output_dir: Path, record: RunRecord) -> list[dict]:
 
 
 def run_janus_tiny(
-    task: str, data_dir: Path, output_dir: Path, limit: int
+    task: str, data_dir: Path, output_dir: Path, limit: int, **task_options: str
 ) -> tuple[RunRecord, list[dict]]:
-    """`task` end to end through janus-tiny (at most 3 new tokens per answer): the run record
-    and its stored samples. Skips when the adapter is not available."""
+    """`task` end to end through janus-tiny (at most 3 new tokens per answer, plus any other
+    `task_options`): the run record and its stored samples. Skips when the adapter is not
+    available."""
     if "janus-tiny" not in registry.adapter_names():
         pytest.skip("the janus-tiny adapter is not available")
     from janus_eval.api import evaluate
@@ -49,6 +50,27 @@ def run_janus_tiny(
         data_dir=data_dir,
         limit=limit,
         output_dir=output_dir,
-        task_options={"max_new_tokens": "3"},
+        task_options={"max_new_tokens": "3", **task_options},
     )
     return record, stored_samples(output_dir, record)
+
+
+def shards_merge_to_whole(
+    task: str, data_dir: Path | None, tmp_path: Path, shards: int = 2, **kwargs
+) -> RunRecord:
+    """`task` run whole with the dummy adapter, then as `shards` slices merged with
+    `janus-eval merge`'s function: the merged record must equal the whole one. Returns it."""
+    from janus_eval.api import evaluate
+    from janus_eval.merge import merge_runs
+
+    whole = evaluate(task, "dummy", data_dir=data_dir, output_dir=tmp_path / "whole", **kwargs)
+    for i in range(shards):
+        part = evaluate(
+            task, "dummy", data_dir=data_dir, output_dir=tmp_path / "sliced", shard=(i, shards),
+            **kwargs,
+        )  # fmt: skip
+        assert part.shard == {"index": i, "count": shards} and not part.metrics
+    merged = merge_runs([tmp_path / "sliced" / whole.run_id])
+    assert merged.run_id == whole.run_id and merged.n_samples == whole.n_samples
+    assert merged.metrics == whole.metrics
+    return merged
