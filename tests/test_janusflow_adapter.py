@@ -173,12 +173,20 @@ def test_pytorch_bin_checkpoint_loads_like_safetensors(tmp_path):
     ckpt = adapter().checkpoint
     binary = tmp_path / "bin"
     shutil.copytree(ckpt, binary, ignore=shutil.ignore_patterns("*.safetensors"))
-    torch.save(load_file(str(ckpt / "model.safetensors")), binary / "pytorch_model.bin")
+    tensors = load_file(str(ckpt / "model.safetensors"))
+    # real checkpoints carry SigLIP's unused pooling head: skipped, as for Janus
+    tensors["vision_und_enc_model.vision_tower.attn_pool.latent"] = torch.zeros(1, 1, 64)
+    torch.save(tensors, binary / "pytorch_model.bin")
     a, _ = load_model(ckpt)
     b, _ = load_model(binary)
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
     assert any("gen_dec.mid_block" in k for k in sa)
+    tensors["vision_gen_dec_model.extra.weight"] = torch.zeros(2)  # anything else is refused
+    del tensors["beg_of_und_embed"]
+    torch.save(tensors, binary / "pytorch_model.bin")
+    with pytest.raises(UserError, match=r"JanusFlow model.*1 missing: beg_of_und_embed.*extra"):
+        load_model(binary)
 
 
 def test_malformed_configs_are_user_errors(tmp_path):
@@ -234,3 +242,20 @@ def test_flow_latents_do_not_depend_on_the_chunk():
             [sampler.generate(prompts, images[i : i + size], 2) for i in range(0, 8, size)]
         )
         assert torch.equal(got, want), size
+
+
+def test_chat_format_is_stated_never_guessed(tmp_path):
+    """JanusFlow-1.3B's name states User/Assistant; an anonymous fine-tune must say."""
+    import json
+
+    src = adapter().checkpoint
+    for name in ("JanusFlow-1.3B", "step-5000"):
+        shutil.copytree(src, tmp_path / name)
+        config = tmp_path / name / "processor_config.json"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "sft_format": "deepseek"}))
+    cls = registry.adapter_class("janusflow")
+    assert cls(model_path=str(tmp_path / "JanusFlow-1.3B")).describe()["chat_format"] == "janus"
+    with pytest.raises(UserError, match="chat_format"):
+        cls(model_path=str(tmp_path / "step-5000")).describe()
+    given = cls(model_path=str(tmp_path / "step-5000"), chat_format="pro").describe()
+    assert given["chat_format"] == "pro"
