@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from janus_eval import __version__, registry
@@ -534,7 +535,10 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escaped: a message may hold [brackets] (pip install 'janus-eval[diffusers]')
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         if exc.__cause__ is not None and ("-v" in sys.argv or "--verbose" in sys.argv):
             raise
         sys.exit(2)

@@ -32,12 +32,18 @@ def resolve_snapshot(
     try:
         return Path(snapshot_download(str(name_or_path), allow_patterns=allow_patterns))
     except Exception as exc:  # offline, missing repo, no cache: all the same to the user
-        raise UserError(
-            f"{what}: could not get {name_or_path!r} from the Hugging Face Hub or its cache "
-            f"({_why(exc)}). "
-            f"Download it where a network is available (`huggingface-cli download "
-            f"{name_or_path}`) or pass a local directory instead."
-        ) from None
+        raise download_error(name_or_path, what, exc) from None
+
+
+def download_error(name: str | Path, what: str, exc: Exception) -> UserError:
+    """The UserError for a checkpoint that could not be fetched from the hub or its cache, for
+    every downloader (snapshot_download here, diffusers' own pipeline download elsewhere)."""
+    return UserError(
+        f"{what}: could not get {str(name)!r} from the Hugging Face Hub or its cache "
+        f"({_why(exc)}). "
+        f"Download it where a network is available (`huggingface-cli download "
+        f"{name}`) or pass a local directory instead."
+    )
 
 
 def load_hub_dataset(name_or_path: str | Path, *, split: str, what: str, **kwargs: Any):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from janus_eval.cache import cache_dir
+from janus_eval.metrics.revisions import ScorerRevision, pick
 from janus_eval.types import Metrics, Sample, Task, UnderstandRequest, UserError
 
 #: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py): no system prompt; the message is the image
@@ -52,6 +53,8 @@ class UnderstandingTask(Task):
     splits: tuple[str, ...] = ()
     #: Placeholders `prompt_template` may use.
     prompt_fields: tuple[str, ...] = ("question",)
+    #: Official scorer revisions the `scorer` option may name (empty: the task has one scorer).
+    scorers: Mapping[str, ScorerRevision] = {}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -65,6 +68,20 @@ class UnderstandingTask(Task):
             raise UserError(f"task {self.name!r}: max_new_tokens must be at least 1")
         #: (sample id, reason) of every record left out because skip_bad_records is on.
         self.skipped: list[tuple[str, str]] = []
+        self.scorer: ScorerRevision | None = None
+        if self.scorers:
+            try:
+                self.scorer = pick(self.scorers, self.options["scorer"])
+            except ValueError as exc:
+                raise UserError(f"task {self.name!r}: {exc} (--task-option scorer=NAME)") from None
+
+    def config(self) -> dict[str, Any]:
+        """The task config (hashed into the run id) plus, for tasks with named scorers, the
+        scorer's full reference, which run.json and the leaderboard notes show."""
+        out = super().config()
+        if self.scorer is not None:
+            out["scorer"] = self.scorer.describe()
+        return out
 
     def check_template(self, option: str, fields: tuple[str, ...]) -> None:
         try:
@@ -231,6 +248,27 @@ def load_table(source: str, split: str, *, what: str, config: str | None = None)
     return load_hub_dataset(source, split=split, what=what, **kwargs)
 
 
+def load_column(source: str, split: str, column: str, *, what: str) -> list[Any]:
+    """One column of `split` without reading the rest (VQAv2's test split is ~450k rows with
+    images): a `save_to_disk` copy is memory-mapped and only the column is taken; parquet (a hub
+    name or a local folder) is streamed with `columns=[column]`, so only that column's pages
+    are read."""
+    from janus_eval.hub import load_hub_dataset, looks_like_path
+
+    path = Path(source).expanduser()
+    if looks_like_path(source) and any(
+        (path / f).is_file() for f in ("dataset_dict.json", "state.json")
+    ):
+        return list(load_table(source, split, what=what).select_columns([column])[column])
+    stream = load_hub_dataset(source, split=split, what=what, streaming=True, columns=[column])
+    try:
+        return [row[column] for row in stream]
+    except Exception as exc:  # a failure while streaming: same advice as a failure to open
+        raise UserError(
+            f"{what}: could not read column {column!r} of split {split!r} ({exc})"
+        ) from None
+
+
 def _local_config(path: Path, config: str | None) -> dict[str, str]:
     """`name=config` for a local copy that declares configs in its README (a snapshot of a
     multi-config hub repo such as lmms-lab/MMBench: load_dataset refuses it without a name);
@@ -313,3 +351,12 @@ def is_missing(value: Any) -> bool:
     if isinstance(value, float) and value != value:
         return True
     return isinstance(value, str) and value == "nan"
+
+
+def scorer_help(available: Mapping[str, ScorerRevision]) -> str:
+    """One sentence for a task's data_help: the scorer names and what each reproduces."""
+    names = [f"{name} = {rev.reference}" for name, rev in available.items()]
+    return (
+        f"Scoring: --task-option scorer={names[0]} (the default, the official code's current "
+        f"revision); older revisions that published numbers used: {'; '.join(names[1:])}."
+    )

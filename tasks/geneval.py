@@ -11,12 +11,12 @@ Generation writes GenEval's own layout under the run's images/ folder,
 `<index:05d>/metadata.jsonl` (the prompt's JSON object, as `json.dump` writes it) and
 `<index:05d>/samples/<k:05d>.png`, so the official `evaluate_images.py` reads it unchanged.
 
-Scoring runs the detector (`janus_eval.detection`, Mask2Former) and the CLIP colour classifier
-batched on the task's device, then the official rules (`janus_eval.metrics.geneval`). The run's
-identity holds the detector backend and the hashes of the detector and CLIP weights, and the
-leaderboard keeps detectors apart (`leaderboard_keys`). After a run, `geneval_results.jsonl`
-(the official results format, one line per image) and `geneval_grid.html` (images per tag with
-their verdicts) are written beside it.
+Scoring runs the detector (`janus_eval.detection`; GenEval's own, converted, by default) and
+the CLIP colour classifier batched on the task's device, then the official rules. The run's
+identity holds the detector (e.g. "mask2former-swin-s (official GenEval)") and the detector and
+CLIP weight hashes; the leaderboard keeps detectors apart (`leaderboard_keys`). After a run,
+`geneval_results.jsonl` (official format, one line per image) and `geneval_grid.html` (images
+per tag with their verdicts) are written beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from janus_eval.detection.official import DETECTOR_HELP
 from janus_eval.images import load_image
 from janus_eval.metrics import geneval as rules
 from janus_eval.registry import register_task
@@ -66,6 +67,7 @@ def _cfg_weight(value: Any) -> float | str:
 
 #: Options that change how fast scoring runs or where files are read from, not the verdicts.
 RUNTIME_OPTIONS = ("device", "detection_batch_size", "metadata", "object_names")
+IDENTITY_ONLY = ("detector_weights", "clip_weights")  # added by config(), not options
 
 
 def _offline() -> bool:
@@ -201,7 +203,7 @@ def read_metadata(path: Path, class_names: Sequence[str] | None = None) -> list[
 class GenEval(Task):
     name = "geneval"
     kind = "generation"
-    version = "1"
+    version = "2"  # 2: detection exactly as mmdet 2.x; GenEval's own detector by default
     primary_metric = "overall"
     metric_names = (
         "overall",
@@ -217,16 +219,14 @@ class GenEval(Task):
     data_help = (
         "GenEval reads evaluation_metadata.jsonl (553 prompts) and object_names.txt from "
         f"--data-dir, or --task-option metadata=FILE / object_names=FILE; both are in {REPO} "
-        "(prompts/ and evaluation/). Scoring needs Mask2Former weights (detector_path: a "
-        "transformers checkpoint directory, default facebook/mask2former-swin-small-coco-instance) "
-        "and CLIP ViT-L-14 openai weights (clip_path)."
+        f"(prompts/ and evaluation/). {DETECTOR_HELP} CLIP ViT-L-14 openai weights: clip_path."
     )
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(**{k: v for k, v in options.items() if k not in IDENTITY_ONLY})
         from janus_eval.detection import check_backend
 
-        check_backend(self.options["detector"])
+        self.options["detector"] = check_backend(self.options["detector"])
         self.options["cfg_weight"] = _cfg_weight(self.options["cfg_weight"])
         self._identity: dict[str, Any] | None = None
         self._object_names: list[str] | None = None
@@ -235,15 +235,14 @@ class GenEval(Task):
     @classmethod
     def default_options(cls) -> dict[str, Any]:
         from janus_eval.detection.clip_color import DEFAULT_MODEL, DEFAULT_PRETRAINED
-        from janus_eval.detection.mask2former import DEFAULT_CHECKPOINT
 
         return {
             "metadata": "",
             "object_names": "",
             "images_per_prompt": 4,
             "cfg_weight": "auto",
-            "detector": "mask2former-hf",
-            "detector_path": DEFAULT_CHECKPOINT,
+            "detector": "official",
+            "detector_path": "",
             "mmdet_config": "",
             "clip_model": DEFAULT_MODEL,
             "clip_path": DEFAULT_PRETRAINED,
@@ -257,12 +256,13 @@ class GenEval(Task):
         """Options that change verdicts, plus the detector's and CLIP's weight hashes (so the
         weights are located, and fetched if need be, before any image is generated)."""
         if self._identity is None:
-            from janus_eval.detection import weights_file
+            from janus_eval.detection import label, weights_file
             from janus_eval.detection.clip_color import resolve_clip
             from janus_eval.detection.weights import sha256_file
 
             o = self.options
             options = {k: v for k, v in o.items() if k not in RUNTIME_OPTIONS}
+            options["detector"] = label(o["detector"])
             detector = weights_file(o["detector"], o["detector_path"])
             options["detector_weights"] = sha256_file(detector)[:16]
             clip = resolve_clip(o["clip_model"], o["clip_path"])

@@ -1,6 +1,6 @@
 """MMBench (Liu et al., 2023): multiple-choice questions with CircularEval, scored without an LLM
-judge exactly as VLMEvalKit's exact matching (`janus_eval.metrics.mcq`). Dev is scored here; test
-writes the prediction file the MMBench server takes."""
+judge exactly as VLMEvalKit's exact matching (`janus_eval.metrics.mcq`, at the revision the `scorer`
+option names). Dev is scored here; test writes the prediction file the MMBench server takes."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from janus_eval.metrics.mcq import (
+    DEFAULT_SCORER,
     MMB_ABBRS,
+    REVISIONS,
     accuracy_by,
     circular_eval,
     circular_group,
     extract_choice,
+    percent,
 )
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
@@ -27,6 +30,7 @@ from ._understanding import (
     is_missing,
     load_table,
     progress,
+    scorer_help,
     undecoded_images,
 )
 
@@ -58,6 +62,9 @@ class MMBench(UnderstandingTask):
     sample_metrics: dict[str, tuple[str, float]] = {}
     splits = ("dev", "test")
     prompt_fields = ("hint", "question", "options")
+    scorers = REVISIONS
+    #: Numbers from different VLMEvalKit revisions never share a leaderboard column.
+    leaderboard_keys = ("scorer",)
     data_help = (
         "MMBench reads VLMEvalKit's TSV MMBench_<DEV|TEST>_<EN|CN>.tsv (columns index, question, "
         "hint, A-D, answer, category, l2-category, image as base64; an image of 64 characters or "
@@ -69,7 +76,8 @@ class MMBench(UnderstandingTask):
         "split=dev|test, lang=en|cn. --limit counts questions, each with all its rotations. "
         "split=test writes mmbench_test_<lang>_submission.xlsx in the run directory (all columns "
         "but image, plus prediction) for the MMBench server; when openpyxl is not installed it "
-        "writes the same columns as .tsv instead (pip install openpyxl for the .xlsx)."
+        "writes the same columns as .tsv instead (pip install openpyxl for the .xlsx). "
+        + scorer_help(REVISIONS)
     )
 
     @classmethod
@@ -82,6 +90,7 @@ class MMBench(UnderstandingTask):
                 max_new_tokens=128,
             ),
             "lang": "en",
+            "scorer": DEFAULT_SCORER,
         }
 
     def __init__(self, **options: Any) -> None:
@@ -241,7 +250,7 @@ class MMBench(UnderstandingTask):
 
     def score(self, sample: Sample, response: str) -> dict[str, Any]:
         d = sample.data
-        pred = extract_choice(response, d["choices"])
+        pred = extract_choice(response, d["choices"], scorer=self.scorer.name)
         out = {
             "index": d["index"],
             "category": d["category"],
@@ -263,7 +272,7 @@ class MMBench(UnderstandingTask):
             order = list(hits)
             flags = [hits[g] for g in order]
             if flags:
-                metrics["accuracy"] = 100.0 * sum(flags) / len(flags)
+                metrics["accuracy"] = percent(flags)
                 metrics["per_category"] = accuracy_by(flags, [mains[g]["category"] for g in order])
                 metrics["per_l2_category"] = accuracy_by(
                     flags, [mains[g]["l2_category"] for g in order], MMB_ABBRS

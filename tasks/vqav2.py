@@ -1,6 +1,8 @@
 """VQAv2 (Goyal et al., 2017): open-ended questions on COCO images. The val split is scored here
-with the official accuracy (`janus_eval.metrics.vqa`); test-dev and test write the submission file
-the EvalAI server takes."""
+with the official accuracy (`janus_eval.metrics.vqa`, at the revision the `scorer` option names);
+test-dev and test write the submission file the EvalAI server takes, which must answer every
+test2015 question (test-dev is a subset of test2015), so it is padded with "" from the full
+test2015 question list wherever the run's data came from."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.metrics.vqa import evalai_answer_processor, vqa_accuracy, vqa_summary
+from janus_eval.metrics.vqa import (
+    DEFAULT_SCORER,
+    REVISIONS,
+    evalai_answer_processor,
+    vqa_accuracy,
+    vqa_summary,
+)
 from janus_eval.registry import register_task
 from janus_eval.store import atomic_write_text
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
@@ -22,10 +30,12 @@ from ._understanding import (
     common_options,
     find_file,
     image_dirs,
+    load_column,
     load_table,
     locate_image,
     progress,
     read_json,
+    scorer_help,
     undecoded_images,
 )
 
@@ -62,6 +72,9 @@ class VQAv2(UnderstandingTask):
     )
     sample_metrics = {"accuracy": ("accuracy", 100.0)}
     splits = ("val", "testdev", "test")
+    scorers = REVISIONS
+    #: Numbers from different official scorer revisions never share a leaderboard column.
+    leaderboard_keys = ("scorer",)
     data_help = (
         "VQAv2 reads the official files from --data-dir (or its questions/ and annotations/ "
         "subfolders): v2_OpenEnded_mscoco_val2014_questions.json with "
@@ -73,9 +86,12 @@ class VQAv2(UnderstandingTask):
         "dataset lmms-lab/VQAv2 (splits validation/testdev/test; --task-option "
         "source=NAME_OR_LOCAL_DIR), writing its images once under $JANUS_EVAL_CACHE "
         "(~/.cache/janus-eval). val is scored locally; testdev/test write "
-        "vqav2_<split>_submission.json in the run directory for eval.ai (for testdev, put the "
-        "test2015 question file beside the test-dev one to pad the file to every test2015 id, "
-        "as EvalAI expects)."
+        'vqav2_<split>_submission.json in the run directory for eval.ai, padded with "" to '
+        "every test2015 question id as EvalAI expects; the id list comes from --task-option "
+        "test_questions=PATH (v2_OpenEnded_mscoco_test2015_questions.json, in "
+        "v2_Questions_Test_mscoco.zip from visualqa.org), else that file in --data-dir, else the "
+        "question_id column of the source dataset's test split (lmms-lab/VQAv2's test split is all "
+        "447,793 test2015 questions; only that column is read, streamed). " + scorer_help(REVISIONS)
     )
 
     @classmethod
@@ -88,6 +104,9 @@ class VQAv2(UnderstandingTask):
                 max_new_tokens=16,
             ),
             "image_dir": "",
+            "scorer": DEFAULT_SCORER,
+            # The official test2015 question file; pads test-dev/test submissions.
+            "test_questions": "",
             # Answer written to submission files: "evalai" = processed by the EvalAI answer
             # processor as lmms-eval and LLaVA submit it; "raw" = the model's text.
             "submission_answer": "evalai",
@@ -98,6 +117,8 @@ class VQAv2(UnderstandingTask):
         if self.options["submission_answer"] not in ("evalai", "raw"):
             raise UserError("vqav2: submission_answer must be 'evalai' or 'raw'")
         self._data_dir: Path | None = None
+        #: Every question id the evaluation server expects (test-dev and test), else None.
+        self._server_ids: list[int] | None = None
 
     @property
     def scored_locally(self) -> bool:
@@ -105,8 +126,44 @@ class VQAv2(UnderstandingTask):
 
     # -- reading ------------------------------------------------------------------------------
     def samples(self, data_dir: Path | None, limit: int | None) -> list[Sample]:
-        self._data_dir = data_dir  # finalize pads test-dev submissions from the test2015 file
-        return super().samples(data_dir, limit)
+        self._data_dir = data_dir
+        out = super().samples(data_dir, limit)
+        if not self.scored_locally:  # fail before any answer is computed, not after
+            self._server_ids = self.server_question_ids()
+        return out
+
+    def server_question_ids(self) -> list[int]:
+        """Every test2015 question id, which a test-dev or test submission must answer: from
+        the test_questions option, else the test2015 question file in the data directory, else
+        the source dataset's test split (its question_id column only)."""
+        given = self.options["test_questions"]
+        path = Path(given).expanduser() if given else None
+        if path is None and self._data_dir is not None:
+            path = find_file(self._data_dir, [QUESTION_FILES["test"]], JSON_SUBDIRS)
+            if path is None:
+                raise UserError(
+                    f"VQAv2 split={self.options['split']}: the EvalAI server wants an answer for "
+                    f"every test2015 question, but {QUESTION_FILES['test']} is not in "
+                    f"{self._data_dir}. Put it there (v2_Questions_Test_mscoco.zip from "
+                    "visualqa.org/download.html) or pass --task-option test_questions=PATH."
+                )
+        if path is not None:
+            if not path.is_file():
+                raise UserError(f"VQAv2: test_questions {path} is not a file")
+            questions = _records(
+                read_json(path, what="VQAv2 test2015 questions"), "questions", path
+            )
+            return [int(q["question_id"]) for q in questions]
+        source = self.options["source"]
+        try:
+            ids = load_column(source, HUB_SPLITS["test"], "question_id", what=f"VQAv2 ({source})")
+        except UserError as exc:
+            raise UserError(
+                f"{exc} VQAv2 split={self.options['split']} needs every test2015 question id "
+                "for the submission: pass --task-option test_questions=PATH to "
+                f"{QUESTION_FILES['test']} (v2_Questions_Test_mscoco.zip from visualqa.org)."
+            ) from None
+        return [int(i) for i in ids]
 
     def read_files(self, data_dir: Path) -> Iterator[Sample]:
         split = self.options["split"]
@@ -215,7 +272,7 @@ class VQAv2(UnderstandingTask):
         out: dict[str, Any] = {"question_id": sample.data["question_id"]}
         if self.scored_locally:
             out.update(
-                accuracy=vqa_accuracy(response, sample.data["answers"]),
+                accuracy=vqa_accuracy(response, sample.data["answers"], scorer=self.scorer.name),
                 answer_type=sample.data["answer_type"],
                 question_type=sample.data["question_type"],
             )
@@ -236,24 +293,26 @@ class VQAv2(UnderstandingTask):
         return self.with_skips(metrics)
 
     def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:
-        """Write the EvalAI submission: every question id of the split, "" for any without an
-        answer (skipped records, and for test-dev the test2015 ids outside it)."""
+        """Write the EvalAI submission: every test2015 question id, "" for any without an
+        answer (skipped records, the test2015 ids outside test-dev, and those past --limit)."""
         if self.scored_locally:
             return
         answers = {int(s["question_id"]): s["submission_answer"] for s in scored}
         for sid, _ in self.skipped:
             if sid.isdigit():
                 answers.setdefault(int(sid), "")
+        expected = self._server_ids
+        if expected is None:  # `janus-eval merge` does not always re-read the data
+            try:
+                expected = self.server_question_ids()
+            except UserError as exc:
+                log.warning("VQAv2 submission NOT padded to every test2015 id: %s", exc)
+                expected = []
         padded = 0
-        if self.options["split"] == "testdev" and self._data_dir is not None:
-            full = find_file(self._data_dir, [QUESTION_FILES["test"]], JSON_SUBDIRS)
-            if full is not None:
-                for q in _records(
-                    read_json(full, what="VQAv2 test2015 questions"), "questions", full
-                ):
-                    if int(q["question_id"]) not in answers:
-                        answers[int(q["question_id"])] = ""
-                        padded += 1
+        for qid in expected:
+            if qid not in answers:
+                answers[qid] = ""
+                padded += 1
         entries = [{"question_id": qid, "answer": ans} for qid, ans in answers.items()]
         path = run_dir / f"vqav2_{self.options['split']}_submission.json"
         atomic_write_text(path, json.dumps(entries))

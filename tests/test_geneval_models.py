@@ -16,13 +16,15 @@ import torch
 from PIL import Image
 
 from janus_eval.detection import load_detector, mmdet_backend, weights_file
-from janus_eval.detection import mask2former as m2f
+from janus_eval.detection import mmdet_pipeline as pipeline
 from janus_eval.detection.clip_color import (
     ClipColorClassifier,
     color_crop,
     load_clip_classifier,
     resolve_clip,
 )
+from janus_eval.detection.mmdet_convert import read_mmdet_checkpoint
+from janus_eval.detection.official import CHECKPOINT_NAME, locate_checkpoint
 from janus_eval.metrics.geneval import COLORS, Detection, summarize
 from janus_eval.types import UserError
 
@@ -117,26 +119,34 @@ def picture(w=64, h=48, seed=0):
     ],
 )
 def test_rescale_size_matches_mmcv(size, expected):
-    assert m2f.rescale_size(*size) == expected
+    assert pipeline.rescale_size(*size) == expected
 
 
 def test_preprocess_and_pad():
-    x = m2f.preprocess(Image.new("RGB", (384, 384), (123, 116, 104)))
-    assert x.shape == (3, 800, 800)
+    x, resized = pipeline.preprocess(Image.new("RGB", (384, 384), (123, 116, 104)))
+    assert x.shape == (3, 800, 800) and resized == (800, 800)
     assert torch.allclose(
         x[:, 400, 400],
         torch.tensor([(123 - 123.675) / 58.395, (116 - 116.28) / 57.12, (104 - 103.53) / 57.375]),
         atol=1e-5,
     )
-    batch = m2f.pad_batch([torch.ones(3, 799, 1201)])
-    assert batch.shape == (1, 3, 800, 1216) and batch[0, :, 799:, :].abs().sum() == 0
+    # 64 x 48 -> 1067 x 800, padded to 1088 x 800 with grey 128 (mmdet 2.x pads before it
+    # normalises, with the config's pad value (128, 128, 128))
+    x, resized = pipeline.preprocess(Image.new("RGB", (64, 48), (0, 0, 0)))
+    assert x.shape == (3, 800, 1088) and resized == (800, 1067)
+    grey = torch.tensor([(128 - m) / s for m, s in zip(pipeline.MEAN, pipeline.STD)])
+    assert torch.allclose(x[:, :, 1067:], grey.view(3, 1, 1).expand(3, 800, 21), atol=1e-6)
+    assert torch.allclose(
+        x[:, :, 1066],
+        (-torch.tensor(pipeline.MEAN) / torch.tensor(pipeline.STD))[:, None].expand(3, 800),
+    )
 
 
 def test_mask_to_boxes_is_tight_with_exclusive_edges():
     masks = torch.zeros(3, 10, 12, dtype=torch.bool)
     masks[0, 2:5, 3:9] = True
     masks[1, 9, 11] = True
-    boxes = m2f.mask_to_boxes(masks)
+    boxes = pipeline.mask_to_boxes(masks)
     assert boxes.tolist() == [[3, 2, 9, 5], [11, 9, 12, 10], [0, 0, 0, 0]]
 
 
@@ -145,7 +155,7 @@ def test_instance_postprocess_by_hand():
     cls = torch.tensor([[5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 8.0]])
     masks = torch.full((2, 4, 4), -5.0)
     masks[0, :2, :2] = 5.0
-    labels, boxes, scores, binary = m2f.instance_postprocess(
+    labels, boxes, scores, binary = pipeline.instance_postprocess(
         cls, masks, padded_hw=(16, 16), resized_hw=(16, 16), original_hw=(8, 8)
     )
     assert labels.tolist() == [0, 1, 2, 0, 1, 2]  # (query, class) order, all 6 candidates
@@ -196,15 +206,15 @@ def test_missing_or_wrong_detector_weights(tiny, tmp_path):
 
 
 def test_mmdet_backend_errors_and_safe_checkpoint_reading(tmp_path):
-    with pytest.raises(UserError, match="download_models.sh|c9d0c4f2"):
-        mmdet_backend.resolve_checkpoint(tmp_path)
-    ckpt = tmp_path / mmdet_backend.CHECKPOINT_NAME
+    with pytest.raises(UserError, match="743b7d99.*download_models.sh"):
+        locate_checkpoint(tmp_path)
+    ckpt = tmp_path / CHECKPOINT_NAME
     torch.save(
         {"meta": {"mmdet_version": "3.0.0"}, "state_dict": {"module.backbone.w": torch.ones(2)}},
         ckpt,
     )
-    assert mmdet_backend.resolve_checkpoint(tmp_path) == ckpt
-    assert list(mmdet_backend.load_state_dict(ckpt)) == ["backbone.w"]
+    assert locate_checkpoint(tmp_path) == ckpt
+    assert list(read_mmdet_checkpoint(ckpt)) == ["backbone.w"]
     if not mmdet_backend.available():
         with pytest.raises(UserError, match="mmdet 2.x"):
             load_detector("mmdet", tmp_path, NAMES)
@@ -411,6 +421,7 @@ def data_dir(tmp_path_factory):
 
 def options(tiny, **extra):
     return {
+        "detector": "mask2former-hf",
         "detector_path": str(tiny["car_det"]),
         "clip_path": str(tiny["clip"]),
         "device": "cpu",

@@ -193,7 +193,14 @@ def test_download_when_online_is_cached_and_checked(tmp_path, monkeypatch):
 
 
 def test_options_and_errors():
-    assert make().options["detector"] == "mask2former-hf"
+    assert make().options["detector"] == "official"
+    assert make(detector="mask2former-swin-s (official GenEval)").options["detector"] == "official"
+    assert (
+        make(detector="mask2former-hf", detector_weights="ab", clip_weights="cd").options[
+            "detector"
+        ]
+        == "mask2former-hf"
+    )  # a task rebuilt from a run's recorded config (merge)
     assert make().options["clip_model"] == "ViT-L-14-quickgelu"
     with pytest.raises(UserError, match="unknown GenEval detector"):
         make(detector="yolo")
@@ -202,6 +209,9 @@ def test_options_and_errors():
     t = registry.task_class("geneval")
     assert t.kind == "generation" and t.primary_metric == "overall"
     assert t.leaderboard_keys == ("detector", "detector_weights")
+    from janus_eval.detection.official import CHECKPOINT_URL
+
+    assert CHECKPOINT_URL in t.data_help  # `janus-eval tasks geneval` says where to get it
 
 
 def test_aggregate_expands_images_and_finalize_writes_official_results(tmp_path):

@@ -211,6 +211,36 @@ def test_end_to_end_circular_eval_hand_checked(dev_dir: Path, tmp_path: Path) ->
     assert "option's letter" in record.prompt["example"]
 
 
+@pytest.mark.parametrize(
+    ("scorer", "accuracy", "per_l2"),
+    [
+        # 2cf2a36: "I think the picture shows a cat" (31 characters) is longer than twice the
+        # option texts (2 * 14), so no text matching: question 0 is unresolved, hence wrong
+        (None, 66.66666666666666, {"AR": 100.0, "CP": 100.0, "FP-S": 0.0}),
+        ("vlmevalkit-18fc37a", 100.0, {"AR": 100.0, "CP": 100.0, "FP-S": 100.0}),
+    ],
+)
+def test_end_to_end_scorer_revisions(dev_dir: Path, tmp_path: Path, scorer, accuracy, per_l2):
+    from janus_eval.api import evaluate
+
+    adapter = ScriptedAdapter({
+        "What animal": "I think the picture shows a cat",
+        "warmer": "sun",  # option text: right in both rotations
+        "How many": "(B) two",
+    })  # fmt: skip
+    options = {"scorer": scorer} if scorer else {}
+    record = evaluate(
+        "mmbench", adapter, data_dir=dev_dir, output_dir=tmp_path / "runs", task_options=options
+    )
+    assert record.metrics["accuracy"] == accuracy
+    assert record.metrics["per_l2_category"] == per_l2
+    name = scorer or "vlmevalkit-2cf2a36"
+    assert record.config["task"]["scorer"]["name"] == name
+    assert record.config["task"]["scorer"]["commit"].startswith(name.split("-")[1])
+    with pytest.raises(UserError, match="unknown scorer"):
+        registry.make_task("mmbench", {"scorer": "vlmevalkit"})
+
+
 def test_end_to_end_dummy(dev_dir: Path, tmp_path: Path) -> None:
     from janus_eval.api import evaluate
 
@@ -218,7 +248,7 @@ def test_end_to_end_dummy(dev_dir: Path, tmp_path: Path) -> None:
         "mmbench", "dummy", data_dir=dev_dir / "MMBench_DEV_EN.tsv", output_dir=tmp_path / "runs"
     )
     assert record.n_samples == 7 and record.metrics["n_questions"] == 3
-    assert record.metrics["accuracy"] in {0.0, 100 / 3, 200 / 3, 100.0}
+    assert record.metrics["accuracy"] in {0.0, 100 * (1 / 3), 100 * (2 / 3), 100.0}
     options = {1: "AB", 1_000_001: "AB", 2: "ABC"}  # the rest have A-D
     for line in stored_samples(
         tmp_path / "runs", record

@@ -31,6 +31,7 @@ def write_vqa(root: Path, split: str = "val", questions=QUESTIONS) -> Path:
             "COCO_test2015_",
             "v2_OpenEnded_mscoco_test-dev2015_questions.json",
         ),
+        "test": ("test2015", "COCO_test2015_", "v2_OpenEnded_mscoco_test2015_questions.json"),
     }[split]
     for sub in ("questions", "annotations", folder):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -139,21 +140,44 @@ def test_missing_files_are_user_errors(tmp_path: Path) -> None:
         registry.make_task("vqav2", {"split": "train"})
 
 
-def test_end_to_end_val_hand_checked(vqa_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("scorer", "accuracy", "per_answer_type", "what_color"),
+    [
+        # master a013f00: unanimous answers are compared verbatim, so "Two." (ten "2") and
+        # "an umbrella" (ten "umbrella") score 0; "Red" is normalised (annotators disagree): 0.9
+        (None, 47.5, {"number": 0.0, "other": 45.0, "yes/no": 100.0}, 90.0),
+        ("vqa-2017", 97.5, {"number": 100.0, "other": 95.0, "yes/no": 100.0}, 90.0),
+    ],
+)
+def test_end_to_end_val_hand_checked(
+    vqa_dir: Path, tmp_path: Path, scorer, accuracy, per_answer_type, what_color
+) -> None:
     from janus_eval.api import evaluate
 
     adapter = ScriptedAdapter({
-        "How many": "Two.",  # -> "2", all ten agree on "2": 1.0
+        "How many": "Two.",  # 2017: -> "2", all ten agree on "2": 1.0
         "ball": "Red",  # -> "red", 3 of 10 say red: (3*(2/3) + 7*1)/10 = 0.9
         "raining": "no",  # 9 of 10: 1.0
-        "holding": "an umbrella",  # article dropped: 1.0
+        "holding": "an umbrella",  # 2017: article dropped: 1.0
     })  # fmt: skip
-    record = evaluate("vqav2", adapter, data_dir=vqa_dir, output_dir=tmp_path / "runs")
+    options = {"scorer": scorer} if scorer else {}
+    record = evaluate(
+        "vqav2", adapter, data_dir=vqa_dir, output_dir=tmp_path / "runs", task_options=options
+    )
     m = record.metrics
-    assert m["accuracy"] == 97.5  # round(100 * 3.9 / 4, 2)
-    assert m["per_answer_type"] == {"number": 100.0, "other": 95.0, "yes/no": 100.0}
-    assert m["per_question_type"]["what color is the"] == 90.0
+    assert m["accuracy"] == accuracy
+    assert m["per_answer_type"] == per_answer_type
+    assert m["per_question_type"]["what color is the"] == what_color
     assert m["n_questions"] == 4 and m["n_skipped_records"] == 0
+    name = scorer or "vqa-a013f00"
+    assert record.config["task"]["options"]["scorer"] == name
+    assert record.config["task"]["scorer"]["name"] == name
+    assert record.extra["leaderboard_keys"] == ["scorer"]
+
+
+def test_unknown_scorer_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="unknown scorer 'vqa-2021'.*vqa-a013f00.*vqa-2017"):
+        registry.make_task("vqav2", {"scorer": "vqa-2021"})
 
 
 def test_end_to_end_dummy(vqa_dir: Path, tmp_path: Path) -> None:

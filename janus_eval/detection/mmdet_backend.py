@@ -3,12 +3,13 @@
 Mirrors djghosh13/geneval `evaluation/evaluate_images.py`: the config
 `configs/mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.py` from the mmdet source
 tree, the checkpoint `mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth` (what
-`evaluation/download_models.sh` saves), `inference_detector` one image at a time, and per class
-the rows `[x1, y1, x2, y2, score]` with their masks. Differences, both harmless to the results:
-the image goes in as a decoded BGR array rather than a file name (PNG decoding is lossless), and
-the checkpoint is read with `torch.load(weights_only=True)` and then loaded non-strictly into
-the model, as mmcv's `load_checkpoint` (used by `init_detector`) would, instead of unpickling it
-in full.
+`evaluation/download_models.sh` saves; found as for the "official" backend, `official.py`),
+`inference_detector` one image at a time, and per class the rows `[x1, y1, x2, y2, score]` with
+their masks. The default "official" backend gives the same detections without mmdet.
+Differences, both harmless to the results: the image goes in as a decoded BGR array rather
+than a file name (PNG decoding is lossless), and the checkpoint is read with
+`torch.load(weights_only=True)` and then loaded non-strictly into the model, as mmcv's
+`load_checkpoint` (used by `init_detector`) would, instead of unpickling it in full.
 """
 
 from __future__ import annotations
@@ -18,35 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from janus_eval.detection.mmdet_convert import read_mmdet_checkpoint
+from janus_eval.detection.official import locate_checkpoint
 from janus_eval.detection.weights import sha256_file
 from janus_eval.metrics.geneval import Detection
 from janus_eval.types import UserError
 
 BACKEND = "mmdet"
-CHECKPOINT_NAME = "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth"
-CHECKPOINT_URL = (
-    "https://download.openmmlab.com/mmdetection/v3.0/mask2former/"
-    "mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco/"
-    "mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco_20220504_001756-c9d0c4f2.pth"
-)
 CONFIG_NAME = "mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.py"
 
 
 def available() -> bool:
     return importlib.util.find_spec("mmdet") is not None
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    path = Path(path).expanduser()
-    file = path / CHECKPOINT_NAME if path.is_dir() else path
-    if not file.is_file() or file.suffix != ".pth":
-        raise UserError(
-            f"GenEval detector (mmdet): checkpoint {file} not found. The official detector is "
-            f"{CHECKPOINT_NAME}; download it from {CHECKPOINT_URL} (saved under that name by "
-            "GenEval's evaluation/download_models.sh) and pass --task-option detector_path=DIR "
-            "(the directory holding it) or the .pth file itself."
-        )
-    return file
 
 
 def resolve_config(config: str | Path | None) -> Path:
@@ -68,23 +52,6 @@ def resolve_config(config: str | Path | None) -> Path:
         f"GenEval detector (mmdet): {CONFIG_NAME} is not in the installed mmdet; install mmdet "
         "2.27 from source as GenEval does, or pass --task-option mmdet_config=FILE."
     )
-
-
-def load_state_dict(path: Path) -> dict[str, Any]:
-    """The model weights of an mmdet checkpoint, read with weights_only=True."""
-    import torch
-
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(
-            f"GenEval detector (mmdet): cannot read {path} as a weights-only "
-            f"checkpoint ({type(exc).__name__}: {exc})"
-        ) from None
-    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise UserError(f"GenEval detector (mmdet): {path} holds no state_dict")
-    return {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state.items()}
 
 
 class MMDetMask2Former:
@@ -109,9 +76,9 @@ class MMDetMask2Former:
         from mmcv.runner import load_state_dict as mmcv_load_state_dict
         from mmdet.apis import init_detector
 
-        self.checkpoint = resolve_checkpoint(path)
+        self.checkpoint = locate_checkpoint(path)
         self.model = init_detector(str(resolve_config(config)), None, device=device)
-        mmcv_load_state_dict(self.model, load_state_dict(self.checkpoint), strict=False)
+        mmcv_load_state_dict(self.model, read_mmdet_checkpoint(self.checkpoint), strict=False)
         self.class_names = list(class_names)
         self.min_score = min_score
 

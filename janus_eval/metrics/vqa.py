@@ -1,19 +1,36 @@
-"""VQA accuracy exactly as the official VQA evaluation computes it.
+"""VQA accuracy exactly as the official VQA evaluation computes it, at two revisions.
 
-Reference: GT-Vision-Lab/VQA, PythonEvaluationTools/vqaEvaluation/vqaEval.py (the Python 3
-version, commit c4e6a0e4e84b9702d99800d3393652d92b5df224: 21 punctuation marks, per-type means of
-the per-question average). The EvalAI server scores VQAv2 test-dev/test with the same rules.
+Reference: GT-Vision-Lab/VQA, PythonEvaluationTools/vqaEvaluation/vqaEval.py.
 
-The rules, per question:
+- `vqa-a013f00` (the default): master, commit a013f0043c1e2cdc995922dfe257f7149aa9af06
+  (2021-03-11, "Fixed processing answers bug"), the newest commit of that file and of the
+  repository's master branch. This file is Python 2 (`print "..."`): it only runs under Python 2,
+  whose `re` matches `\\d` against ASCII digits only (the pattern is compiled without re.UNICODE),
+  so here too.
+- `vqa-2017`: commit c4e6a0e4e84b9702d99800d3393652d92b5df224 (2017-09-29, the Python 3 port),
+  which published VQAv2 numbers before 2021 used, and which lmms-eval-style "official" copies
+  were taken from.
 
-1. The prediction always goes through: newline and tab to space, strip, `process_punctuation`,
+The rules, per question, at a013f00:
+
+1. Prediction and the ground-truth answers: newline and tab to space, strip. Nothing else yet.
+2. Only if the (stripped) answers disagree (`len(set(answers)) > 1`): the prediction AND every
+   answer go through `process_punctuation` then `process_digit_article`.
+3. If all answers agree, neither side is processed further: "Yes", "yes." or "two" against ten
+   "yes" / ten "2" score 0. (The vqav2 task's submission files carry `evalai_answer_processor`
+   answers, as lmms-eval and LLaVA submit them; local val scoring takes the raw answer.)
+4. Accuracy = mean over the leave-one-out subsets of min(1, #matches among the others / 3).
+
+At c4e6a0e (`vqa-2017`):
+
+1. The prediction always goes through newline/tab to space, strip, `process_punctuation`,
    `process_digit_article`.
-2. The ten ground-truth answers are processed ONLY when the annotators disagree
-   (`len(set(answers)) > 1`), and then ONLY by `process_punctuation`: never lower-cased, never
-   number- or article-normalised. (The official annotation files are already normalised, so this
-   rarely matters there; it does matter if you pass your own answers, e.g. "Two" never matches.)
-3. Accuracy = mean over the ten leave-one-out subsets of min(1, #matches among the other nine / 3).
-4. Set level: round(100 * mean, 2), overall and per answer type / question type.
+2. The answers are never stripped; only when they disagree are they put through
+   `process_punctuation` (never lower-cased, never number- or article-normalised): "Two" never
+   matches.
+3. Leave-one-out as above.
+
+Set level (both): round(100 * mean, 2), overall and per answer type / question type.
 
 Quirks kept on purpose (each is what the official code does):
 
@@ -36,6 +53,10 @@ Quirks kept on purpose (each is what the official code does):
   strings, so the i-th answer is left out by position, which is the same thing.
 - Sums and divisions are in the official order (`float(sum(accs)) / len(accs)`), so floats agree
   to the last bit.
+- a013f00 only (Python 2): "\\d" is ASCII, so "1,5" in Arabic-Indic digits is no digit-comma-digit
+  and a period before such a digit is deleted. Lower-casing and splitting use this Python's
+  Unicode tables; they differ from Python 2.7's only for characters like "\\u0130" and those added
+  to Unicode after 5.2.
 
 A named variant, `evalai_answer_processor`, is the answer processor lmms-eval and LLaVA apply to
 answers before writing a test-dev/test submission (facebookresearch/mmf processors.py, copied in
@@ -47,6 +68,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+
+from janus_eval.metrics.revisions import ScorerRevision, pick, revisions
 
 #: vqaEval.py `contractions`, verbatim (keys and values).
 CONTRACTIONS: dict[str, str] = {
@@ -99,24 +122,44 @@ PUNCTUATION: tuple[str, ...] = (
     ",", "?", "!",
 )  # fmt: skip
 
+_REPO, _FILES = "GT-Vision-Lab/VQA", ("PythonEvaluationTools/vqaEvaluation/vqaEval.py",)
+#: The revisions reproduced; the first is the default.
+REVISIONS = revisions(
+    ScorerRevision("vqa-a013f00", _REPO, "a013f0043c1e2cdc995922dfe257f7149aa9af06", "2021-03-11",
+                   _FILES),
+    ScorerRevision("vqa-2017", _REPO, "c4e6a0e4e84b9702d99800d3393652d92b5df224", "2017-09-29",
+                   _FILES),
+)  # fmt: skip
+DEFAULT_SCORER = "vqa-a013f00"
+
 #: vqaEval.py `periodStrip`, verbatim including its broken look-behind (see module doc).
 PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")
 #: vqaEval.py `commaStrip`.
 COMMA_STRIP = re.compile(r"(\d)(\,)(\d)")
 #: The official code passes `re.UNICODE` where `Pattern.sub` expects `count`.
 _PERIOD_COUNT = int(re.UNICODE)
+#: (commaStrip, periodStrip) as each revision's interpreter compiles them: a013f00 is Python 2,
+#: where a pattern compiled without re.UNICODE matches `\d` against ASCII digits only.
+_PATTERNS = {
+    "vqa-a013f00": (
+        re.compile(COMMA_STRIP.pattern, re.ASCII),
+        re.compile(PERIOD_STRIP.pattern, re.ASCII),
+    ),
+    "vqa-2017": (COMMA_STRIP, PERIOD_STRIP),
+}
 
 
-def process_punctuation(text: str) -> str:
+def process_punctuation(text: str, *, scorer: str = DEFAULT_SCORER) -> str:
     """vqaEval.processPunctuation."""
+    comma_strip, period_strip = _PATTERNS[pick(REVISIONS, scorer).name]
     out = text
-    delete_all = COMMA_STRIP.search(text) is not None
+    delete_all = comma_strip.search(text) is not None
     for mark in PUNCTUATION:
         if (mark + " " in text or " " + mark in text) or delete_all:
             out = out.replace(mark, "")
         else:
             out = out.replace(mark, " ")
-    return PERIOD_STRIP.sub("", out, count=_PERIOD_COUNT)
+    return period_strip.sub("", out, count=_PERIOD_COUNT)
 
 
 def process_digit_article(text: str) -> str:
@@ -130,24 +173,38 @@ def process_digit_article(text: str) -> str:
     return " ".join(CONTRACTIONS.get(word, word) for word in words)
 
 
-def normalize_prediction(prediction: str) -> str:
-    """The processing every predicted answer gets before matching."""
-    text = prediction.replace("\n", " ").replace("\t", " ").strip()
-    return process_digit_article(process_punctuation(text))
+def _strip(text: str) -> str:
+    """What every answer gets first: newline and tab to space, then strip."""
+    return text.replace("\n", " ").replace("\t", " ").strip()
 
 
-def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
+def normalize_prediction(prediction: str, *, scorer: str = DEFAULT_SCORER) -> str:
+    """The full processing (strip, punctuation, digits/articles/contractions): what a prediction
+    always gets at `vqa-2017`, and what prediction and answers get at `vqa-a013f00` when the
+    annotators disagree."""
+    return process_digit_article(process_punctuation(_strip(prediction), scorer=scorer))
+
+
+def vqa_accuracy(prediction: str, answers: Sequence[str], *, scorer: str = DEFAULT_SCORER) -> float:
     """VQA accuracy of one predicted answer against the annotators' answers, in [0, 1].
 
     `answers` are the raw ground-truth strings (ten in VQAv2; any number >= 1 is accepted and
-    averaged the same way).
+    averaged the same way). `scorer` names the official revision (see `REVISIONS`).
     """
     if isinstance(answers, str) or len(answers) == 0:
         raise ValueError("vqa_accuracy needs a non-empty sequence of ground-truth answers")
-    predicted = normalize_prediction(prediction)
-    truth = list(answers)
-    if len(set(truth)) > 1:
-        truth = [process_punctuation(a) for a in truth]
+    name = pick(REVISIONS, scorer).name
+    if name == "vqa-2017":
+        predicted = normalize_prediction(prediction, scorer=name)
+        truth = list(answers)
+        if len(set(truth)) > 1:
+            truth = [process_punctuation(a, scorer=name) for a in truth]
+    else:
+        predicted = _strip(prediction)
+        truth = [_strip(a) for a in answers]
+        if len(set(truth)) > 1:
+            truth = [normalize_prediction(a, scorer=name) for a in truth]
+            predicted = normalize_prediction(predicted, scorer=name)
     accs = []
     for left_out in range(len(truth)):
         matches = sum(1 for j, a in enumerate(truth) if j != left_out and a == predicted)
@@ -189,5 +246,4 @@ def evalai_answer_processor(answer: str) -> str:
     because commas are already gone, so reusing `process_punctuation` is exact.)
     """
     text = answer.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
-    text = text.replace("\n", " ").replace("\t", " ").strip()
-    return process_digit_article(process_punctuation(text))
+    return normalize_prediction(text, scorer="vqa-2017")

@@ -12,6 +12,9 @@ Built from run records only. Three rules keep the table honest:
   `finished_at`) is kept and the row's `notes` say which runs were dropped. Partial runs
   (`extra.complete` is false, or a `--limit` run) are kept but flagged: `*` in Markdown/HTML,
   a note in every format, and `partial` in JSON.
+* Which official scorer made a number: tasks with named scorer revisions (VQAv2, MMBench) record
+  the revision in `config.task.scorer`; the notes name it ("vqav2[scorer=vqa-a013f00]: scored as
+  GT-Vision-Lab/VQA@a013f00 (...)"), and the `scorer` option keeps revisions in separate columns.
 
 The notes also name how the model was prompted where its description records it (the Janus
 adapters' `chat_format`: the same weights answer differently under another role spelling).
@@ -97,6 +100,9 @@ def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.
             notes[model].append(f"{prefix}: {record.n_skipped} samples skipped")
         if record.model.get("chat_format"):
             chat[model][prefix] = str(record.model["chat_format"])
+        scorer = (record.config.get("task") or {}).get("scorer")
+        if isinstance(scorer, dict) and scorer.get("reference"):
+            notes[model].append(f"{prefix}: scored as {scorer['reference']}")
         data = record.config.get("data")
         if isinstance(data, dict) and data.get("demo"):
             notes[model].append(f"{prefix}: DEMO run on built-in sample data (means nothing)")
