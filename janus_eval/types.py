@@ -79,7 +79,9 @@ class ImageRequest:
     seed: int = 0
     n: int = 4
     image_indices: tuple[int, ...] | None = None
-    cfg_weight: float = 5.0
+    #: Classifier-free guidance weight; None: the model's own upstream default (5 for Janus,
+    #: 2 for JanusFlow), so a task need not know which model answers.
+    cfg_weight: float | None = None
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None

@@ -12,8 +12,9 @@ guidance scale and size.
 
 Options (`--model-option k=v`; every one that changes pixels is in describe(), so in the run id):
   steps            num_inference_steps (default: the pipeline's own, e.g. 50 for SDXL)
-  guidance_scale   task (default): the task's cfg_weight (GenEval's cfg_weight option, 5.0
-                   unless set) | pipeline: the pipeline's own default | a number
+  guidance_scale   task (default): the task's cfg_weight (GenEval's cfg_weight option; a task
+                   that leaves it to the model, as GenEval's auto and the FID tasks do, gets
+                   the pipeline's own default) | pipeline: the pipeline's own default | a number
   scheduler        a diffusers scheduler class compatible with the pipeline, built from the
                    checkpoint's scheduler config (e.g. DPMSolverMultistepScheduler)
   resolution       N or HxW in pixels (default: the pipeline's own, e.g. 1024 for SDXL); a task

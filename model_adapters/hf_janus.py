@@ -24,7 +24,7 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
-from .janus.adapter import adapter_options
+from .janus.adapter import CFG_WEIGHT, adapter_options
 
 
 @register_adapter
@@ -166,7 +166,7 @@ class HFJanusAdapter:
                 raise UserError(
                     f"request {r.request_id}: size {r.size} is not supported (this model makes {native}x{native})"
                 )
-            if r.cfg_weight <= 1:  # transformers skips its CFG processor at <= 1, then fails
+            if _cfg(r) <= 1:  # transformers skips its CFG processor at <= 1, then fails
                 raise UserError(
                     f"request {r.request_id}: hf-janus needs cfg_weight > 1 (got {r.cfg_weight})"
                 )
@@ -183,7 +183,7 @@ class HFJanusAdapter:
                     temperature=r.temperature or None,
                     top_k=r.top_k or 0,
                     top_p=r.top_p if r.top_p is not None else 1.0,
-                    guidance_scale=r.cfg_weight,
+                    guidance_scale=_cfg(r),
                     pad_token_id=ours.ids.pad,
                     bos_token_id=ours.ids.bos,
                     generation_kwargs={"boi_token_id": ours.ids.boi},
@@ -201,3 +201,8 @@ class HFJanusAdapter:
                 images += [to_pil_image(a) for a in arrays]
             out.append(images)
         return out
+
+
+def _cfg(r: ImageRequest) -> float:
+    """The request's guidance weight, or Janus's own default when it leaves that to the model."""
+    return CFG_WEIGHT if r.cfg_weight is None else r.cfg_weight

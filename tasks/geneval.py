@@ -51,6 +51,20 @@ METADATA = (
 )
 OBJECT_NAMES = "object_names.txt"
 
+
+def _cfg_weight(value: Any) -> float | str:
+    """The cfg_weight option as a number, or "auto" (the model's own default guidance weight:
+    5 for Janus, 2 for JanusFlow, as each upstream generates)."""
+    if value is None or str(value).strip().lower() in ("", "auto"):
+        return "auto"
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"GenEval: cfg_weight={value!r}: expected a number, or auto for the model's default"
+        ) from None
+
+
 #: Options that change how fast scoring runs or where files are read from, not the verdicts.
 RUNTIME_OPTIONS = ("device", "detection_batch_size", "metadata", "object_names")
 IDENTITY_ONLY = ("detector_weights", "clip_weights")  # added by config(), not options
@@ -213,6 +227,7 @@ class GenEval(Task):
         from janus_eval.detection import check_backend
 
         self.options["detector"] = check_backend(self.options["detector"])
+        self.options["cfg_weight"] = _cfg_weight(self.options["cfg_weight"])
         self._identity: dict[str, Any] | None = None
         self._object_names: list[str] | None = None
         self._models: tuple[Any, Any] | None = None
@@ -225,7 +240,7 @@ class GenEval(Task):
             "metadata": "",
             "object_names": "",
             "images_per_prompt": 4,
-            "cfg_weight": 5.0,
+            "cfg_weight": "auto",
             "detector": "official",
             "detector_path": "",
             "mmdet_config": "",
@@ -296,7 +311,7 @@ class GenEval(Task):
             prompt=sample.data["metadata"]["prompt"],
             request_id=sample.id,
             n=n,
-            cfg_weight=float(self.options["cfg_weight"]),
+            cfg_weight=None if self.options["cfg_weight"] == "auto" else self.options["cfg_weight"],
         )
 
     def image_relpath(self, sample: Sample, index: int) -> str:

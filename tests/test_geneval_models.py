@@ -529,3 +529,25 @@ def test_janus_tiny_end_to_end(tiny, data_dir, tmp_path):
     rec = run_geneval("janus-tiny", tiny, data_dir, tmp_path, limit=3, batch_size=3)
     assert rec.n_samples == 3 and rec.metrics["n_images"] == 6
     assert set(rec.metrics["per_tag"]) == {"single_object", "two_object", "counting"}
+
+
+@pytest.mark.slow
+def test_janusflow_tiny_end_to_end(tiny, data_dir, tmp_path):
+    """JanusFlow's flow and VAE through the whole GenEval pipeline (3 flow steps: a toy)."""
+    from PIL import Image
+
+    pytest.importorskip("diffusers", reason="JanusFlow's VAE needs the diffusers extra")
+
+    steps = {"steps": "3"}
+    rec = run_geneval(
+        "janusflow-tiny", tiny, data_dir, tmp_path, limit=3, batch_size=2, model_options=steps
+    )
+    assert rec.n_samples == 3 and rec.metrics["n_images"] == 6
+    assert set(rec.metrics["per_tag"]) == {"single_object", "two_object", "counting"}
+    assert rec.model["name"] == "janusflow-tiny" and rec.model["steps"] == 3
+    png = tmp_path / rec.run_id / "images" / "00002" / "samples" / "00001.png"
+    assert Image.open(png).size == (64, 64)
+    again = run_geneval(
+        "janusflow-tiny", tiny, data_dir, tmp_path, limit=3, batch_size=3, model_options=steps
+    )
+    assert again.run_id == rec.run_id and again.n_reused == 3

@@ -90,6 +90,9 @@ def test_request_and_layout(tmp_path):
     (sample,) = t.samples(d, None)
     req = t.request(sample)
     assert req == ImageRequest(prompt="a photo of a car", request_id="00000", n=3, cfg_weight=4.5)
+    assert make().request(sample).cfg_weight is None  # auto: the model's own default
+    with pytest.raises(UserError, match="cfg_weight='strong'"):
+        make(cfg_weight="strong")
     assert req.seed == 0  # the runner puts the run's seed in
     assert t.image_relpath(sample, 2) == "00000/samples/00002.png"
     t.on_images_saved(sample, tmp_path / "images")

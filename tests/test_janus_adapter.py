@@ -94,6 +94,15 @@ def test_adapter_understand_and_generate_end_to_end():
     assert again[0][2].tobytes() == out[1][0].tobytes()  # image 2 is image 2, alone or not
 
 
+def test_cfg_weight_left_to_the_model_is_upstreams_five():
+    a = JanusAdapter(str(tiny_dir()))
+    auto, five, two = (
+        a.generate_images([ImageRequest("a red apple", "c", seed=1, n=1, cfg_weight=w)])[0][0]
+        for w in (None, 5.0, 2.0)
+    )
+    assert auto.tobytes() == five.tobytes() != two.tobytes()
+
+
 def test_generation_only_load_makes_the_same_images():
     full = JanusAdapter(str(tiny_dir()))
     lean = JanusAdapter(str(tiny_dir()), parts="generation")

@@ -20,6 +20,7 @@ Options (`--model-option k=v`):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,9 @@ from typing import Any
 
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
+
+#: Upstream's guidance weight (generation_inference.py), used when a request leaves it to the model.
+CFG_WEIGHT = 5.0
 
 OPTIONS = {
     "chat_format": "auto",
@@ -52,6 +56,28 @@ def adapter_options(
     if dtype not in ("bf16", "fp16", "fp32"):
         raise UserError(f"dtype {dtype!r}: expected bf16, fp16 or fp32")
     return {**defaults, **options}
+
+
+def check_image_request(r: ImageRequest, native: int) -> None:
+    """What every image request must pass before any work: the model's own size (or none) and
+    image indices inside range(n)."""
+    if r.size not in (None, native):
+        raise UserError(
+            f"request {r.request_id}: size {r.size} is not supported; this checkpoint "
+            f"generates {native}x{native} images (leave size unset or pass {native})"
+        )
+    bad = [k for k in r.indices if not 0 <= k < r.n]
+    if bad:
+        raise UserError(f"request {r.request_id}: image indices {bad} are outside range({r.n})")
+
+
+def per_request(reqs: Sequence[ImageRequest], images: list[Any]) -> list[list[Any]]:
+    """Images made in request order, `len(r.indices)` each, back into one list per request."""
+    out, i = [], 0
+    for r in reqs:
+        out.append(images[i : i + len(r.indices)])
+        i += len(r.indices)
+    return out
 
 
 def _as_bool(name: str, value: Any) -> bool | None:
@@ -132,37 +158,43 @@ class JanusAdapter:
 
     # ---- lazy pieces -------------------------------------------------------------------------
 
+    #: How messages name the checkpoint (an adapter for another family of the house says its own).
+    checkpoint_kind = "janus checkpoint"
+
+    def _family(self) -> tuple[Any, Any, Any]:
+        """(read_config, load_model(ckpt, device, dtype), processor class) of the model family;
+        JanusFlow's adapter reuses everything else here by overriding this."""
+        from .config import read_config
+        from .load import load_model
+        from .processor import JanusProcessor
+
+        return read_config, functools.partial(load_model, parts=self.parts), JanusProcessor
+
     @property
     def checkpoint(self) -> Path:
         if self._ckpt is None:
             from .load import resolve
 
-            self._ckpt = resolve(self.model_path)
+            self._ckpt = resolve(self.model_path, what=self.checkpoint_kind)
         return self._ckpt
 
     @property
     def config(self):
         if self._cfg is None:
-            from .config import read_config
-
-            self._cfg = read_config(self.checkpoint)
+            self._cfg = self._family()[0](self.checkpoint)
         return self._cfg
 
     def _load(self):
         if self._model is None:
             import torch
 
-            from .load import load_model
-            from .processor import JanusProcessor
-
+            _, load_model, processor = self._family()
             if self.device.startswith("cuda") and not torch.cuda.is_available():
                 raise UserError(
                     f"device {self.device!r}: CUDA is not available here (use --device cpu)"
                 )
-            self._proc = JanusProcessor(
-                self.checkpoint, self.config, self.chat_format, self.model_path
-            )
-            self._model, _ = load_model(self.checkpoint, self.device, self.dtype, self.parts)
+            self._proc = processor(self.checkpoint, self.config, self.chat_format, self.model_path)
+            self._model, _ = load_model(self.checkpoint, self.device, self.dtype)
         return self._model, self._proc
 
     # ---- protocol ----------------------------------------------------------------------------
@@ -237,16 +269,7 @@ class JanusAdapter:
         native = self.config.image_size
         streams, owners, prompts, index = [], [], [], {}
         for r in reqs:  # every check before any work
-            if r.size not in (None, native):
-                raise UserError(
-                    f"request {r.request_id}: size {r.size} is not supported; this checkpoint "
-                    f"generates {native}x{native} images (leave size unset or pass {native})"
-                )
-            bad = [k for k in r.indices if not 0 <= k < r.n]
-            if bad:
-                raise UserError(
-                    f"request {r.request_id}: image indices {bad} are outside range({r.n})"
-                )
+            check_image_request(r, native)
             if self.sampler_kind == "reference" and (
                 r.top_k or (r.top_p is not None and r.top_p < 1)
             ):
@@ -261,7 +284,7 @@ class JanusAdapter:
                     Stream(
                         index[r.prompt],
                         stream_key(r.seed, r.request_id, k),
-                        r.cfg_weight,
+                        CFG_WEIGHT if r.cfg_weight is None else r.cfg_weight,
                         r.temperature,
                         r.top_k,
                         r.top_p,
@@ -279,11 +302,7 @@ class JanusAdapter:
         with _toy_threads(model):
             codes = self._codes(model, proc, prompts, streams)
             images = self._decode(model, codes)
-        out, i = [], 0
-        for r in reqs:
-            out.append(images[i : i + len(r.indices)])
-            i += len(r.indices)
-        return out
+        return per_request(reqs, images)
 
     # ---- helpers -----------------------------------------------------------------------------
 

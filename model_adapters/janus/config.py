@@ -148,6 +148,11 @@ def read_config(path: Path) -> JanusConfig:
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"{file}: cannot parse config.json ({exc})") from None
     model_type = raw.get("model_type")
+    if model_type == "multi_modality" and "vision_gen_enc_config" in raw:
+        raise UserError(
+            f"{file}: this is a JanusFlow checkpoint (rectified-flow generation); "
+            f"use --model janusflow"
+        )
     try:
         if model_type == "multi_modality":
             return _from_original(raw)
@@ -184,11 +189,13 @@ def _params(raw: dict[str, Any], key: str) -> dict[str, Any]:
     return dict((raw.get(key) or {}).get("params") or {})
 
 
-def _from_original(raw: dict[str, Any]) -> JanusConfig:
-    llm = _llm_from_llama(raw["language_config"])
-    vparams = _params(raw, "vision_config")
+def vision_from_params(
+    vparams: dict[str, Any], towers: dict[str, dict[str, Any]] = SIGLIP_TOWERS
+) -> VisionConfig:
+    """The SigLIP tower an original-layout `params` dict names (JanusFlow's too): its timm
+    name's dims from `towers`, overridden by dims spelled out in `params` (tiny checkpoints)."""
     name = vparams.get("model_name", "siglip_large_patch16_384")
-    tower = dict(SIGLIP_TOWERS.get(name, {}))
+    tower = dict(towers.get(name, {}))
     tower.update(
         {
             k: vparams[k]
@@ -198,12 +205,17 @@ def _from_original(raw: dict[str, Any]) -> JanusConfig:
     )
     if set(tower) != {"width", "layers", "heads", "patch_size", "mlp_ratio"}:
         raise ValueError(
-            f"vision tower {name!r} is not one of {sorted(SIGLIP_TOWERS)} and its params do not "
+            f"vision tower {name!r} is not one of {sorted(towers)} and its params do not "
             f"give width/layers/heads/patch_size/mlp_ratio"
         )
     if vparams.get("select_layer", -1) != -1:
         raise ValueError(f"select_layer={vparams['select_layer']} (only -1 is supported)")
-    vision = VisionConfig(image_size=int(vparams.get("image_size", 384)), **tower)
+    return VisionConfig(image_size=int(vparams.get("image_size", 384)), **tower)
+
+
+def _from_original(raw: dict[str, Any]) -> JanusConfig:
+    llm = _llm_from_llama(raw["language_config"])
+    vision = vision_from_params(_params(raw, "vision_config"))
 
     gen_vision = raw.get("gen_vision_config") or {}
     vq = _vq_from_params(gen_vision.get("cls", "VQ-16"), dict(gen_vision.get("params") or {}))

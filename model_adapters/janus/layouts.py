@@ -4,7 +4,8 @@ Our module names follow the original deepseek-ai checkpoint minus its `language_
 and `vision_model.vision_tower.` prefixes, with q/k/v and gate/up fused; the transformers layout
 renames most of them. `SOURCES[layout](name)` gives the checkpoint keys that fill parameter
 `name`, in row order when several are concatenated into one fused weight. The loader checks and
-copies with it; janus-tiny writes its checkpoints with it, so the two cannot drift apart.
+copies with it (`plan` checks a checkpoint's tensors against a model, JanusFlow's too, before a
+byte is copied); janus-tiny writes its checkpoints with it, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from janus_eval.types import UserError
+
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from .config import JanusConfig
 
 
@@ -124,12 +129,18 @@ def split_rows(name: str, shape: Any, parts: int, cfg: JanusConfig) -> list[int]
     return [shape[0] // parts] * parts
 
 
-def export_state(state: dict[str, Any], cfg: JanusConfig, layout: str) -> dict[str, Any]:
+def export_state(
+    state: dict[str, Any],
+    cfg: JanusConfig,
+    layout: str,
+    sources: Callable[[str], list[str]] | None = None,
+) -> dict[str, Any]:
     """Our parameter names -> the checkpoint's tensor names (fused weights split back): how
-    janus-tiny and the tests write checkpoints of either layout."""
+    janus-tiny and the tests write checkpoints of either layout (`sources`: another family's
+    names, as for `plan`; `cfg.llm` gives the splits)."""
     out = {}
     for name, tensor in state.items():
-        keys = SOURCES[layout](name)
+        keys = (sources or SOURCES[layout])(name)
         parts = (
             tensor.split(split_rows(name, tensor.shape, len(keys), cfg))
             if len(keys) > 1
@@ -148,3 +159,71 @@ def has_vq_encoder(layout: str, keys: Iterable[str]) -> bool:
     """Whether any of the checkpoint's tensor `keys` belongs to the VQ encoder."""
     prefix = SOURCES[layout]("vq.encoder.conv_in.weight")[0].removesuffix("conv_in.weight")
     return any(key.startswith(prefix) for key in keys)
+
+
+#: Tensors present in real checkpoints that Janus never uses.
+IGNORED = (
+    re.compile(r"vision_(model|und_enc_model)\.vision_tower\.attn_pool\..*"),  # SigLIP pool head
+    re.compile(r"(gen_vision_model|model\.vqmodel)\.quantize\.codebook_used"),  # training stat
+    re.compile(r".*\.rotary_emb\.inv_freq"),  # saved by old transformers versions
+    re.compile(r".*\.position_ids"),
+)
+
+
+def plan(
+    model: torch.nn.Module,
+    layout: str,
+    available: dict[str, tuple[tuple[int, ...], torch.dtype]],
+    tie_lm_head: bool = False,
+    where: str = "",
+    unused: set[str] = frozenset(),
+    sources: Callable[[str], list[str]] | None = None,
+) -> dict[str, list[Piece]]:
+    """Map every parameter of `model` to its source pieces; raise one UserError listing all
+    missing, mis-shaped and unexpected tensors (`unused`: present keys to skip quietly).
+    `sources` names a parameter's source tensors (default: the Janus rule for `layout`)."""
+    sources = sources or SOURCES[layout]
+    out: dict[str, list[Piece]] = {}
+    missing, wrong, used = [], [], set()
+    for name, param in model.named_parameters():
+        keys = sources(name)
+        if tie_lm_head and name == "llm.lm_head.weight" and keys[0] not in available:
+            keys = sources("llm.embed_tokens.weight")
+        splits = split_rows(name, param.shape, len(keys), model.config)
+        pieces, start = [], 0
+        for key, nrows in zip(keys, splits):
+            shape = (nrows, *param.shape[1:]) if len(keys) > 1 else tuple(param.shape)
+            used.add(key)
+            if key not in available:
+                missing.append(key)
+            elif not _same_shape(available[key][0], shape):
+                wrong.append(f"{key}: {list(available[key][0])} (expected {list(shape)})")
+            pieces.append(Piece(key, shape, start))
+            start += nrows
+        out[name] = pieces
+    unexpected = [
+        k
+        for k in available
+        if k not in used and k not in unused and not any(p.fullmatch(k) for p in IGNORED)
+    ]
+    problems = []
+    for label, items in (("missing", missing), ("wrong shape", wrong), ("unexpected", unexpected)):
+        if items:
+            shown = "; ".join(items[:8]) + (
+                f"; ... ({len(items) - 8} more)" if len(items) > 8 else ""
+            )
+            problems.append(f"{len(items)} {label}: {shown}")
+    if problems:
+        raise UserError(
+            f"{where}: the weights do not match a {layout}-layout "
+            f"{type(model).__name__.removesuffix('Model')} model with this "
+            f"config.json ({' | '.join(problems)}). Is the checkpoint complete, and does its "
+            f"config.json belong to these weights?"
+        )
+    return out
+
+
+def _same_shape(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Equal, or equal once size-1 dims are dropped (pos_embed is [1, N, W] upstream, [N, W]
+    in transformers)."""
+    return tuple(a) == tuple(b) or [d for d in a if d != 1] == [d for d in b if d != 1]

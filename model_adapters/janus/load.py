@@ -26,27 +26,20 @@ import hashlib
 import json
 import os
 import pickle
-import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from janus_eval.types import UserError
 
 from .config import JanusConfig, read_config
-from .layouts import SOURCES, Piece, has_vq_encoder, split_rows
+from .layouts import SOURCES, has_vq_encoder, plan  # noqa: F401 (plan: bench imports it here)
 from .model import JanusModel, vq_dtype_for
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-
-#: Tensors present in real checkpoints that Janus never uses.
-IGNORED = (
-    re.compile(r"vision_model\.vision_tower\.attn_pool\..*"),  # SigLIP pooling head
-    re.compile(r"(gen_vision_model|model\.vqmodel)\.quantize\.codebook_used"),  # training stat
-    re.compile(r".*\.rotary_emb\.inv_freq"),  # saved by old transformers versions
-    re.compile(r".*\.position_ids"),
-)
 
 
 def _libc():
@@ -230,76 +223,20 @@ def open_weight_file(path: Path) -> SafetensorsFile | TorchBinFile:
     return SafetensorsFile(path) if path.suffix == ".safetensors" else TorchBinFile(path)
 
 
-def plan(
-    model: torch.nn.Module,
-    layout: str,
-    available: dict[str, tuple[tuple[int, ...], torch.dtype]],
-    tie_lm_head: bool = False,
-    where: str = "",
-    unused: set[str] = frozenset(),
-) -> dict[str, list[Piece]]:
-    """Map every parameter of `model` to its source pieces; raise one UserError listing all
-    missing, mis-shaped and unexpected tensors (`unused`: present keys to skip quietly)."""
-    sources = SOURCES[layout]
-    out: dict[str, list[Piece]] = {}
-    missing, wrong, used = [], [], set()
-    for name, param in model.named_parameters():
-        keys = sources(name)
-        if tie_lm_head and name == "llm.lm_head.weight" and keys[0] not in available:
-            keys = sources("llm.embed_tokens.weight")
-        splits = split_rows(name, param.shape, len(keys), model.config)
-        pieces, start = [], 0
-        for key, nrows in zip(keys, splits):
-            shape = (nrows, *param.shape[1:]) if len(keys) > 1 else tuple(param.shape)
-            used.add(key)
-            if key not in available:
-                missing.append(key)
-            elif not _same_shape(available[key][0], shape):
-                wrong.append(f"{key}: {list(available[key][0])} (expected {list(shape)})")
-            pieces.append(Piece(key, shape, start))
-            start += nrows
-        out[name] = pieces
-    unexpected = [
-        k
-        for k in available
-        if k not in used and k not in unused and not any(p.fullmatch(k) for p in IGNORED)
-    ]
-    problems = []
-    for label, items in (("missing", missing), ("wrong shape", wrong), ("unexpected", unexpected)):
-        if items:
-            shown = "; ".join(items[:8]) + (
-                f"; ... ({len(items) - 8} more)" if len(items) > 8 else ""
-            )
-            problems.append(f"{len(items)} {label}: {shown}")
-    if problems:
-        raise UserError(
-            f"{where}: the weights do not match a {layout}-layout Janus model with this "
-            f"config.json ({' | '.join(problems)}). Is the checkpoint complete, and does its "
-            f"config.json belong to these weights?"
-        )
-    return out
-
-
-def _same_shape(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    """Equal, or equal once size-1 dims are dropped (pos_embed is [1, N, W] upstream, [N, W]
-    in transformers)."""
-    return tuple(a) == tuple(b) or [d for d in a if d != 1] == [d for d in b if d != 1]
-
-
 # ---------------------------------------------------------------------------------------------
 # Putting it together
 
 
-def resolve(model_path: str | Path) -> Path:
+def resolve(model_path: str | Path, what: str = "janus checkpoint") -> Path:
     from janus_eval.hub import resolve_snapshot
 
     path = resolve_snapshot(
         model_path,
-        what="janus checkpoint",
+        what=what,
         allow_patterns=["*.json", "*.safetensors", "*.bin", "*.model", "*.txt", "*.jinja"],
     )
     if not path.is_dir():
-        raise UserError(f"janus checkpoint: {path} is not a directory")
+        raise UserError(f"{what}: {path} is not a directory")
     return path
 
 
@@ -327,6 +264,28 @@ def load_model(
         raise UserError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
     ckpt = resolve(model_path)
     cfg = read_config(ckpt)
+
+    def build(available: dict[str, Any]) -> tuple[JanusModel, set[str]]:
+        model = build_empty(
+            cfg, device, DTYPES[dtype], parts, has_vq_encoder(cfg.layout, available)
+        )
+        with torch.device("meta"):
+            full = {n for n, _ in JanusModel(cfg).named_parameters()}
+        left_out = full - {n for n, _ in model.named_parameters()}
+        return model, {k for name in left_out for k in SOURCES[cfg.layout](name)}
+
+    return fill_weights(ckpt, cfg.layout, build), ckpt
+
+
+def fill_weights(
+    ckpt: Path,
+    layout: str,
+    build: Callable[[dict[str, Any]], tuple[torch.nn.Module, set[str]]],
+    sources: Callable[[str], list[str]] | None = None,
+) -> torch.nn.Module:
+    """The model `build(available tensors)` makes (uninitialised storage; with the checkpoint
+    keys it may leave out) filled from the checkpoint's weight files, after `plan` has checked
+    every tensor. `sources`: as for `plan`."""
     files = [open_weight_file(p) for p in weight_files(ckpt)]
     try:
         where = {}
@@ -334,14 +293,10 @@ def load_model(
             for key, meta in f.meta().items():
                 where[key] = (f, meta)
         available = {k: m for k, (_, m) in where.items()}
-        model = build_empty(
-            cfg, device, DTYPES[dtype], parts, has_vq_encoder(cfg.layout, available)
+        model, unused = build(available)
+        pieces = plan(
+            model, layout, available, _tied(ckpt), str(ckpt), unused=unused, sources=sources
         )
-        with torch.device("meta"):
-            full = {n for n, _ in JanusModel(cfg).named_parameters()}
-        left_out = full - {n for n, _ in model.named_parameters()}
-        unused = {k for name in left_out for k in SOURCES[cfg.layout](name)}
-        pieces = plan(model, cfg.layout, available, _tied(ckpt), where=str(ckpt), unused=unused)
         params = dict(model.named_parameters())
         # file by file, so a .bin shard's pages are touched once, in order
         for f in files:
@@ -353,7 +308,7 @@ def load_model(
     finally:
         for f in files:
             f.close()
-    return model, ckpt
+    return model
 
 
 def _copy(f: SafetensorsFile | TorchBinFile, key: str, dst: torch.Tensor) -> None:
@@ -379,8 +334,9 @@ def _tied(ckpt: Path) -> bool:
 # Fingerprint
 
 
-def fingerprint(ckpt: Path) -> str:
-    """sha256 over the weight files' own sha256s (and config.json's).
+def fingerprint(ckpt: Path, files: list[Path] | None = None) -> str:
+    """sha256 over the weight files' own sha256s (and config.json's); `files`: other weight
+    files than a Janus checkpoint's (JanusFlow's VAE).
 
     A hub snapshot's files are symlinks to blobs named by their sha256, which is used as is;
     other files are hashed once and remembered under $JANUS_EVAL_CACHE/filehash, keyed by path
@@ -390,7 +346,7 @@ def fingerprint(ckpt: Path) -> str:
     digests = FileDigests()
     h = hashlib.sha256()
     try:
-        for path in [ckpt / "config.json", *weight_files(ckpt)]:
+        for path in [ckpt / "config.json", *(weight_files(ckpt) if files is None else files)]:
             h.update(path.name.encode() + b"\0" + digests.sha256(path).encode() + b"\n")
     finally:
         digests.save()

@@ -226,7 +226,10 @@ def resolve_chat_format(chat_format: str, ckpt: Path, model_name: str = "") -> s
 
 
 #: What a checkpoint name says: Janus-Pro (any size) or Janus-1.3B.
-NAMES = {"pro": re.compile(r"janus[-_ ]?pro", re.I), "janus": re.compile(r"janus[-_ ]?1\.3b", re.I)}
+NAMES = {
+    "pro": re.compile(r"janus[-_ ]?pro", re.I),
+    "janus": re.compile(r"janus[-_ ]?(?:flow[-_ ]?)?1\.3b", re.I),  # JanusFlow-1.3B speaks it too
+}
 
 
 def detect_chat_format(ckpt: Path, model_name: str = "") -> str:

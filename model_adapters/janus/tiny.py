@@ -16,16 +16,13 @@ patch size = VQ downsampling factor, 16 = 16 in the real models.)
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from janus_eval.cache import CACHE_HINT, cache_dir
-from janus_eval.failures import writing
+from janus_eval.cache import cache_dir
 
 from .layouts import export_state  # noqa: F401 (tests build variants of janus-tiny with it)
+from .tinykit import random_weights, write_once
 
 TINY_VERSION = 4
 #: janus-tiny speaks Janus-Pro's roles, and says so the way a checkpoint saved by transformers
@@ -86,21 +83,7 @@ def ensure_tiny_checkpoint(path: Path | None = None, layout: str = "original") -
     if layout not in ("original", "hf"):
         raise ValueError(f"layout must be 'original' or 'hf', not {layout!r}")
     path = Path(path) if path is not None else default_path(layout)
-    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
-        return path
-    with writing(path, hint=CACHE_HINT):  # a read-only cache: one message, no traceback
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
-            _write(tmp, layout)
-            try:
-                os.rename(tmp, path)
-            except OSError:  # someone else finished first (or path exists): keep theirs
-                if not (path / "model.safetensors").is_file():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return write_once(path, lambda root: _write(root, layout))
 
 
 def tiny_config():
@@ -126,31 +109,14 @@ def tiny_config():
 
 
 def random_state(cfg, seed: int = SEED) -> dict[str, Any]:
-    """Deterministic weights for a JanusModel with `cfg`, scaled so activations stay O(1)
-    (fan-in scaling) and logits have real gaps (no argmax near-ties)."""
+    """Deterministic weights for a JanusModel with `cfg` (tinykit.random_weights)."""
     import torch
 
     from .model import JanusModel
 
     with torch.device("meta"):
         model = JanusModel(cfg)
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for name, p in sorted(model.named_parameters()):
-        shape = tuple(p.shape)
-        if p.dim() == 1 and ("norm" in name and name.endswith("weight")):
-            t = 1 + 0.1 * torch.randn(shape, generator=g)
-        elif p.dim() == 1:
-            t = 0.02 * torch.randn(shape, generator=g)
-        elif "embed" in name and "patch" not in name:
-            t = torch.randn(shape, generator=g) * (0.02 if name.endswith("pos_embed") else 1.0)
-        else:
-            fan_in = 1
-            for d in shape[1:]:
-                fan_in *= d
-            t = torch.randn(shape, generator=g) / fan_in**0.5
-        state[name] = t.contiguous()
-    return state
+    return random_weights(model, seed)
 
 
 def _write(root: Path, layout: str) -> None:
@@ -161,7 +127,16 @@ def _write(root: Path, layout: str) -> None:
     save_file(tensors, str(root / "model.safetensors"), metadata={"format": "pt"})
     config = _original_config() if layout == "original" else _hf_config()
     _dump(root / "config.json", config)
-    _write_tokenizer(root)
+    write_processor_files(root, layout)
+
+
+def write_processor_files(
+    root: Path, layout: str, sft_format: str = "deepseek", chat_template: str | None = CHAT_TEMPLATE
+) -> None:
+    """tokenizer.json and the tokenizer, processor and preprocessor configs of a tiny checkpoint
+    (32 px images, 16 image tokens) in `layout`; `sft_format` and `chat_template` (None: none)
+    are what states its chat format (janusflow-tiny states JanusFlow's `User`/`Assistant`)."""
+    _write_tokenizer(root, chat_template)
     if layout == "original":
         _dump(
             root / "processor_config.json",
@@ -172,7 +147,7 @@ def _write(root: Path, layout: str) -> None:
                 "mask_prompt": True,
                 "num_image_tokens": (IMAGE_SIZE // VISION["patch_size"]) ** 2,
                 "processor_class": "VLChatProcessor",
-                "sft_format": "deepseek",
+                "sft_format": sft_format,
             },
         )
         _dump(
@@ -320,7 +295,7 @@ def _word(i: int) -> str:
             return "Ġ" + out
 
 
-def _write_tokenizer(root: Path) -> None:
+def _write_tokenizer(root: Path, chat_template: str | None = CHAT_TEMPLATE) -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from tokenizers.pre_tokenizers import ByteLevel
 
@@ -359,7 +334,7 @@ def _write_tokenizer(root: Path) -> None:
             "eos_token": SPECIAL_TOKENS[100001],
             "pad_token": SPECIAL_TOKENS[100015],
             "clean_up_tokenization_spaces": False,
-            "chat_template": CHAT_TEMPLATE,
+            **({"chat_template": chat_template} if chat_template else {}),
             "model_max_length": 16384,
             "tokenizer_class": "PreTrainedTokenizerFast",
             # what transformers' JanusProcessor reads (the hf layout's converter writes these)
