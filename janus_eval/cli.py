@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
@@ -10,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
 from janus_eval import __version__, registry
+from janus_eval.cliutil import console, err_console, metrics_table, parse_kv, print_json
 from janus_eval.types import UserError
 
 app = typer.Typer(
@@ -32,9 +31,6 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
-console = Console()
-err_console = Console(stderr=True)
-
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
@@ -45,36 +41,9 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-def _parse_kv(items: list[str] | None, flag: str) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value
-    return out
-
-
-def _flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "/"))
-        else:
-            flat[name] = value
-    return flat
-
-
 def _metrics_table(record: Any) -> Table:
-    table = Table(title=f"{record.task} · {record.model.get('name')} · {record.run_id}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in _flatten(record.metrics).items():
-        style = "bold" if name == record.primary_metric else None
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        table.add_row(name, shown, style=style)
-    return table
+    title = f"{record.task} · {record.model.get('name')} · {record.run_id}"
+    return metrics_table(title, record.metrics, record.primary_metric)
 
 
 def _resolve_tasks(spec: str) -> list[str]:
@@ -189,7 +158,7 @@ def run(
         model_path=model_path,
         device=device,
         dtype=dtype,
-        model_options=_parse_kv(model_option, "--model-option"),
+        model_options=parse_kv(model_option, "--model-option"),
     )
     for name in names:
         record = api.evaluate(
@@ -203,7 +172,7 @@ def run(
             device=device,
             dtype=dtype,
             resume=resume,
-            task_options=_parse_kv(task_option, "--task-option"),
+            task_options=parse_kv(task_option, "--task-option"),
             progress=progress,
             shard=shard,
             demo=demo,
@@ -320,7 +289,7 @@ def compare(
     """Per-metric deltas with paired-bootstrap 95% intervals; exit 1 when a gate fails."""
     from janus_eval.report.compare import compare_runs, render_comparison
 
-    gates = {k: _float(v, k) for k, v in _parse_kv(max_drop, "--max-drop").items()}
+    gates = {k: _float(v, k) for k, v in parse_kv(max_drop, "--max-drop").items()}
     result = compare_runs(baseline, candidate, max_drop=gates, n_boot=n_boot, seed=seed)
     print(render_comparison(result, format))
     if result.failed:
@@ -377,126 +346,6 @@ def report(
     console.print(f"wrote {path}")
 
 
-@app.command("geneval-score")
-def geneval_score(
-    folder: Annotated[
-        Path,
-        typer.Argument(
-            help="Images in GenEval's layout: <NNNNN>/metadata.jsonl and <NNNNN>/samples/*.png "
-            "(a geneval run's images/ folder, or the official generation script's output)."
-        ),
-    ],
-    output_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where geneval_results.jsonl and geneval_grid.html go (default: FOLDER)."
-        ),
-    ] = None,
-    task_option: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--task-option",
-            "-O",
-            help="GenEval option KEY=VALUE (detector, detector_path, "
-            "clip_path, device, ...; see `janus-eval tasks geneval`).",
-        ),
-    ] = None,
-) -> None:
-    """Score images that already exist (made by any tool) with GenEval's official rules."""
-    from janus_eval.registry import coerce_options, task_class
-    from janus_eval.tasks.geneval import score_folder
-
-    given = _parse_kv(task_option, "--task-option")
-    options = coerce_options(task_class("geneval").default_options(), given)
-    summary = score_folder(folder, output_dir=output_dir, progress=True, **options)
-    table = Table(title=f"GenEval · {folder}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in _flatten(summary).items():
-        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
-
-
-# Options every model benchmark takes.
-BenchSize = Annotated[str, typer.Option(help="janus-1.3b, janus-pro-7b or tiny.")]
-RandomWeights = Annotated[
-    bool,
-    typer.Option("--random-weights/--no-random-weights", help="Random weights at real shapes."),
-]
-BenchDevice = Annotated[str, typer.Option(help="cuda, cuda:N or cpu.")]
-BenchDtype = Annotated[str, typer.Option(help="bf16, fp32 or fp16.")]
-
-
-@bench_app.command("generate")
-def bench_generate(
-    size: BenchSize = "janus-1.3b",
-    images_per_prompt: Annotated[int, typer.Option()] = 16,
-    prompts: Annotated[int, typer.Option()] = 1,
-    random_weights: RandomWeights = True,
-    baselines: Annotated[
-        bool,
-        typer.Option(help="Also time transformers' generate and an upstream-style eager loop."),
-    ] = False,
-    device: BenchDevice = "cuda",
-    dtype: BenchDtype = "bf16",
-    steps: Annotated[int | None, typer.Option(help="Fewer decode steps (smoke runs).")] = None,
-    model_path: Annotated[
-        str | None, typer.Option(help="A real checkpoint (with --no-random-weights).")
-    ] = None,
-    compile: Annotated[
-        bool | None,
-        typer.Option(
-            "--compile/--no-compile", help="torch.compile the decode step (default: on for CUDA)."
-        ),
-    ] = None,
-) -> None:
-    """Image-generation throughput of the CFG sampler against the bandwidth floor."""
-    from janus_eval.bench.generate import run as run_bench
-
-    _print_json(
-        run_bench(
-            size=size,
-            images_per_prompt=images_per_prompt,
-            prompts=prompts,
-            random_weights=random_weights,
-            baselines=baselines,
-            device=device,
-            dtype=dtype,
-            steps=steps,
-            model_path=model_path,
-            compile=compile,
-        )
-    )
-
-
-@bench_app.command("understand")
-def bench_understand(
-    size: BenchSize = "janus-1.3b",
-    questions: Annotated[int, typer.Option()] = 256,
-    batch_size: Annotated[int, typer.Option()] = 64,
-    random_weights: RandomWeights = True,
-    baselines: Annotated[
-        bool, typer.Option(help="Also time transformers one question at a time.")
-    ] = False,
-    device: BenchDevice = "cuda",
-    dtype: BenchDtype = "bf16",
-) -> None:
-    """Understanding throughput (questions/s) of the batched path."""
-    from janus_eval.bench.understand import run as run_bench
-
-    _print_json(
-        run_bench(
-            size=size,
-            questions=questions,
-            batch_size=batch_size,
-            random_weights=random_weights,
-            baselines=baselines,
-            device=device,
-            dtype=dtype,
-        )
-    )
-
-
 @bench_app.command("fid")
 def bench_fid(
     folder: Annotated[str | None, typer.Option(help="Image folder (default: synthesised).")] = None,
@@ -513,7 +362,7 @@ def bench_fid(
     """Our streaming FID engine against clean-fid's compute_fid, same images and extractor."""
     from janus_eval.bench.fid import run as run_bench
 
-    _print_json(
+    print_json(
         run_bench(
             folder=folder,
             reference=reference,
@@ -527,14 +376,21 @@ def bench_fid(
     )
 
 
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))
-
-
 @app.command()
 def version() -> None:
     """Print the janus-eval version."""
     print(__version__)
+
+
+def _attach_plugin_commands() -> None:
+    """Commands tasks and adapters contribute (`registry.register_command`): `janus-eval NAME`,
+    or `janus-eval bench NAME` for benchmarks."""
+    groups = {"bench": bench_app}
+    for (group, name), func in registry.commands().items():
+        (groups[group] if group else app).command(name)(func)
+
+
+_attach_plugin_commands()
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ _adapters: dict[str, type] = {}
 _loaded = False
 
 T = TypeVar("T", bound=type)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def register_task(cls: T) -> T:
@@ -42,6 +43,31 @@ def register_adapter(cls: T) -> T:
         raise TypeError(f"{cls.__qualname__} needs a non-empty `name` to be registered")
     _adapters[cls.name] = cls
     return cls
+
+
+_commands: dict[tuple[str | None, str], Callable[..., Any]] = {}
+#: Command groups a plug-in may add to (`janus-eval bench NAME`).
+COMMAND_GROUPS = ("bench",)
+
+
+def register_command(name: str, *, group: str | None = None) -> Callable[[F], F]:
+    """Decorator: contribute a typer-annotated function as `janus-eval NAME` (or `janus-eval
+    GROUP NAME`). Tasks and adapters bring their own commands this way (GenEval's folder scoring,
+    Janus's benchmarks), so the core's CLI never imports them."""
+    if group is not None and group not in COMMAND_GROUPS:
+        raise ValueError(f"unknown command group {group!r}; choose one of {COMMAND_GROUPS}")
+
+    def decorate(func: F) -> F:
+        _commands[(group, name)] = func
+        return func
+
+    return decorate
+
+
+def commands() -> dict[tuple[str | None, str], Callable[..., Any]]:
+    """Every contributed command by (group, name), built-ins and plug-ins loaded."""
+    load_all()
+    return dict(_commands)
 
 
 #: Built-in modules that failed to import, with the reason (shown when their names are asked for).

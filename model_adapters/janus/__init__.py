@@ -5,3 +5,4 @@ an adapter first needs them.
 """
 
 from . import adapter as adapter  # noqa: F401  (registers the adapters)
+from . import bench_cli as bench_cli  # noqa: F401  (registers `janus-eval bench generate|understand`)
