@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from janus_eval.types import UserError
@@ -105,19 +106,29 @@ def split_keys(keys: Sequence[int], device) -> tuple[Tensor, Tensor]:
 def truncate(z: Tensor, top_k: Tensor | None, top_p: Tensor | None) -> Tensor:
     """Logits outside each row's top-k (k = 0: all) and top-p (p = 1: all) set become -inf.
 
-    top-p keeps the smallest most-probable set whose mass reaches p (at least one code)."""
+    top-k keeps the k largest logits; top-p then keeps, of what top-k left (renormalised, as
+    transformers applies TopK before TopP), the smallest most-probable set whose mass reaches p:
+    every code whose preceding mass is below p, so the code that crosses p stays (and one code
+    always does). Ties at either cutoff are all kept, so the result never depends on how a sort
+    orders equal logits (transformers keeps top-k ties too; its top-p keeps whichever of the tied
+    codes its sort puts first). Both become one threshold per row (the smallest kept logit),
+    from one sort."""
+    if top_k is None and top_p is None:
+        return z
+    v = z.shape[-1]
+    ranked = z.sort(-1, descending=True).values
+    cut = ranked[:, -1:]  # keep everything
     if top_k is not None:
-        v = z.shape[-1]
         k = torch.where(top_k > 0, top_k, torch.full_like(top_k, v)).clamp(max=v)
-        kth = z.sort(-1, descending=True).values.gather(-1, (k - 1)[:, None])
-        z = z.masked_fill(z < kth, float("-inf"))
+        cut = ranked.gather(-1, (k - 1)[:, None])
+        ranked = ranked.masked_fill(ranked < cut, float("-inf"))
     if top_p is not None:
-        sorted_z, order = z.sort(-1, descending=True)
-        probs = sorted_z.softmax(-1)
-        drop_sorted = (probs.cumsum(-1) - probs) >= top_p[:, None]
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        z = z.masked_fill(drop, float("-inf"))
-    return z
+        probs = ranked.softmax(-1)
+        before = F.pad(probs.cumsum(-1)[:, :-1], (1, 0))  # mass of the more probable codes
+        n_keep = (before < top_p[:, None]).sum(-1, keepdim=True).clamp(min=1)
+        n_keep = torch.where(top_p[:, None] >= 1, torch.full_like(n_keep, v), n_keep)
+        cut = torch.maximum(cut, ranked.gather(-1, n_keep - 1))
+    return z.masked_fill(z < cut, float("-inf"))
 
 
 def draw(logits_c: Tensor, logits_u: Tensor, params: dict[str, Tensor], step: Tensor) -> Tensor:
