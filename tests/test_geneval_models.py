@@ -463,9 +463,16 @@ def test_whole_pipeline_through_the_api(tiny, data_dir, tmp_path):
     official = [json.loads(x) for x in (run / "geneval_results.jsonl").read_text().splitlines()]
     assert len(official) == 10 and official[0]["filename"] == "images/00000/samples/00000.png"
     assert rec.metrics == summarize(official)
-    assert rec.metrics["per_tag"]["single_object"] == 1.0
-    assert rec.metrics["per_tag"]["two_object"] == 0.0
-    assert rec.metrics["overall"] == pytest.approx(np.mean(list(rec.metrics["per_tag"].values())))
+    # By hand from the verdicts above (the tiny detector finds cars only, and this run's flat
+    # colours are not judged red): only prompt 00000's two images are right, so single_object
+    # 1.0 and every other tag 0.0; GenEval's overall is the mean over the five tags, 0.2.
+    assert [x["correct"] for x in official] == [True] * 2 + [False] * 8
+    assert rec.metrics["per_tag"] == {
+        "single_object": 1.0, "two_object": 0.0, "counting": 0.0, "colors": 0.0, "position": 0.0,
+    }  # fmt: skip
+    assert rec.metrics["overall"] == pytest.approx(0.2)
+    assert rec.metrics["correct_images"] == pytest.approx(0.2)
+    assert rec.metrics["correct_prompts"] == pytest.approx(0.2)
     html = (run / "geneval_grid.html").read_text()
     assert html.count("<img") == 10 and "a photo of a car and a cow" in html
 
