@@ -525,3 +525,16 @@ def test_janus_tiny_end_to_end(tiny, data_dir, tmp_path):
     rec = run_geneval("janus-tiny", tiny, data_dir, tmp_path, limit=3, batch_size=3)
     assert rec.n_samples == 3 and rec.metrics["n_images"] == 6
     assert set(rec.metrics["per_tag"]) == {"single_object", "two_object", "counting"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (autocast fp16 CLIP)")
+def test_detector_and_fp16_autocast_clip_on_cuda_give_the_cpu_verdicts(tiny, data_dir, tmp_path):
+    """device=cuda: the detector on the GPU and the colour classifier under fp16 autocast (its
+    default there, as GenEval's own script) reach the CPU run's per-image verdicts."""
+    cpu = run_geneval(SizedDummy(), tiny, data_dir, tmp_path / "cpu", limit=4)
+    gpu = run_geneval(SizedDummy(), tiny, data_dir, tmp_path / "gpu", {"device": "cuda"}, limit=4)
+    verdicts = [
+        [json.loads(x)["correct"] for x in (d / r.run_id / "geneval_results.jsonl").open()]
+        for d, r in ((tmp_path / "cpu", cpu), (tmp_path / "gpu", gpu))
+    ]
+    assert verdicts[0] == verdicts[1] and gpu.metrics == cpu.metrics
