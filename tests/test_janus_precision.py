@@ -16,7 +16,7 @@ from janus_eval.model_adapters.janus.processor import left_pad
 from janus_eval.model_adapters.janus.understand import prefill_logits
 from janus_helpers import (  # noqa: F401
     one_thread,
-    random_image,
+    parity_batch,
     rel_err,
     tiny_dir,
     tiny_model,
@@ -38,18 +38,7 @@ def _model(dtype: str):
 
 
 def _understanding_logits(model) -> torch.Tensor:
-    proc = tiny_processor()
-    batch = proc.understanding_batch(
-        [
-            ("What is in the image?", (random_image(0, 50, 30),), None),
-            (
-                "Compare <image> with <image>.",
-                (random_image(1, 20, 40), random_image(2, 32, 32)),
-                "",
-            ),
-            ("No image here.", (), None),
-        ]
-    )
+    batch = parity_batch()
     return prefill_logits(model, batch)[batch.valid].float()
 
 
