@@ -105,9 +105,23 @@ def _apply(node: ast.AST, how: tuple) -> ast.AST:
     return node
 
 
+def _function_bodies(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside a function's (or lambda's) body: code that runs when called.
+    Everything else (defaults, module and class level) ran at import."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inside.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+        elif isinstance(node, ast.Lambda):
+            inside.update(id(n) for n in ast.walk(node.body))
+    return inside
+
+
 def enumerate_mutants(source: str) -> list[dict]:
+    """Every mutant of `source`: index, line, col, op, how, code (the line), and whether it
+    sits in a function body (`runs_on_call`; the others ran when the module was imported)."""
     tree = ast.parse(source)
-    skip = _skipped_subtrees(tree)
+    skip, body = _skipped_subtrees(tree), _function_bodies(tree)
     lines = source.splitlines()
     out = []
     for node in ast.walk(tree):
@@ -116,7 +130,8 @@ def enumerate_mutants(source: str) -> list[dict]:
         for desc, how in _replacements(node):
             line = getattr(node, "lineno", 0)
             out.append({"index": len(out), "line": line, "col": getattr(node, "col_offset", 0),
-                        "op": desc, "how": how, "code": lines[line - 1].strip() if line else ""})  # fmt: skip
+                        "op": desc, "how": how, "code": lines[line - 1].strip() if line else "",
+                        "runs_on_call": id(node) in body})  # fmt: skip
     return out
 
 
@@ -201,17 +216,39 @@ def apply_mutant(module: types.ModuleType, source: str, index: int) -> bool:
                 wrapper.cache_clear()
     func = next((n for n in path if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
     if func is not None and any(n in path for n in [*func.args.defaults, *func.args.kw_defaults]):
-        applied |= _set_defaults(module, func, path)
+        applied |= _set_defaults(module, _qualnames(tree)[id(func)], func)
     elif func is None:
-        applied |= _set_constant(module, path)
+        name = _set_constant(module, path)
+        applied |= name is not None
+        for node, qualname in _qualnames(tree).items():  # defaults bound to the old value
+            f = next(n for n in ast.walk(tree) if id(n) == node)
+            if name and any(isinstance(n, ast.Name) and n.id == name for d in f.args.defaults
+                   + [d for d in f.args.kw_defaults if d] for n in ast.walk(d)):  # fmt: skip
+                _set_defaults(module, qualname, f)
     return applied
 
 
-def _set_defaults(module, func: ast.FunctionDef, path) -> bool:
-    owner = ".".join(
-        n.name for n in reversed(path) if isinstance(n, (ast.ClassDef, ast.FunctionDef))
-    )
-    funcs = live_functions(module).get(owner, [])
+def _qualnames(tree: ast.AST) -> dict[int, str]:
+    """id of each FunctionDef -> its __qualname__."""
+    out: dict[int, str] = {}
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out[id(child)] = prefix + child.name
+                visit(child, prefix + child.name + ".<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return out
+
+
+def _set_defaults(module, qualname: str, func: ast.FunctionDef) -> bool:
+    """Re-evaluate `func`'s default arguments (from the mutated AST) on the live function."""
+    funcs = live_functions(module).get(qualname, [])
     g = vars(module)
     defaults = tuple(eval(compile(ast.Expression(d), "<d>", "eval"), g) for d in func.args.defaults)
     kw = {a.arg: eval(compile(ast.Expression(d), "<d>", "eval"), g)
@@ -221,16 +258,18 @@ def _set_defaults(module, func: ast.FunctionDef, path) -> bool:
     return bool(funcs)
 
 
-def _set_constant(module, path) -> bool:
-    """A simple `NAME = expr` at module or class level: rebind NAME to the mutated value."""
+def _set_constant(module, path) -> str | None:
+    """A simple `NAME = expr` at module or class level: rebind NAME to the mutated value.
+    Returns NAME at module level (functions' defaults may hold its old value), "" for a class
+    attribute, None when the mutant cannot be installed this way."""
     stmt = next((n for n in path if isinstance(n, (ast.Assign, ast.AnnAssign))), None)
     target = (stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target) if stmt else None
     if not isinstance(target, ast.Name) or stmt.value is None:
-        return False
+        return None
     owner = next((n for n in path if isinstance(n, ast.ClassDef)), None)
     where = module if owner is None else getattr(module, owner.name, None)
     if where is None or dataclasses.is_dataclass(where):  # a field default lives in __init__
-        return False
+        return None
     value = eval(compile(ast.Expression(stmt.value), "<c>", "eval"), dict(vars(module)))
     setattr(where, target.id, value)
-    return True
+    return target.id if owner is None else ""

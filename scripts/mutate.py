@@ -23,8 +23,8 @@ arguments of `raise`, `warnings.warn` and `assert` messages. Function bodies and
 arguments, and simple constant assignments at module or class level, are mutated; other
 module-level code is reported as "not applied".
 
-Lines the tests never execute (traced once, main process only) are reported "not covered"
-without running. Results: one JSON line per mutant, and a summary on stderr.
+Function-body lines the tests never execute (traced once, main process only) are reported
+"not covered" without running. Results: one JSON line per mutant, and a summary on stderr.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     counts: dict[str, int] = {}
     with out.open("w") as f:
         for m in mutants:
-            if m["line"] not in covered:
+            if m["runs_on_call"] and m["line"] not in covered:
                 result, secs = "not covered", 0.0
             else:
                 job = pytest_job(args, lambda m=m: apply_mutant(module, source, m["index"]))
