@@ -23,8 +23,9 @@ arguments of `raise`, `warnings.warn` and `assert` messages. Function bodies and
 arguments, and simple constant assignments at module or class level, are mutated; other
 module-level code is reported as "not applied".
 
-Function-body lines the tests never execute (traced once, main process only) are reported
-"not covered" without running. Results: one JSON line per mutant, and a summary on stderr.
+The tests are traced once (main process only) to learn which of them execute each line; a
+mutant in a function body is then run against those tests alone, and is "not covered" when
+there are none. Mutants at module or class level ran at import and get every test. Results: one JSON line per mutant, and a summary on stderr.
 """
 
 from __future__ import annotations
@@ -86,33 +87,40 @@ def pytest_job(args: list[str], before=None):
     return job
 
 
-def covered_lines(module, args: list[str], out: Path, timeout: float) -> set[int]:
+def tests_by_line(module, args: list[str], out: Path, timeout: float) -> dict[int, list[str]]:
+    """Line of the module -> ids of the tests that execute it (traced once, in a child; None
+    stands for code run while collecting, which every test may depend on)."""
+
     def trace():
-        lines: set[int] = set()
-        target = module.__file__
+        seen: dict[int, dict] = {}
+        target, current = module.__file__, [None]
+
+        class Recorder:
+            def pytest_runtest_logstart(self, nodeid, location):
+                current[0] = nodeid
 
         def tracer(frame, event, arg):
             if frame.f_code.co_filename != target:
                 return None
             if event == "line":
-                lines.add(frame.f_lineno)
+                seen.setdefault(frame.f_lineno, {})[current[0]] = None
             return tracer
 
         import threading
 
-        threading.settrace(tracer)
-        sys.settrace(tracer)
         import pytest
 
-        code = pytest.main([*args, "-q", "-p", "no:cacheprovider"])
+        threading.settrace(tracer)
+        sys.settrace(tracer)
+        code = pytest.main([*args, "-q", "-p", "no:cacheprovider"], plugins=[Recorder()])
         sys.settrace(None)
-        out.write_text(json.dumps(sorted(lines)))
+        out.write_text(json.dumps({line: list(ids) for line, ids in seen.items()}))
         return int(code)
 
     status, _ = run_child(trace, timeout)
     if status != "passed":
         raise SystemExit(f"the tests fail (or time out) without any mutant: {status}")
-    return set(json.loads(out.read_text()))
+    return {int(line): ids for line, ids in json.loads(out.read_text()).items()}
 
 
 def module_for(path: Path) -> types.ModuleType:
@@ -166,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         exec(a.warm, {})
     args = [*a.tests, *extra]
     out = a.out or Path(f"mutants-{a.target.stem}.jsonl")
-    covered = covered_lines(module, args, out.with_suffix(".lines.json"), 3600)
+    covering = tests_by_line(module, args, out.with_suffix(".lines.json"), 3600)
     status, base = run_child(pytest_job(args), 3600)
     if status != "passed":
         raise SystemExit(f"the tests fail without any mutant: {status}")
@@ -176,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     counts: dict[str, int] = {}
     with out.open("w") as f:
         for m in mutants:
-            if m["runs_on_call"] and m["line"] not in covered:
+            ids = covering.get(m["line"], []) if m["runs_on_call"] else [None]
+            if not ids:
                 result, secs = "not covered", 0.0
-            else:
-                job = pytest_job(args, lambda m=m: apply_mutant(module, source, m["index"]))
+            else:  # only the tests that run the line (all of them for code run on import)
+                which = [*args] if None in ids else [*ids, *extra]
+                job = pytest_job(which, lambda m=m: apply_mutant(module, source, m["index"]))
                 result, secs = run_child(job, timeout)
                 result = {"passed": "survived", "failed(98)": "not applied",
                           "failed(97)": "error"}.get(result, result)  # fmt: skip
