@@ -194,3 +194,39 @@ def test_the_sampler_prefills_these_rows():
         [BOS, PAD, PAD, PAD, BOI],
         [PAD, PAD, BOS, PAD, BOI],
     ]
+
+
+# The noise, redone in plain Python from its definition (sampler/sampling docstrings): an image's
+# tokens are a function of (seed, request id, image, step, code) through exactly this hash, so a
+# changed constant would silently change every image of every stored run.
+_M32 = 0xFFFFFFFF
+
+
+def _mix(x: int) -> int:
+    for _ in range(2):
+        x ^= x >> 16
+        x = (x * 0x45D9F3B) & _M32
+    return x ^ (x >> 16)
+
+
+def _gumbel(key: int, step: int, code: int) -> float:
+    base = _mix(_mix(_mix(code + 0x1B873593) ^ (key & _M32)) ^ ((key >> 32) & _M32))
+    s = _mix((step * 0x2545F491 + 0x3C6EF372) & _M32)
+    u = ((_mix(base ^ s) >> 9) + 0.5) / 2**23  # 23 bits: exact in float32 too
+    return -math.log(-math.log(u))
+
+
+def test_the_noise_is_the_documented_hash():
+    import hashlib
+
+    keys = [S.stream_key(0, "req", 0), S.stream_key(7, "a/b", 3)]
+    for (seed, rid, k), key in zip([(0, "req", 0), (7, "a/b", 3)], keys):
+        digest = hashlib.sha256(f"janus-eval/image\x1f{seed}\x1f{rid}\x1f{k}".encode()).digest()
+        assert key == int.from_bytes(digest[:8], "little")
+    codes = [0, 1, 2, 777, 16383]
+    lo, hi = S.split_keys(keys, "cpu")
+    code_hash = S.code_hashes(16384, "cpu")
+    for step in (0, 1, 575):
+        got = S.gumbel_noise(lo, hi, torch.tensor(step), code_hash)[:, codes]
+        want = torch.tensor([[_gumbel(key, step, c) for c in codes] for key in keys])
+        assert torch.allclose(got.double(), want.double(), rtol=1e-6, atol=1e-6), step
