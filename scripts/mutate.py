@@ -61,16 +61,20 @@ def run_child(job, timeout: float) -> tuple[str, float]:
             code = 99
         os._exit(code)
     deadline = t0 + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            code = os.waitstatus_to_exitcode(status)
-            return ("passed" if code == 0 else f"failed({code})"), time.perf_counter() - t0
-        if time.perf_counter() > deadline:
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                return ("passed" if code == 0 else f"failed({code})"), time.perf_counter() - t0
+            if time.perf_counter() > deadline:
+                break
+            time.sleep(0.05)
+    finally:  # timed out, or this process is being stopped: the child's group goes too
+        if not done:
             os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return "timeout", time.perf_counter() - t0
-        time.sleep(0.05)
+    return "timeout", time.perf_counter() - t0
 
 
 def pytest_job(args: list[str], before=None):
@@ -139,6 +143,7 @@ def module_for(path: Path) -> types.ModuleType:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so run_child cleans up
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
