@@ -60,7 +60,7 @@ def run_child(job, timeout: float) -> tuple[str, float]:
         except BaseException:
             code = 99
         os._exit(code)
-    deadline = t0 + timeout
+    deadline, done = t0 + timeout, 0
     try:
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
