@@ -12,6 +12,8 @@ import torch
 from janus_eval.model_adapters.janus import sampler as S
 from janus_helpers import one_thread, tiny_model  # noqa: F401
 
+from janus_eval.types import UserError
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 INF = float("-inf")
@@ -230,3 +232,32 @@ def test_the_noise_is_the_documented_hash():
         got = S.gumbel_noise(lo, hi, torch.tensor(step), code_hash)[:, codes]
         want = torch.tensor([[_gumbel(key, step, c) for c in codes] for key in keys])
         assert torch.allclose(got.double(), want.double(), rtol=1e-6, atol=1e-6), step
+
+
+def test_images_without_top_k_or_top_p_keep_every_code_beside_ones_with_them():
+    """One chunk mixes requests: an image that sets neither gets k = 0 and p = 1 (no
+    truncation), so its draw is the one it makes alone."""
+    code_hash = S.code_hashes(5, "cpu")
+    mixed = [S.Stream(0, 1, top_k=2), S.Stream(0, 2, top_p=0.5), S.Stream(0, 3)]
+    params = S.stream_params(mixed, code_hash)
+    assert params["top_k"].tolist() == [2, 0, 0]
+    assert params["top_p"].tolist() == [1.0, 0.5, 1.0]
+    c = torch.tensor(log([0.3, 0.25, 0.2, 0.15, 0.1]))
+    for step in range(20):
+        together = S.draw(c.expand(3, -1), c.expand(3, -1), params, torch.tensor(step))
+        alone = S.draw(c[None], c[None], S.stream_params(mixed[2:], code_hash), torch.tensor(step))
+        assert together[2] == alone[0]
+    assert "top_k" not in S.stream_params(mixed[2:], code_hash)
+
+
+@pytest.mark.parametrize(
+    "kw", [{"cfg_weight": 0.0}, {"cfg_weight": 0.5}, {"top_k": 0}, {"top_p": 1.0}, {"top_p": 1e-6}]
+)
+def test_edge_values_that_are_allowed(kw):
+    S.validate([S.Stream(0, 1, **kw)])  # cfg 0: unguided; top_k 0 and top_p 1: no truncation
+
+
+@pytest.mark.parametrize("kw", [{"top_p": 1.5}, {"top_p": -0.1}, {"top_k": -1}])
+def test_edge_values_that_are_refused(kw):
+    with pytest.raises(UserError, match=next(iter(kw))):
+        S.validate([S.Stream(0, 1, **kw)])
