@@ -203,6 +203,24 @@ def test_bad_requests_fail_before_any_work(monkeypatch):
     assert not calls
 
 
+def test_memory_edges_and_a_single_code(monkeypatch):
+    """Exactly as many images as fit are accepted; room for one image means one at a time; a
+    sampler's own cache counts as free on its next call; n_tokens=1 is the first code."""
+    _, model, ids, sampler = _setup()
+    streams = _streams(3, temperature=0)
+    full = sampler.generate(ids, streams)
+    assert torch.equal(sampler.generate(ids, streams, n_tokens=1), full[:, :1])
+    per_image = S.bytes_per_image(model, len(ids[1]), 16)
+    monkeypatch.setattr(S, "available_bytes", lambda device: 10 * per_image)  # 8 fit
+    eight = S.CFGSampler(model, 100015).generate(ids, _streams(8, temperature=0), rows=8)
+    assert torch.equal(eight[:3], full)
+    monkeypatch.setattr(S, "available_bytes", lambda device: int(1.25 * per_image) + 1)
+    one = S.CFGSampler(model, 100015)
+    assert torch.equal(one.generate(ids, streams), full)
+    assert one._shape[0] == 1  # chunks of one image
+    assert torch.equal(one.generate(ids, streams), full)  # its held cache is free again
+
+
 def test_rows_per_batch_option_is_checked_against_memory(monkeypatch):
     from janus_eval.model_adapters.janus.adapter import JanusAdapter
     from janus_helpers import tiny_dir
