@@ -62,6 +62,22 @@ def hf_model():
     ).eval()
 
 
+def parity_batch():
+    """Three left-padded understanding prompts with 0, 1 and 2 images (both image shapes
+    resized, one square), default and empty system prompts: the batch the parity tests use."""
+    return tiny_processor().understanding_batch(
+        [
+            ("What is in the image?", (random_image(0, 50, 30),), None),
+            (
+                "Compare <image> with <image>.",
+                (random_image(1, 20, 40), random_image(2, 32, 32)),
+                "",
+            ),
+            ("No image here.", (), None),
+        ]
+    )
+
+
 def copy_checkpoint(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst

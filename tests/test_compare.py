@@ -53,6 +53,27 @@ def test_delta_and_bootstrap_interval(tmp_path: Path) -> None:
     assert (again.ci_low, again.ci_high) == (row.ci_low, row.ci_high)
 
 
+def test_bootstrap_interval_has_the_exact_95_percent_ends() -> None:
+    """A case worked out by hand. Three pairs whose differences are -1, 0 and +1: a resample of
+    three draws has mean -1 only when all three draws are the -1 pair, probability
+    (1/3)^3 = 1/27 = 3.7%, and likewise +1. Since 3.7% > 2.5%, the 2.5th and 97.5th percentiles
+    of the resampled means are exactly -1 and +1; a 90% interval (5th/95th) would be
+    [-2/3, +2/3], since 3.7% < 5%. 20,000 resamples put about 741 on each end, far above the
+    500 a 2.5th percentile needs, so the ends are exact, not approximately so."""
+    base, cand = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
+    assert paired_bootstrap_ci(base, cand, scale=100.0, n_boot=20_000) == (-100.0, 100.0)
+    assert paired_bootstrap_ci(base, cand, n_boot=20_000, level=0.90) == pytest.approx(
+        (-2 / 3, 2 / 3)
+    )
+
+
+def test_compare_reports_the_exact_95_percent_ends(tmp_path: Path) -> None:
+    """The same known case through compare_runs: per-sample 0/1 scores, accuracy scaled by 100."""
+    cmp = compare_runs(*_pair(tmp_path, [1, 0, 0], [0, 0, 1]), n_boot=20_000)
+    row = _row(cmp, "accuracy")
+    assert row.delta == 0.0 and (row.ci_low, row.ci_high) == (-100.0, 100.0)
+
+
 def test_bootstrap_interval_covers_true_delta() -> None:
     """Over repeated draws from a known population the 95% interval holds the true delta
     about 95% of the time (a biased or mis-paired bootstrap would not)."""

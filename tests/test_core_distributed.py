@@ -34,7 +34,8 @@ def _torchrun(*args, timeout=180):
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # gloo even where CUDA is available: NCCL needs a GPU per rank (test_cuda_paths.py)
+        env={**os.environ, "OMP_NUM_THREADS": "1", "JANUS_EVAL_DIST_BACKEND": "gloo"},
     )
 
 

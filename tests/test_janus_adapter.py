@@ -130,18 +130,116 @@ def test_bad_image_requests_fail_before_any_work():
     assert a._model is None  # nothing was loaded, let alone generated
 
 
+# Prompts, images and system prompts that each change the logits. Images at the model's size:
+# resized ones differ from upstream's by one uint8 level in a few pixels in transformers' own
+# resize (documented), which would move the image rows' logits.
+UNDERSTAND = [
+    UnderstandRequest("What color is it?", (random_image(7, 32, 32),), max_new_tokens=4),
+    UnderstandRequest("Say something", (), max_new_tokens=3),  # upstream's default system prompt
+    UnderstandRequest("Say something", (), max_new_tokens=3, system_prompt=""),
+    UnderstandRequest("Say something", (), max_new_tokens=3, system_prompt="You are terse."),
+    UnderstandRequest(
+        "Compare <image> with <image>.",
+        (random_image(8, 32, 32), random_image(9, 32, 32)),
+        max_new_tokens=2,
+        system_prompt="Be brief.",
+    ),
+]
+
+
+def _inputs_each_adapter_builds(monkeypatch, reqs):
+    """(janus batch, hf-janus model inputs, both answer lists): each adapter answers `reqs`
+    while its model input is recorded on the way in."""
+    from janus_eval.model_adapters.hf_janus import HFJanusAdapter
+    from janus_eval.model_adapters.janus import understand
+
+    hf = HFJanusAdapter(str(tiny_dir("hf")))
+    hf_model = hf._load()[0]
+    seen = {}
+    generate = hf_model.generate
+    monkeypatch.setattr(
+        hf_model, "generate", lambda **kw: seen.setdefault("hf", kw) and generate(**kw)
+    )
+    real_greedy = understand.greedy
+    monkeypatch.setattr(
+        understand,
+        "greedy",
+        lambda m, b, *a, **k: seen.setdefault("ours", b) and real_greedy(m, b, *a, **k),
+    )
+    janus = JanusAdapter(str(tiny_dir("hf")))
+    answers = (janus.understand(reqs), hf.understand(reqs))
+    return janus, hf_model, seen["ours"], seen["hf"], answers
+
+
 @pytest.mark.slow
-def test_hf_janus_agrees_with_janus_on_answers():
+def test_hf_janus_agrees_with_janus_on_logits(monkeypatch):
+    """The inputs each adapter builds (tokens one for one, pixels) give the same logits at every
+    position, through each side's own model. The prompts, images and system prompts all move
+    the logits, so a change to any of them on one side (e.g. the system prompt twice) fails."""
+    import torch
+    from janus_eval.model_adapters.janus.llm import positions
+    from janus_eval.model_adapters.janus.understand import prefill_logits
+    from janus_helpers import rel_err
+
+    janus, hf_model, batch, hf_in, (ours_answers, hf_answers) = _inputs_each_adapter_builds(
+        monkeypatch, UNDERSTAND
+    )
+    valid = hf_in["attention_mask"].bool()
+    assert [r[m].tolist() for r, m in zip(hf_in["input_ids"], valid)] == [
+        r[m].tolist() for r, m in zip(batch.ids, batch.valid)
+    ]
+    assert rel_err(hf_in["pixel_values"].float(), batch.pixels) <= 1e-6
+    with torch.no_grad():
+        ref = hf_model(
+            input_ids=hf_in["input_ids"],
+            pixel_values=hf_in["pixel_values"],
+            attention_mask=hf_in["attention_mask"],
+            position_ids=positions(valid),
+        ).logits
+    ours = prefill_logits(janus._model, batch)
+    assert rel_err(ours[batch.valid], ref[valid]) <= 1e-4
+    last = ours[:, -1]  # every request's next-token logits differ from every other's
+    for i in range(len(UNDERSTAND)):
+        for j in range(i):
+            assert rel_err(last[i], last[j]) > 1e-2, (i, j)
+    assert ours_answers == hf_answers
+
+
+@pytest.mark.slow
+def test_hf_janus_agrees_with_janus_on_image_tokens(monkeypatch):
+    """Greedy CFG image tokens (temperature 0), one for one, for prompts that lead to different
+    tokens; each adapter's tokens recorded where its VQ decoder receives them."""
+    import torch
     from janus_eval.model_adapters.hf_janus import HFJanusAdapter
 
     reqs = [
-        UnderstandRequest("What color is it?", (random_image(7, 32, 32),), max_new_tokens=5),
-        UnderstandRequest("Say something", (), max_new_tokens=3),
+        ImageRequest("a cat", "r1", n=1, temperature=0),
+        ImageRequest("two red cubes on a wooden table", "r2", n=1, temperature=0, cfg_weight=3.0),
     ]
     hf = HFJanusAdapter(str(tiny_dir("hf")))
-    assert hf.understand(reqs) == JanusAdapter(str(tiny_dir("hf"))).understand(reqs)
-    images = hf.generate_images([ImageRequest("a cat", "r", n=1)])
-    assert images[0][0].size == (32, 32)
+    hf_model = hf._load()[0]
+    hf_tokens = []
+    decode = hf_model.decode_image_tokens
+    monkeypatch.setattr(
+        hf_model, "decode_image_tokens", lambda t: hf_tokens.append(t.clone()) or decode(t)
+    )
+    hf_images = hf.generate_images(reqs)
+    janus = JanusAdapter(str(tiny_dir("hf")))
+    ours = []
+    real_decode = janus._decode
+    monkeypatch.setattr(
+        janus, "_decode", lambda m, codes: ours.append(codes) or real_decode(m, codes)
+    )
+    our_images = janus.generate_images(reqs)
+    assert torch.cat(hf_tokens).tolist() == ours[0].tolist()
+    assert ours[0].shape == (2, 16) and not torch.equal(ours[0][0], ours[0][1])
+    assert len(set(ours[0][0].tolist())) > 4  # a real sequence, not one code repeated
+    assert [im.size for x in hf_images for im in x] == [im.size for x in our_images for im in x]
+
+
+def test_hf_janus_refuses_the_original_layout():
+    from janus_eval.model_adapters.hf_janus import HFJanusAdapter
+
     with pytest.raises(UserError, match="deepseek-ai layout"):
         HFJanusAdapter(str(tiny_dir())).describe()
 

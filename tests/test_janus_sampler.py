@@ -203,6 +203,24 @@ def test_bad_requests_fail_before_any_work(monkeypatch):
     assert not calls
 
 
+def test_memory_edges_and_a_single_code(monkeypatch):
+    """Exactly as many images as fit are accepted; room for one image means one at a time; a
+    sampler's own cache counts as free on its next call; n_tokens=1 is the first code."""
+    _, model, ids, sampler = _setup()
+    streams = _streams(3, temperature=0)
+    full = sampler.generate(ids, streams)
+    assert torch.equal(sampler.generate(ids, streams, n_tokens=1), full[:, :1])
+    per_image = S.bytes_per_image(model, len(ids[1]), 16)
+    monkeypatch.setattr(S, "available_bytes", lambda device: 10 * per_image)  # 8 fit
+    eight = S.CFGSampler(model, 100015).generate(ids, _streams(8, temperature=0), rows=8)
+    assert torch.equal(eight[:3], full)
+    monkeypatch.setattr(S, "available_bytes", lambda device: int(1.25 * per_image) + 1)
+    one = S.CFGSampler(model, 100015)
+    assert torch.equal(one.generate(ids, streams), full)
+    assert one._shape[0] == 1  # chunks of one image
+    assert torch.equal(one.generate(ids, streams), full)  # its held cache is free again
+
+
 def test_rows_per_batch_option_is_checked_against_memory(monkeypatch):
     from janus_eval.model_adapters.janus.adapter import JanusAdapter
     from janus_helpers import tiny_dir
@@ -238,3 +256,19 @@ def test_cuda_graphs_agree_with_the_reference_loop():
             f"{dtype}: CUDA-graph argmax tokens agree with the eager reference on {agreement:.1%}"
         )
         assert agreement >= need
+
+
+def test_memory_plan_at_the_janus_1_3b_shapes():
+    """bytes_per_image by hand for Janus-1.3B in bf16 (24 layers, 16 KV heads of 128, FFN 5632,
+    width 2048, 16384 codes), a 40-token prompt and 576 codes: 624 cache slots
+    (40 + 575 rounded up to 16); KV 2 x 2 x 24 x 16 x 128 x 624 x 2 B = 245,366,784; step
+    2 x 16384 x 44 B = 1,441,792; prefill 2 x 40 x (3 x 5632 + 6 x 2048) x 2 B + 2 x 16 x 40^2
+    x 4 B = 4,874,240."""
+    from janus_eval.model_adapters.janus.load import build_empty
+
+    from janus_eval.bench.generate import model_config
+
+    model = build_empty(model_config("janus-1.3b"), "meta", torch.bfloat16)
+    assert S.cache_slots(40, 576) == 624
+    assert [S.cache_slots(p, 1) for p in (1, 16, 17)] == [16, 16, 32]
+    assert S.bytes_per_image(model, 40, 576) == 245_366_784 + 1_441_792 + 4_874_240

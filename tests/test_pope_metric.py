@@ -29,6 +29,7 @@ from janus_eval.metrics.pope import parse_yes_no, pope_metrics
         ("No\n", "yes"),  # split on " " only: "No\n" is not the token "No"
         ("no\tdog", "yes"),
         ("", "yes"),  # anything without a negative token is yes
+        ("I. no", "yes"),  # a "." at index 1 still ends the first sentence
     ],
 )
 def test_parse_yes_no(answer: str, expected: str) -> None:
@@ -68,6 +69,17 @@ def test_lmms_eval_variant_is_separate_and_exact_match() -> None:
     assert variant["accuracy"] == pytest.approx(2 / 3)  # "yes." matches nothing
     assert variant["precision"] == 1.0 and variant["recall"] == 1.0  # "yes." is neither TP nor FN
     assert variant["yes_ratio"] == pytest.approx(2 / 3)  # share of LABELS that are yes (upstream)
+
+
+def test_lmms_eval_variant_counts_by_hand() -> None:
+    # lower-cased and stripped: yes, yes, no, "yes." (neither yes nor no), no, yes
+    preds = ["Yes", "yes", "no", "yes.", "No ", "yes"]
+    labels = ["yes", "no", "yes", "yes", "no", "no"]
+    # TP 1 (#0); FP 2 (#1, #5); FN 1 (#2); exact matches #0, #4
+    out = pope_metrics(preds, labels, variant="lmms-eval")
+    assert out == pytest.approx(
+        {"accuracy": 2 / 6, "precision": 1 / 3, "recall": 1 / 2, "f1": 0.4, "yes_ratio": 0.5}
+    )
 
 
 def test_real_question_files_parse(shared_data) -> None:

@@ -34,7 +34,7 @@ def test_reports_on_real_runs(tmp_path: Path, cli) -> None:
     base = api.evaluate("toy-qa", "dummy", data_dir=_questions(tmp_path / "a", set()),
                         output_dir=out / "base", batch_size=8)  # fmt: skip
     lines = (out / "base" / base.run_id / "samples.jsonl").read_text().splitlines()
-    right = [int(s["id"][1:]) for s in map(json.loads, lines) if s["scores"]["correct"]]
+    right = sorted(int(s["id"][1:]) for s in map(json.loads, lines) if s["scores"]["correct"])
     cand = api.evaluate("toy-qa", "dummy", data_dir=_questions(tmp_path / "b", set(right[:4])),
                         output_dir=out / "cand", batch_size=8)  # fmt: skip
     api.evaluate("toy-gen", "dummy", output_dir=out / "base", task_options={"n": 2})
@@ -42,7 +42,12 @@ def test_reports_on_real_runs(tmp_path: Path, cli) -> None:
 
     cmp = compare_runs(base_dir, cand_dir)
     (row,) = [r for r in cmp.rows if r.metric == "accuracy"]
-    assert row.baseline == base.metrics["accuracy"] and row.candidate == cand.metrics["accuracy"]
+    # By hand: the dummy's yes/no (sha256 of the prompt, see model_adapters/dummy.py) matches
+    # the label of questions 0 3 5 7 9 10 11 12 15 16 18 20 22 26: 14 of 30; the candidate's data
+    # flips the labels of the first four of those: 10 of 30.
+    assert right == [0, 3, 5, 7, 9, 10, 11, 12, 15, 16, 18, 20, 22, 26]
+    assert (row.baseline, row.candidate) == (46.6667, 33.3333)  # toy-qa rounds to 4 places
+    assert (base.metrics["accuracy"], cand.metrics["accuracy"]) == (46.6667, 33.3333)
     assert row.delta == pytest.approx(cand.metrics["accuracy"] - base.metrics["accuracy"])
     assert (
         row.delta == pytest.approx(-100 * 4 / 30, abs=1e-3)

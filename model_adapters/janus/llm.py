@@ -34,11 +34,15 @@ class RMSNorm(nn.Module):
 
 
 class KVCache(nn.Module):
-    """Keys and values for `rows` sequences of up to `max_len` slots, written in place."""
+    """Keys and values for `rows` sequences of up to `max_len` slots, written in place.
+
+    One spare slot beyond `max_len` is allocated and never used: a decode step's view
+    `k[:, :, :kv_len]` is then never the whole (contiguous) buffer, so a compiled step traced at
+    one KV length stays valid at kv_len = max_len instead of recompiling there."""
 
     def __init__(self, rows: int, heads: int, max_len: int, head_dim: int, dtype, device) -> None:
         super().__init__()
-        shape = (rows, heads, max_len, head_dim)
+        shape = (rows, heads, max_len + 1, head_dim)
         self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
         self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
 
@@ -176,3 +180,20 @@ def causal_mask(valid: Tensor) -> Tensor:
 def positions(valid: Tensor) -> Tensor:
     """RoPE positions counted from each row's first real token (transformers' cumsum rule)."""
     return (valid.long().cumsum(-1) - 1).clamp_min(0)
+
+
+def decode_keys(arange: Tensor, kv_len: int, compiled: bool) -> Tensor:
+    """The cache slots a decode step attends over, `arange[:kv_len]`: the step's input that
+    carries kv_len. For a compiled step its length is marked dynamic, so one compiled graph
+    serves every KV length; an int argument would be specialised, recompiling for each new
+    length and running eagerly once torch._dynamo's recompile limit (8) is reached."""
+    keys = arange[:kv_len]
+    if compiled:
+        torch._dynamo.maybe_mark_dynamic(keys, 0)
+    return keys
+
+
+def decode_mask(keys: Tensor, pad_len: Tensor, slot: Tensor) -> Tensor:
+    """[B, 1, 1, S] mask for one new token per row at cache slot `slot` (0-dim): the row's real
+    slots (from `pad_len` on) up to and including its own."""
+    return ((keys[None] >= pad_len[:, None]) & (keys[None] <= slot))[:, None, None]

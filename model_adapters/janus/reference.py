@@ -21,7 +21,7 @@ from janus_eval.types import UserError
 
 from .llm import causal_mask, positions
 from .model import JanusModel
-from .sampler import code_hashes, gumbel_noise, split_keys, uncond_ids
+from .sampling import code_hashes, gumbel_noise, split_keys, uncond_ids
 
 
 @torch.inference_mode()

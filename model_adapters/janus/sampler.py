@@ -13,168 +13,43 @@ optionally keep only the top-k / top-p set, and draw with Gumbel-max: argmax(z +
 step counter and last codes live in device tensors that the step itself advances, so a replay
 needs no host write and no host read: the loop is `graph.replay()` 575 times.
 
-Seeds belong to images. g for image k of a request is a pure function of
-(stream key, step, code), where the stream key is a 64-bit hash of (seed, request id, k) and g
-is computed with integer tensor ops (three rounds of a 32-bit xorshift-multiply mix; every
-constant is below 2**31 so products stay exact in int64). Tokens therefore do not depend on the
-batch size, the position in the batch or the shard. Uniforms carry 23 bits (u in
-[2**-24, 1 - 2**-24], exact in float32), so the noise is capped at about 16.6: a code's noise
-would exceed that with probability 6e-8 per (code, step), and even then the draw changes only
-if that code would otherwise have won.
+Seeds belong to images: the noise is a pure function of (seed, request id, image, step, code),
+so tokens do not depend on batching (sampling.py, where the draw and its parts live).
 
 On a GPU each KV-length bucket (64 slots) gets its own captured graph (attention reads only the
 filled part of the cache, rounded up), sharing one memory pool; with `compile=True` the step is
-first fused by torch.compile (the graphs are captured by hand, not by mode="reduce-overhead").
-On a CPU the same step runs eagerly with the exact KV length.
+first fused by torch.compile (the graphs are captured by hand, not by mode="reduce-overhead"),
+compiled once: the KV length reaches it as a dynamic tensor length, not a specialised int.
+On a CPU the same step runs eagerly with the exact KV length (compiled with `compile=True`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from janus_eval.types import UserError
 
-from .llm import causal_mask, positions
+from .llm import causal_mask, decode_keys, decode_mask, positions
 from .model import JanusModel
-
-MASK32 = 0xFFFFFFFF
-_MIX = 0x45D9F3B  # < 2**31
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One image to make: which prompt, its random stream and its sampling parameters."""
-
-    prompt: int
-    key: int  # 64-bit
-    cfg_weight: float = 5.0
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-
-
-def stream_key(seed: int, request_id: str, k: int) -> int:
-    digest = hashlib.sha256(f"janus-eval/image\x1f{seed}\x1f{request_id}\x1f{k}".encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
-def mix32(x: Tensor) -> Tensor:
-    """A 32-bit integer hash on int64 tensors holding values in [0, 2**32)."""
-    x = x ^ (x >> 16)
-    x = (x * _MIX) & MASK32
-    x = x ^ (x >> 16)
-    x = (x * _MIX) & MASK32
-    return x ^ (x >> 16)
-
-
-def stream_base(key_lo: Tensor, key_hi: Tensor, code_hash: Tensor) -> Tensor:
-    """[N, V] per-(stream, code) hashes; fixed for a chunk, so a step mixes in only its index."""
-    return mix32(mix32(code_hash[None, :] ^ key_lo[:, None]) ^ key_hi[:, None])
-
-
-def gumbel_from_base(base: Tensor, step: Tensor) -> Tensor:
-    """[N, V] float32 Gumbel(0, 1) noise at `step` (0-dim int64 tensor).
-
-    Uniforms take 23 bits, u = (m + 0.5) / 2**23 with m < 2**23: exact in float32 and strictly
-    inside (0, 1). (24 bits would round the top value to 1.0, i.e. infinite noise.)"""
-    s = mix32((step * 0x2545F491 + 0x3C6EF372) & MASK32)
-    u = ((mix32(base ^ s) >> 9).float() + 0.5) * (1.0 / 8388608.0)
-    return -torch.log(-torch.log(u))
-
-
-def gumbel_noise(key_lo: Tensor, key_hi: Tensor, step: Tensor, code_hash: Tensor) -> Tensor:
-    """The noise of streams (key_lo, key_hi) at `step`: a pure function of (key, step, code)."""
-    return gumbel_from_base(stream_base(key_lo, key_hi, code_hash), step)
-
-
-def code_hashes(n: int, device) -> Tensor:
-    return mix32(torch.arange(n, dtype=torch.int64, device=device) + 0x1B873593)
-
-
-def split_keys(keys: Sequence[int], device) -> tuple[Tensor, Tensor]:
-    lo = torch.tensor([k & MASK32 for k in keys], dtype=torch.int64, device=device)
-    hi = torch.tensor([(k >> 32) & MASK32 for k in keys], dtype=torch.int64, device=device)
-    return lo, hi
-
-
-def truncate(z: Tensor, top_k: Tensor | None, top_p: Tensor | None) -> Tensor:
-    """Logits outside each row's top-k (k = 0: all) and top-p (p = 1: all) set become -inf.
-
-    top-p keeps the smallest most-probable set whose mass reaches p (at least one code)."""
-    if top_k is not None:
-        v = z.shape[-1]
-        k = torch.where(top_k > 0, top_k, torch.full_like(top_k, v)).clamp(max=v)
-        kth = z.sort(-1, descending=True).values.gather(-1, (k - 1)[:, None])
-        z = z.masked_fill(z < kth, float("-inf"))
-    if top_p is not None:
-        sorted_z, order = z.sort(-1, descending=True)
-        probs = sorted_z.softmax(-1)
-        drop_sorted = (probs.cumsum(-1) - probs) >= top_p[:, None]
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        z = z.masked_fill(drop, float("-inf"))
-    return z
-
-
-def draw(logits_c: Tensor, logits_u: Tensor, params: dict[str, Tensor], step: Tensor) -> Tensor:
-    """CFG-combine, temper, truncate and draw one code per image (all on the device)."""
-    z = logits_u + params["cfg"][:, None] * (logits_c - logits_u)
-    z = z * params["inv_temp"][:, None]
-    z = truncate(z, params.get("top_k"), params.get("top_p"))
-    g = gumbel_from_base(params["noise_base"], step)
-    return torch.where(params["greedy"][:, None], z, z + g).argmax(-1)
-
-
-def stream_params(streams: Sequence[Stream], code_hash: Tensor) -> dict[str, Tensor]:
-    """Per-image device tensors for `draw`; top_k / top_p only when some image uses them."""
-    device = code_hash.device
-    lo, hi = split_keys([s.key for s in streams], device)
-    f32 = dict(dtype=torch.float32, device=device)
-    params = {
-        "noise_base": stream_base(lo, hi, code_hash),
-        "cfg": torch.tensor([s.cfg_weight for s in streams], **f32),
-        "inv_temp": torch.tensor(
-            [1.0 / s.temperature if s.temperature > 0 else 1.0 for s in streams], **f32
-        ),
-        "greedy": torch.tensor(
-            [s.temperature == 0 for s in streams], dtype=torch.bool, device=device
-        ),
-    }
-    if any(s.top_k for s in streams):
-        params["top_k"] = torch.tensor(
-            [s.top_k or 0 for s in streams], dtype=torch.int64, device=device
-        )
-    if any(s.top_p is not None and s.top_p < 1 for s in streams):
-        params["top_p"] = torch.tensor(
-            [s.top_p if s.top_p is not None else 1.0 for s in streams], **f32
-        )
-    return params
-
-
-def validate(streams: Sequence[Stream]) -> None:
-    for s in streams:
-        if s.cfg_weight < 0:
-            raise UserError(
-                f"cfg_weight {s.cfg_weight} < 0; classifier-free guidance needs a weight >= 0 (default 5)"
-            )
-        if s.temperature < 0:
-            raise UserError(
-                f"temperature {s.temperature} < 0; use 0 for argmax, 1 for upstream's sampling"
-            )
-        if s.top_k is not None and s.top_k < 0:
-            raise UserError(f"top_k {s.top_k} < 0; use None or 0 to sample from all codes")
-        if s.top_p is not None and not 0 < s.top_p <= 1:
-            raise UserError(f"top_p {s.top_p} is not in (0, 1]")
-
-
-def uncond_ids(ids: list[int], pad: int) -> list[int]:
-    """Upstream's unconditional prompt: the first and last tokens kept, the rest padding."""
-    return [ids[0], *[pad] * (len(ids) - 2), ids[-1]] if len(ids) > 2 else list(ids)
-
+from .sampling import (  # noqa: F401  (re-exported: sampler.py held them all once)
+    MASK32,
+    Stream,
+    code_hashes,
+    draw,
+    gumbel_from_base,
+    gumbel_noise,
+    mix32,
+    split_keys,
+    stream_base,
+    stream_key,
+    stream_params,
+    truncate,
+    uncond_ids,
+    validate,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Memory
@@ -430,16 +305,14 @@ class CFGSampler:
 
     # ---- the step ----------------------------------------------------------------------------
 
-    def _core_eager(self, tok, slot, pad_len, arange, step, params, kv_len: int):
-        """Logits for the next code of every image, then the draw: pure tensor work."""
+    def _core_eager(self, tok, slot, pad_len, keys, step, params):
+        """Logits for the next code of every image, then the draw: pure tensor work. `keys`
+        (the attended cache slots) carries the KV length."""
         model = self.model
         emb = model.gen_embeddings(tok)
         x = torch.cat([emb, emb])[:, None]
-        keys = arange[:kv_len]
-        mask = (keys[None] >= pad_len[:, None]) & (keys[None] <= slot)
-        h = model.llm(
-            x, (slot - pad_len)[:, None], mask[:, None, None], slots=slot.view(1), kv_len=kv_len
-        )
+        mask = decode_mask(keys, pad_len, slot)
+        h = model.llm(x, (slot - pad_len)[:, None], mask, slots=slot.view(1), kv_len=keys.shape[0])
         logits = model.gen_head(h[:, 0]).float()
         n = tok.shape[0]
         return draw(logits[:n], logits[n:], params, step)
@@ -449,9 +322,8 @@ class CFGSampler:
 
     def _step(self, kv_len: int) -> None:
         st = self._state
-        nxt = self._core(
-            st["tok"], st["slot"], st["pad_len"], st["arange"], st["step"], self._params(), kv_len
-        )
+        keys = decode_keys(st["arange"], kv_len, self.compile)
+        nxt = self._core(st["tok"], st["slot"], st["pad_len"], keys, st["step"], self._params())
         st["codes"].index_copy_(1, st["step"].view(1), nxt[:, None])
         st["tok"].copy_(nxt)
         st["slot"].add_(1)

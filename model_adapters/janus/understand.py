@@ -39,7 +39,7 @@ import contextlib
 import torch
 from torch import Tensor
 
-from .llm import causal_mask, positions
+from .llm import causal_mask, decode_keys, decode_mask, positions
 from .model import JanusModel
 from .processor import UnderstandBatch
 
@@ -83,8 +83,8 @@ def greedy(
 
     Uses the model's own GreedyDecoder for these options (kept between calls, so CUDA graphs
     are captured once). cuda_graphs: default on CUDA; compile: torch.compile the decode step
-    (default off: decode is a small share of understanding time, and each new kv bucket
-    would cost a compilation)."""
+    once for every KV length (default off: decode is a small share of understanding time, and
+    the first compilation costs tens of seconds)."""
     return decoder_for(model, cuda_graphs=cuda_graphs, compile=compile).greedy(
         batch, max_new_tokens, stop_ids
     )
@@ -191,7 +191,7 @@ class GreedyDecoder:
         self.bucket = bucket
         self.check_every = check_every or (CHECK_EVERY_CUDA if cuda else 1)
         self._core = (
-            torch.compile(self._core_eager, fullgraph=True, dynamic=False)
+            torch.compile(self._core_eager, fullgraph=True, dynamic=None)
             if self.compile
             else self._core_eager
         )
@@ -340,18 +340,11 @@ class GreedyDecoder:
 
     # ---- the step ----------------------------------------------------------------------------
 
-    def _core_eager(self, tok: Tensor, pos: Tensor, slot: Tensor, pad_len: Tensor, kv_len: int):
-        """Next token of every row: pure tensor work on fixed shapes."""
+    def _core_eager(self, tok: Tensor, pos: Tensor, slot: Tensor, pad_len: Tensor, keys: Tensor):
+        """Next token of every row: pure tensor work (`keys`, the attended slots, set kv_len)."""
         llm = self.model.llm
-        keys = self._state["arange"][:kv_len]
-        mask = (keys[None] >= pad_len[:, None]) & (keys[None] <= slot)
-        h = llm(
-            llm.embed_tokens(tok)[:, None],
-            pos[:, None],
-            mask[:, None, None],
-            slots=slot.view(1),
-            kv_len=kv_len,
-        )
+        mask = decode_mask(keys, pad_len, slot)
+        h = llm(llm.embed_tokens(tok)[:, None], pos[:, None], mask, slot.view(1), keys.shape[0])
         return llm.lm_head(h[:, 0]).argmax(-1)
 
     def _finished(self, tok: Tensor) -> Tensor:
@@ -361,7 +354,8 @@ class GreedyDecoder:
 
     def _step(self, kv_len: int) -> None:
         st = self._state
-        nxt = self._core(st["tok"], st["pos"], st["slot"], st["pad_len"], kv_len)
+        keys = decode_keys(st["arange"], kv_len, self.compile)
+        nxt = self._core(st["tok"], st["pos"], st["slot"], st["pad_len"], keys)
         st["out"].index_copy_(1, st["step"].view(1), nxt[:, None])
         st["done"] |= self._finished(nxt)
         st["tok"].copy_(nxt)

@@ -1,0 +1,169 @@
+"""What one image draws, as pure tensor functions (no model, no state): its random stream, the
+counter-based Gumbel noise, CFG combination, top-k/top-p truncation and the draw itself, the
+per-image parameter tensors, request checks, and upstream's unconditional prompt. The fast
+sampler (sampler.py) runs these inside its decode step; the reference loop shares the noise.
+
+Seeds belong to images. g for image k of a request is a pure function of
+(stream key, step, code), where the stream key is a 64-bit hash of (seed, request id, k) and g
+is computed with integer tensor ops (three rounds of a 32-bit xorshift-multiply mix; every
+constant is below 2**31 so products stay exact in int64). Tokens therefore do not depend on the
+batch size, the position in the batch or the shard. Uniforms carry 23 bits (u in
+[2**-24, 1 - 2**-24], exact in float32), so the noise is capped at about 16.6: a code's noise
+would exceed that with probability 6e-8 per (code, step), and even then the draw changes only
+if that code would otherwise have won.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from janus_eval.types import UserError
+
+MASK32 = 0xFFFFFFFF
+_MIX = 0x45D9F3B  # < 2**31
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One image to make: which prompt, its random stream and its sampling parameters."""
+
+    prompt: int
+    key: int  # 64-bit
+    cfg_weight: float = 5.0
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+
+def stream_key(seed: int, request_id: str, k: int) -> int:
+    digest = hashlib.sha256(f"janus-eval/image\x1f{seed}\x1f{request_id}\x1f{k}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def mix32(x: Tensor) -> Tensor:
+    """A 32-bit integer hash on int64 tensors holding values in [0, 2**32)."""
+    x = x ^ (x >> 16)
+    x = (x * _MIX) & MASK32
+    x = x ^ (x >> 16)
+    x = (x * _MIX) & MASK32
+    return x ^ (x >> 16)
+
+
+def stream_base(key_lo: Tensor, key_hi: Tensor, code_hash: Tensor) -> Tensor:
+    """[N, V] per-(stream, code) hashes; fixed for a chunk, so a step mixes in only its index."""
+    return mix32(mix32(code_hash[None, :] ^ key_lo[:, None]) ^ key_hi[:, None])
+
+
+def gumbel_from_base(base: Tensor, step: Tensor) -> Tensor:
+    """[N, V] float32 Gumbel(0, 1) noise at `step` (0-dim int64 tensor).
+
+    Uniforms take 23 bits, u = (m + 0.5) / 2**23 with m < 2**23: exact in float32 and strictly
+    inside (0, 1). (24 bits would round the top value to 1.0, i.e. infinite noise.)"""
+    s = mix32((step * 0x2545F491 + 0x3C6EF372) & MASK32)
+    u = ((mix32(base ^ s) >> 9).float() + 0.5) * (1.0 / 8388608.0)
+    return -torch.log(-torch.log(u))
+
+
+def gumbel_noise(key_lo: Tensor, key_hi: Tensor, step: Tensor, code_hash: Tensor) -> Tensor:
+    """The noise of streams (key_lo, key_hi) at `step`: a pure function of (key, step, code)."""
+    return gumbel_from_base(stream_base(key_lo, key_hi, code_hash), step)
+
+
+def code_hashes(n: int, device) -> Tensor:
+    return mix32(torch.arange(n, dtype=torch.int64, device=device) + 0x1B873593)
+
+
+def split_keys(keys: Sequence[int], device) -> tuple[Tensor, Tensor]:
+    lo = torch.tensor([k & MASK32 for k in keys], dtype=torch.int64, device=device)
+    hi = torch.tensor([(k >> 32) & MASK32 for k in keys], dtype=torch.int64, device=device)
+    return lo, hi
+
+
+def truncate(z: Tensor, top_k: Tensor | None, top_p: Tensor | None) -> Tensor:
+    """Logits outside each row's top-k (k = 0: all) and top-p (p = 1: all) set become -inf.
+
+    top-k keeps the k largest logits; top-p then keeps, of what top-k left (renormalised, as
+    transformers applies TopK before TopP), the smallest most-probable set whose mass reaches p:
+    every code whose preceding mass is below p, so the code that crosses p stays (and one code
+    always does). Ties at either cutoff are all kept, so the result never depends on how a sort
+    orders equal logits (transformers keeps top-k ties too; its top-p keeps whichever of the tied
+    codes its sort puts first). Both become one threshold per row (the smallest kept logit),
+    from one sort."""
+    if top_k is None and top_p is None:
+        return z
+    v = z.shape[-1]
+    ranked = z.sort(-1, descending=True).values
+    cut = ranked[:, -1:]  # keep everything
+    if top_k is not None:
+        k = torch.where(top_k > 0, top_k, torch.full_like(top_k, v)).clamp(max=v)
+        cut = ranked.gather(-1, (k - 1)[:, None])
+        ranked = ranked.masked_fill(ranked < cut, float("-inf"))
+    if top_p is not None:
+        probs = ranked.softmax(-1)
+        before = F.pad(probs.cumsum(-1)[:, :-1], (1, 0))  # mass of the more probable codes
+        n_keep = (before < top_p[:, None]).sum(-1, keepdim=True).clamp(min=1)
+        n_keep = torch.where(top_p[:, None] >= 1, torch.full_like(n_keep, v), n_keep)
+        cut = torch.maximum(cut, ranked.gather(-1, n_keep - 1))
+    return z.masked_fill(z < cut, float("-inf"))
+
+
+def draw(logits_c: Tensor, logits_u: Tensor, params: dict[str, Tensor], step: Tensor) -> Tensor:
+    """CFG-combine, temper, truncate and draw one code per image (all on the device)."""
+    z = logits_u + params["cfg"][:, None] * (logits_c - logits_u)
+    z = z * params["inv_temp"][:, None]
+    z = truncate(z, params.get("top_k"), params.get("top_p"))
+    g = gumbel_from_base(params["noise_base"], step)
+    return torch.where(params["greedy"][:, None], z, z + g).argmax(-1)
+
+
+def stream_params(streams: Sequence[Stream], code_hash: Tensor) -> dict[str, Tensor]:
+    """Per-image device tensors for `draw`; top_k / top_p only when some image uses them."""
+    device = code_hash.device
+    lo, hi = split_keys([s.key for s in streams], device)
+    f32 = dict(dtype=torch.float32, device=device)
+    params = {
+        "noise_base": stream_base(lo, hi, code_hash),
+        "cfg": torch.tensor([s.cfg_weight for s in streams], **f32),
+        "inv_temp": torch.tensor(
+            [1.0 / s.temperature if s.temperature > 0 else 1.0 for s in streams], **f32
+        ),
+        "greedy": torch.tensor(
+            [s.temperature == 0 for s in streams], dtype=torch.bool, device=device
+        ),
+    }
+    if any(s.top_k for s in streams):
+        params["top_k"] = torch.tensor(
+            [s.top_k or 0 for s in streams], dtype=torch.int64, device=device
+        )
+    if any(s.top_p is not None and s.top_p < 1 for s in streams):
+        params["top_p"] = torch.tensor(
+            [s.top_p if s.top_p is not None else 1.0 for s in streams], **f32
+        )
+    return params
+
+
+def validate(streams: Sequence[Stream]) -> None:
+    for s in streams:
+        if s.cfg_weight < 0:
+            raise UserError(
+                f"cfg_weight {s.cfg_weight} < 0; classifier-free guidance needs a weight >= 0 (default 5)"
+            )
+        if s.temperature < 0:
+            raise UserError(
+                f"temperature {s.temperature} < 0; use 0 for argmax, 1 for upstream's sampling"
+            )
+        if s.top_k is not None and s.top_k < 0:
+            raise UserError(f"top_k {s.top_k} < 0; use None or 0 to sample from all codes")
+        if s.top_p is not None and not 0 < s.top_p <= 1:
+            raise UserError(f"top_p {s.top_p} is not in (0, 1]")
+
+
+def uncond_ids(ids: list[int], pad: int) -> list[int]:
+    """Upstream's unconditional prompt: the first and last tokens kept, the rest padding."""
+    return [ids[0], *[pad] * (len(ids) - 2), ids[-1]] if len(ids) > 2 else list(ids)
