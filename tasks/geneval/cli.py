@@ -38,7 +38,7 @@ def geneval_score(
     ] = None,
 ) -> None:
     """Score images that already exist (made by any tool) with GenEval's official rules."""
-    from janus_eval.tasks.geneval import score_folder
+    from .folder import score_folder
 
     given = parse_kv(task_option, "--task-option")
     options = coerce_options(task_class("geneval").default_options(), given)
