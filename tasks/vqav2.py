@@ -23,21 +23,14 @@ from janus_eval.registry import register_task
 from janus_eval.store import atomic_write_text
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
+from ._hub import HubImageCache, load_column, load_table, progress, undecoded_images
+from ._records import field_problem, find_file, image_dirs, locate_image, read_json
 from ._understanding import (
     SHORT_ANSWER_TEMPLATE,
-    HubImageCache,
     UnderstandingTask,
     common_options,
-    field_problem,
-    find_file,
-    image_dirs,
-    load_column,
-    load_table,
-    locate_image,
-    progress,
-    read_json,
+    prose,
     scorer_help,
-    undecoded_images,
 )
 
 log = logging.getLogger("janus_eval")
@@ -76,42 +69,43 @@ class VQAv2(UnderstandingTask):
     scorers = REVISIONS
     #: Numbers from different official scorer revisions never share a leaderboard column.
     leaderboard_keys = ("scorer",)
-    data_help = (
-        "VQAv2 reads the official files from --data-dir (or its questions/ and annotations/ "
-        "subfolders): v2_OpenEnded_mscoco_val2014_questions.json with "
-        "v2_mscoco_val2014_annotations.json (split=val), v2_OpenEnded_mscoco_test-dev2015_"
-        "questions.json (split=testdev) or v2_OpenEnded_mscoco_test2015_questions.json "
-        "(split=test), from visualqa.org/download.html; images COCO_val2014_<id:012d>.jpg / "
-        "COCO_test2015_<id:012d>.jpg (cocodataset.org) in --data-dir, its val2014/ or test2015/, "
-        "images/..., or --task-option image_dir=DIR. Without --data-dir it reads the Hugging Face "
-        "dataset lmms-lab/VQAv2 (splits validation/testdev/test; --task-option "
-        "source=NAME_OR_LOCAL_DIR), writing its images once under $JANUS_EVAL_CACHE "
-        "(~/.cache/janus-eval). val is scored locally; testdev/test write "
-        'vqav2_<split>_submission.json in the run directory for eval.ai, padded with "" to '
-        "every test2015 question id as EvalAI expects; the id list comes from --task-option "
-        "test_questions=PATH (v2_OpenEnded_mscoco_test2015_questions.json, in "
-        "v2_Questions_Test_mscoco.zip from visualqa.org), else that file in --data-dir, else the "
-        "question_id column of the source dataset's test split (lmms-lab/VQAv2's test split is all "
-        "447,793 test2015 questions; only that column is read, streamed). " + scorer_help(REVISIONS)
+    data_help = prose(
+        """
+        VQAv2 reads the official files from --data-dir (or its questions/ and annotations/
+        subfolders): v2_OpenEnded_mscoco_val2014_questions.json with
+        v2_mscoco_val2014_annotations.json (split=val),
+        v2_OpenEnded_mscoco_test-dev2015_questions.json (split=testdev) or
+        v2_OpenEnded_mscoco_test2015_questions.json (split=test), from visualqa.org/download.html;
+        images COCO_val2014_<id:012d>.jpg / COCO_test2015_<id:012d>.jpg (cocodataset.org) in
+        --data-dir, its val2014/ or test2015/, images/..., or --task-option image_dir=DIR. Without
+        --data-dir it reads the Hugging Face dataset lmms-lab/VQAv2 (splits
+        validation/testdev/test; --task-option source=NAME_OR_LOCAL_DIR), writing its images once
+        under $JANUS_EVAL_CACHE (~/.cache/janus-eval). val is scored locally; testdev/test write
+        vqav2_<split>_submission.json in the run directory for eval.ai, padded with "" to every
+        test2015 question id as EvalAI expects; the id list comes from --task-option
+        test_questions=PATH (v2_OpenEnded_mscoco_test2015_questions.json, in
+        v2_Questions_Test_mscoco.zip from visualqa.org), else that file in --data-dir, else the
+        question_id column of the source dataset's test split (lmms-lab/VQAv2's test split is all
+        447,793 test2015 questions; only that column is read, streamed).
+        """,
+        scorer_help(REVISIONS),
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return {
-            **common_options(
-                split="val",
-                source="lmms-lab/VQAv2",
-                prompt_template=SHORT_ANSWER_TEMPLATE,
-                max_new_tokens=16,
-            ),
-            "image_dir": "",
-            "scorer": DEFAULT_SCORER,
+        return common_options(
+            split="val",
+            source="lmms-lab/VQAv2",
+            prompt_template=SHORT_ANSWER_TEMPLATE,
+            max_new_tokens=16,
+            image_dir="",
+            scorer=DEFAULT_SCORER,
             # The official test2015 question file; pads test-dev/test submissions.
-            "test_questions": "",
+            test_questions="",
             # Answer written to submission files: "evalai" = processed by the EvalAI answer
             # processor as lmms-eval and LLaVA submit it; "raw" = the model's text.
-            "submission_answer": "evalai",
-        }
+            submission_answer="evalai",
+        )
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
