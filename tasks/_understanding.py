@@ -32,10 +32,10 @@ def prose(*parts: str) -> str:
 
 
 def common_options(
-    *, split: str, source: str, prompt_template: str, max_new_tokens: int, **own: Any
+    split: str, source: str, prompt_template: str, *, max_new_tokens: int
 ) -> dict[str, Any]:
-    """The options every understanding task has, with the task's defaults, then its `own`
-    options (which may also replace a common one's default, e.g. system_prompt)."""
+    """The options every understanding task has, with the task's defaults (its own options
+    follow them, and may replace one of these, e.g. MM-Vet's system_prompt)."""
     return {
         "split": split,
         "source": source,
@@ -44,7 +44,6 @@ def common_options(
         "system_prompt": "",
         "skip_bad_records": False,
         "max_new_tokens": max_new_tokens,
-        **own,
     }
 
 
@@ -138,6 +137,16 @@ class UnderstandingTask(Task):
             f"{message}. Fix or remove the record, or pass --task-option skip_bad_records=true "
             "to skip such records (they are counted in the run record)."
         )
+
+    def repeated(self, record_id: str, seen: set[str], message: str) -> bool:
+        """True (after `bad_record(record_id, message)`) when the id was met before, else it is
+        remembered: ids name stored results, so a repeated id is a bad record, never a second
+        sample."""
+        if record_id in seen:
+            self.bad_record(record_id, message)
+            return True
+        seen.add(record_id)
+        return False
 
     def find_image(self, name: str, dirs: list[Path], record_id: str, where: str) -> Path | None:
         """`name` in the first of `dirs` that holds it; None (after `bad_record`) if none does."""

@@ -62,14 +62,8 @@ class GQA(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="testdev",
-            source="lmms-lab/GQA",
-            prompt_template=GQA_TEMPLATE,
-            max_new_tokens=128,
-            image_dir="",
-            scorer="vlmevalkit",
-        )
+        options = common_options("testdev", "lmms-lab/GQA", GQA_TEMPLATE, max_new_tokens=128)
+        return {**options, "image_dir": "", "scorer": "vlmevalkit"}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

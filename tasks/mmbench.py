@@ -77,14 +77,8 @@ class MMBench(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="dev",
-            source="lmms-lab/MMBench",
-            prompt_template=MCQ_TEMPLATE,
-            max_new_tokens=128,
-            lang="en",
-            scorer=DEFAULT_SCORER,
-        )
+        options = common_options("dev", "lmms-lab/MMBench", MCQ_TEMPLATE, max_new_tokens=128)
+        return {**options, "lang": "en", "scorer": DEFAULT_SCORER}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -154,10 +148,8 @@ class MMBench(UnderstandingTask):
         for number, rec in enumerate(records):
             sid = str(rec["index"])
             at = f"MMBench: {where} row {number + 1} (index {sid})"
-            if sid in seen:
-                self.bad_record(sid, f"{at}: index appears twice")
+            if self.repeated(sid, seen, f"{at}: index appears twice"):
                 continue
-            seen.add(sid)
             problem = field_problem(rec, question="text")
             if problem:
                 self.bad_record(sid, f"{at}: {problem}")

@@ -57,13 +57,8 @@ class MME(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="test",
-            source="lmms-lab/MME",
-            prompt_template=SHORT_ANSWER_TEMPLATE,
-            max_new_tokens=128,
-            subtasks="all",
-        )
+        options = common_options("test", "lmms-lab/MME", SHORT_ANSWER_TEMPLATE, max_new_tokens=128)
+        return {**options, "subtasks": "all"}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

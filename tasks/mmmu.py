@@ -56,13 +56,8 @@ class MMMU(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="validation",
-            source="lmms-lab/MMMU",
-            prompt_template=MCQ_TEMPLATE,
-            max_new_tokens=128,
-            open_prompt_template=OPEN_TEMPLATE,
-        )
+        options = common_options("validation", "lmms-lab/MMMU", MCQ_TEMPLATE, max_new_tokens=128)
+        return {**options, "open_prompt_template": OPEN_TEMPLATE}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

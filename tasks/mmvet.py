@@ -76,20 +76,18 @@ class MMVet(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="test",
-            source="lmms-lab/MMVet",
-            prompt_template=TEMPLATE,
-            max_new_tokens=512,
-            system_prompt=SYSTEM_PROMPT,
-            image_dir="",
-            judge_url="",
-            judge_model="gpt-4-0613",
-            judge_key_env="OPENAI_API_KEY",
-            judge_timeout_s=60.0,
-            judge_retries=5,
-            judge_workers=4,
-        )
+        options = common_options("test", "lmms-lab/MMVet", TEMPLATE, max_new_tokens=512)
+        return {
+            **options,
+            "system_prompt": SYSTEM_PROMPT,
+            "image_dir": "",
+            "judge_url": "",
+            "judge_model": "gpt-4-0613",
+            "judge_key_env": "OPENAI_API_KEY",
+            "judge_timeout_s": 60.0,
+            "judge_retries": 5,
+            "judge_workers": 4,
+        }
 
     def __init__(self, **options: Any) -> None:
         # Environment defaults, for runs of several tasks (where --task-option applies to every

@@ -43,15 +43,9 @@ class POPE(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="all",
-            source="lmms-lab/POPE",
-            prompt_template=SHORT_ANSWER_TEMPLATE,
-            max_new_tokens=128,
-            image_dir="",
-            # Also report lmms-eval's exact-match parser (nested under "lmms_eval").
-            lmms_eval_metrics=False,
-        )
+        options = common_options("all", "lmms-lab/POPE", SHORT_ANSWER_TEMPLATE, max_new_tokens=128)
+        # lmms_eval_metrics: also report lmms-eval's exact-match parser (under "lmms_eval").
+        return {**options, "image_dir": "", "lmms_eval_metrics": False}
 
     @property
     def wanted_splits(self) -> tuple[str, ...]:
@@ -130,10 +124,8 @@ class POPE(UnderstandingTask):
             if problem:
                 self.bad_record(sid, f"{where}: {problem}")
                 continue
-            if sid in seen:
-                self.bad_record(sid, f"{where}: duplicated question id")
+            if self.repeated(sid, seen, f"{where}: duplicated question id"):
                 continue
-            seen.add(sid)
             label = str(row["answer"]).lower().strip()
             if label not in ("yes", "no"):
                 self.bad_record(sid, f"{where}: answer {row['answer']!r} is not yes or no")

@@ -43,13 +43,8 @@ class SEEDBench(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="test",
-            source="lmms-lab/SEED-Bench",
-            prompt_template=MCQ_TEMPLATE,
-            max_new_tokens=128,
-            image_dir="",
-        )
+        options = common_options("test", "lmms-lab/SEED-Bench", MCQ_TEMPLATE, max_new_tokens=128)
+        return {**options, "image_dir": ""}
 
     # -- reading ------------------------------------------------------------------------------
     def read_files(self, data_dir: Path) -> Iterator[Sample]:
@@ -128,10 +123,8 @@ class SEEDBench(UnderstandingTask):
         self, q: Mapping[str, Any], image: Path, where: str, seen: set[str]
     ) -> Sample | None:
         sid = str(q["question_id"])
-        if sid in seen:
-            self.bad_record(sid, f"{where}: question_id appears twice")
+        if self.repeated(sid, seen, f"{where}: question_id appears twice"):
             return None
-        seen.add(sid)
         choices = {
             letter: str(q[f"choice_{letter.lower()}"])
             for letter in "ABCD"

@@ -93,19 +93,17 @@ class VQAv2(UnderstandingTask):
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return common_options(
-            split="val",
-            source="lmms-lab/VQAv2",
-            prompt_template=SHORT_ANSWER_TEMPLATE,
-            max_new_tokens=16,
-            image_dir="",
-            scorer=DEFAULT_SCORER,
+        options = common_options("val", "lmms-lab/VQAv2", SHORT_ANSWER_TEMPLATE, max_new_tokens=16)
+        return {
+            **options,
+            "image_dir": "",
+            "scorer": DEFAULT_SCORER,
             # The official test2015 question file; pads test-dev/test submissions.
-            test_questions="",
+            "test_questions": "",
             # Answer written to submission files: "evalai" = processed by the EvalAI answer
             # processor as lmms-eval and LLaVA submit it; "raw" = the model's text.
-            submission_answer="evalai",
-        )
+            "submission_answer": "evalai",
+        }
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -196,10 +194,8 @@ class VQAv2(UnderstandingTask):
                 continue
             sid = str(q["question_id"])
             where = f"VQAv2: {q_path} question_id {sid}"
-            if sid in seen:
-                self.bad_record(sid, f"{where} appears twice")
+            if self.repeated(sid, seen, f"{where} appears twice"):
                 continue
-            seen.add(sid)
             ann = None
             if self.scored_locally:
                 ann = annotations.get(q["question_id"])
@@ -233,10 +229,8 @@ class VQAv2(UnderstandingTask):
         for number, row in enumerate(progress(table, len(table), "reading VQAv2")):
             sid = str(row.get("question_id"))
             where = f"{what} split {HUB_SPLITS[split]} record {number} (question_id {sid})"
-            if sid in seen:
-                self.bad_record(sid, f"{where}: duplicated question id")
+            if self.repeated(sid, seen, f"{where}: duplicated question id"):
                 continue
-            seen.add(sid)
             problem = field_problem(row, question_id="int", question="text")
             if problem:
                 self.bad_record(sid, f"{where}: {problem}")
