@@ -360,7 +360,7 @@ def bench_fid(
     ] = False,
 ) -> None:
     """Our streaming FID engine against clean-fid's compute_fid, same images and extractor."""
-    from janus_eval.bench.fid import run as run_bench
+    from janus_eval.metrics.fid.bench import run as run_bench
 
     print_json(
         run_bench(

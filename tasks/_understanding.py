@@ -1,29 +1,22 @@
-"""What the three understanding tasks (VQAv2, MMBench, POPE) share: options, prompt building,
-bad-record handling, and reading their data sources (official files or a Hugging Face dataset).
+"""What the understanding tasks share: options, prompt building and bad-record handling.
 
-Why a base class: all three ask one question about one image and differ only in how records are
-read and scored, so the request, the skip-or-raise policy and the source loading live here once.
+Why a base class: every one asks a question about an image (or a few) and they differ only in
+how records are read and scored, so the request, the skip-or-raise policy and the choice of
+source (official files or a Hugging Face dataset, `_records` / `_hub`) live here once.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import io
 import itertools
-import json
-import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from janus_eval.cache import CACHE_HINT, cache_dir
-from janus_eval.failures import writing
 from janus_eval.images import check_image
 from janus_eval.metrics.revisions import ScorerRevision, pick
-from janus_eval.safe_names import safe_name
 from janus_eval.types import Metrics, Sample, Task, UnderstandRequest, UserError
+
+from ._records import locate_image
 
 #: Janus recipe (VLMEvalKit vlmeval/vlm/janus.py): no system prompt; the message is the image
 #: (`<image_placeholder>`) immediately followed by "\n" + question + the short-answer instruction.
@@ -32,9 +25,17 @@ from janus_eval.types import Metrics, Sample, Task, UnderstandRequest, UserError
 SHORT_ANSWER_TEMPLATE = "<image>\n{question}\nAnswer the question using a single word or phrase."
 
 
+def prose(*parts: str) -> str:
+    """Paragraphs written in triple-quoted strings, joined on one line (runs of whitespace
+    become one space): how tasks write their long `data_help`, which error messages quote."""
+    return " ".join(" ".join(parts).split())
+
+
 def common_options(
-    *, split: str, source: str, prompt_template: str, max_new_tokens: int
+    split: str, source: str, prompt_template: str, *, max_new_tokens: int
 ) -> dict[str, Any]:
+    """The options every understanding task has, with the task's defaults (its own options
+    follow them, and may replace one of these, e.g. MM-Vet's system_prompt)."""
     return {
         "split": split,
         "source": source,
@@ -137,6 +138,16 @@ class UnderstandingTask(Task):
             "to skip such records (they are counted in the run record)."
         )
 
+    def repeated(self, record_id: str, seen: set[str], message: str) -> bool:
+        """True (after `bad_record(record_id, message)`) when the id was met before, else it is
+        remembered: ids name stored results, so a repeated id is a bad record, never a second
+        sample."""
+        if record_id in seen:
+            self.bad_record(record_id, message)
+            return True
+        seen.add(record_id)
+        return False
+
     def find_image(self, name: str, dirs: list[Path], record_id: str, where: str) -> Path | None:
         """`name` in the first of `dirs` that holds it; None (after `bad_record`) if none does."""
         image = locate_image(name, dirs)
@@ -166,239 +177,6 @@ class UnderstandingTask(Task):
 def option_lines(choices: Mapping[str, str]) -> str:
     """The Janus recipe's option block: one "X. text\n" line per option (VLMEvalKit janus.py)."""
     return "".join(f"{letter}. {text}\n" for letter, text in choices.items())
-
-
-# -- small readers --------------------------------------------------------------------------
-def read_json(path: Path, *, what: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{what}: {path} is not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise UserError(f"{what}: cannot read {path} ({exc.strerror})") from None
-
-
-def iter_json_lines(path: Path) -> Iterator[tuple[int, Any | None]]:
-    """(line number, parsed object or None when the line is not JSON); blank lines are
-    skipped."""
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError:
-                yield number, None
-
-
-def field_problem(record: Mapping[str, Any], **kinds: str) -> str | None:
-    """What is wrong with a record's typed fields, or None. Each keyword names a field and its
-    kind: "text" (a string, not missing: a null question must not become the prompt "None"),
-    "int" (an integer) or "id" (a string or an integer, as ids are in benchmark files)."""
-    for name, kind in kinds.items():
-        value = record.get(name)
-        is_int = isinstance(value, int) and not isinstance(value, bool)
-        if kind == "text" and isinstance(value, str) and not is_missing(value):
-            continue
-        if (kind == "int" and is_int) or (kind == "id" and (is_int or isinstance(value, str))):
-            continue
-        got = "null or absent" if is_missing(value) else f"{type(value).__name__} {value!r:.40}"
-        return f"field {name!r} is {got}, expected {_KINDS[kind]}"
-    return None
-
-
-_KINDS = {"text": "text", "int": "an integer", "id": "a string or an integer"}
-
-
-def find_file(data_dir: Path, names: Iterable[str], subdirs: Iterable[str] = ("",)) -> Path | None:
-    """The first of `names` found directly in data_dir or one of its `subdirs`."""
-    for sub in subdirs:
-        for name in names:
-            path = data_dir / sub / name
-            if path.is_file():
-                return path
-    return None
-
-
-def image_dirs(data_dir: Path, image_dir: str, subfolder: str) -> list[Path]:
-    """Where to look for COCO-style image files: the `image_dir` option if given, else the data
-    directory, its `<subfolder>/`, `images/<subfolder>/` and `images/`."""
-    if image_dir:
-        path = Path(image_dir).expanduser()
-        if not path.is_dir():
-            raise UserError(f"image_dir {path} is not a directory")
-        return [path]
-    return [data_dir / subfolder, data_dir / "images" / subfolder, data_dir / "images", data_dir]
-
-
-def locate_image(name: str, dirs: Iterable[Path]) -> Path | None:
-    for folder in dirs:
-        path = folder / name
-        if path.is_file():
-            return path
-    return None
-
-
-def decode_base64_image(value: str) -> bytes:
-    """The bytes of a base64-encoded image; ValueError when it is not base64 or not an image.
-    Decoding is as lenient as VLMEvalKit's (`b64decode` drops characters outside the alphabet);
-    what it yields must then be an image. Only the header is read (PIL opens lazily), no pixels
-    are decoded."""
-    try:
-        data = base64.b64decode(value)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"not valid base64 ({exc})") from None
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)):
-            pass
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"decodes to {len(data)} bytes that are not an image ({exc})") from None
-    return data
-
-
-# -- Hugging Face datasets (hub name or local copy) -------------------------------------------
-def load_table(source: str, split: str, *, what: str, config: str | None = None):
-    """A `datasets.Dataset` for `split` of `source`: a hub name, a directory written by
-    `save_to_disk` (a Dataset, or a DatasetDict holding `split`), or a local folder of
-    parquet/JSON/CSV files that `load_dataset` understands (files named by split)."""
-    from janus_eval.hub import load_hub_dataset, looks_like_path
-
-    if looks_like_path(source):
-        path = Path(source).expanduser()
-        if not path.exists():
-            raise UserError(f"{what}: source {path} does not exist")
-        if any((path / f).is_file() for f in ("dataset_dict.json", "state.json")):
-            import datasets
-
-            loaded = datasets.load_from_disk(str(path))
-            if isinstance(loaded, datasets.DatasetDict):
-                if split not in loaded:
-                    raise UserError(f"{what}: {path} has splits {sorted(loaded)}, not {split!r}")
-                return loaded[split]
-            return loaded
-        return load_hub_dataset(str(path), split=split, what=what, **_local_config(path, config))
-    kwargs = {"name": config} if config else {}
-    return load_hub_dataset(source, split=split, what=what, **kwargs)
-
-
-def load_column(source: str, split: str, column: str, *, what: str) -> list[Any]:
-    """One column of `split` without reading the rest (VQAv2's test split is ~450k rows with
-    images): a `save_to_disk` copy is memory-mapped and only the column is taken; parquet (a hub
-    name or a local folder) is streamed with `columns=[column]`, so only that column's pages
-    are read."""
-    from janus_eval.hub import load_hub_dataset, looks_like_path
-
-    path = Path(source).expanduser()
-    if looks_like_path(source) and any(
-        (path / f).is_file() for f in ("dataset_dict.json", "state.json")
-    ):
-        return list(load_table(source, split, what=what).select_columns([column])[column])
-    stream = load_hub_dataset(source, split=split, what=what, streaming=True, columns=[column])
-    try:
-        return [row[column] for row in stream]
-    except Exception as exc:  # a failure while streaming: same advice as a failure to open
-        raise UserError(
-            f"{what}: could not read column {column!r} of split {split!r} ({exc})"
-        ) from None
-
-
-def _local_config(path: Path, config: str | None) -> dict[str, str]:
-    """`name=config` for a local copy that declares configs in its README (a snapshot of a
-    multi-config hub repo such as lmms-lab/MMBench: load_dataset refuses it without a name);
-    nothing for a plain folder of data files, which has only the implicit default config."""
-    if not config:
-        return {}
-    from datasets import get_dataset_config_names
-
-    try:
-        names = get_dataset_config_names(str(path))
-    except Exception:  # let load_dataset report what is wrong with the folder
-        return {}
-    return {"name": config} if config in names or len(names) > 1 else {}
-
-
-def undecoded_images(table, column: str = "image"):
-    """The table with its image column left as encoded bytes ({'bytes', 'path'}): samples hand
-    files to the adapter, they never decode pixels."""
-    import datasets
-
-    feature = table.features.get(column)
-    if isinstance(feature, datasets.Image) and feature.decode:
-        return table.cast_column(column, datasets.Image(decode=False))
-    inner = getattr(feature, "feature", None)  # a list of images (lmms-lab/SEED-Bench)
-    if isinstance(inner, datasets.Image) and inner.decode:
-        return table.cast_column(column, type(feature)(datasets.Image(decode=False)))
-    return table
-
-
-class HubImageCache:
-    """Writes images embedded in a dataset to files once, so requests carry paths (a few bytes
-    each) instead of holding a whole split's images in memory.
-
-    The dataset names the files, so names are not trusted: a file is called after the record's
-    image name made safe (`safe_name`: no `../`, no absolute paths) plus a hash of the image
-    bytes, so two records that give one name to different images never share a file. Files are
-    written atomically and reused by later runs."""
-
-    def __init__(self, source: str, split: str) -> None:
-        digest = hashlib.sha1(
-            str(
-                Path(source).expanduser().resolve()
-                if Path(source).expanduser().exists()
-                else source
-            ).encode()
-        )
-        slug = safe_name(source[-48:])
-        self.dir = cache_dir("images") / f"{slug}-{digest.hexdigest()[:8]}" / safe_name(split)
-
-    def path_for(self, value: Any, name: str) -> Path | None:
-        """A file holding the image in `value` (an undecoded image cell), or None if it has
-        neither bytes nor a readable path."""
-        if isinstance(value, Mapping):
-            data, src = value.get("bytes"), value.get("path")
-        elif isinstance(value, bytes):
-            data, src = value, None
-        else:
-            data, src = None, None
-        if data:
-            stem, _, ext = str(name).rpartition(".")
-            plain_ext = stem and ext.isascii() and ext.isalnum() and len(ext) <= 8
-            stem, ext = (stem, "." + ext.lower()) if plain_ext else (str(name), "")
-            content = hashlib.sha256(data).hexdigest()[:16]
-            target = self.dir / f"{safe_name(stem)}-{content}{ext}"
-            if not target.is_file():
-                with writing(target, hint=CACHE_HINT):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-                    try:
-                        tmp.write_bytes(data)
-                        os.replace(tmp, target)
-                    finally:
-                        tmp.unlink(missing_ok=True)
-            return target
-        if src and Path(src).is_file():
-            return Path(src)
-        return None
-
-
-def progress(items: Iterable[Any], total: int | None, desc: str) -> Iterable[Any]:
-    """A progress bar on a terminal (reading a large hub split takes minutes), silent elsewhere."""
-    from tqdm.auto import tqdm
-
-    return tqdm(items, total=total, desc=desc, disable=None, leave=False)
-
-
-def is_missing(value: Any) -> bool:
-    """Empty cell: None, NaN, or the string "nan" (what pandas writes for NaN, as the hub copy of
-    MMBench has it; pandas reading the TSV turns the same cell into NaN)."""
-    if value is None:
-        return True
-    if isinstance(value, float) and value != value:
-        return True
-    return isinstance(value, str) and value == "nan"
 
 
 def scorer_help(available: Mapping[str, ScorerRevision]) -> str:

@@ -15,17 +15,9 @@ from janus_eval.registry import register_task
 from janus_eval.store import atomic_write_text
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
-from ._understanding import (
-    HubImageCache,
-    UnderstandingTask,
-    common_options,
-    find_file,
-    image_dirs,
-    load_table,
-    progress,
-    read_json,
-    undecoded_images,
-)
+from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._records import find_file, image_dirs, read_json
+from ._understanding import UnderstandingTask, common_options, prose
 
 log = logging.getLogger("janus_eval")
 
@@ -52,33 +44,26 @@ class GQA(UnderstandingTask):
     sample_metrics = {"accuracy": ("correct", 100.0)}
     leaderboard_keys = ("scorer",)
     splits = ("testdev", "val")
-    data_help = (
-        "GQA reads the official question file testdev_balanced_questions.json (split=testdev; "
-        "val_balanced_questions.json for split=val; a dict of question id -> {imageId, "
-        "question, answer, isBalanced, types, ...}) from --data-dir or its questions/, and the "
-        "images <imageId>.jpg from --data-dir, its images/, or --task-option image_dir=DIR; "
-        "both from cs.stanford.edu/people/dorarad/gqa/download.html (questions1.2.zip, "
-        "images.zip). Only balanced questions are scored, as GQA's eval.py does. Without "
-        "--data-dir it reads the Hugging Face dataset lmms-lab/GQA (configs "
-        "<split>_balanced_instructions and <split>_balanced_images; --task-option "
-        "source=NAME_OR_LOCAL_DIR, a snapshot of it or a folder with one save_to_disk folder per "
-        "config). scorer=vlmevalkit (default; strip + lower-case) or llava "
-        "(trailing periods dropped + lower-case). Writes gqa_<split>_balanced_predictions.json "
-        "(eval.py's format) in the run directory."
+    data_help = prose(
+        """
+        GQA reads the official question file testdev_balanced_questions.json (split=testdev;
+        val_balanced_questions.json for split=val; a dict of question id -> {imageId, question,
+        answer, isBalanced, types, ...}) from --data-dir or its questions/, and the images
+        <imageId>.jpg from --data-dir, its images/, or --task-option image_dir=DIR; both from
+        cs.stanford.edu/people/dorarad/gqa/download.html (questions1.2.zip, images.zip). Only
+        balanced questions are scored, as GQA's eval.py does. Without --data-dir it reads the
+        Hugging Face dataset lmms-lab/GQA (configs <split>_balanced_instructions and
+        <split>_balanced_images; --task-option source=NAME_OR_LOCAL_DIR, a snapshot of it or a
+        folder with one save_to_disk folder per config). scorer=vlmevalkit (default; strip +
+        lower-case) or llava (trailing periods dropped + lower-case). Writes
+        gqa_<split>_balanced_predictions.json (eval.py's format) in the run directory.
+        """
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return {
-            **common_options(
-                split="testdev",
-                source="lmms-lab/GQA",
-                prompt_template=GQA_TEMPLATE,
-                max_new_tokens=128,
-            ),
-            "image_dir": "",
-            "scorer": "vlmevalkit",
-        }
+        options = common_options("testdev", "lmms-lab/GQA", GQA_TEMPLATE, max_new_tokens=128)
+        return {**options, "image_dir": "", "scorer": "vlmevalkit"}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

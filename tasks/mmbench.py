@@ -23,17 +23,9 @@ from janus_eval.metrics.mcq import (
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
-from ._understanding import (
-    UnderstandingTask,
-    common_options,
-    decode_base64_image,
-    field_problem,
-    is_missing,
-    load_table,
-    progress,
-    scorer_help,
-    undecoded_images,
-)
+from ._hub import load_table, progress, undecoded_images
+from ._records import decode_base64_image, field_problem, is_missing
+from ._understanding import UnderstandingTask, common_options, prose, scorer_help
 
 log = logging.getLogger("janus_eval")
 
@@ -66,33 +58,27 @@ class MMBench(UnderstandingTask):
     scorers = REVISIONS
     #: Numbers from different VLMEvalKit revisions never share a leaderboard column.
     leaderboard_keys = ("scorer",)
-    data_help = (
-        "MMBench reads VLMEvalKit's TSV MMBench_<DEV|TEST>_<EN|CN>.tsv (columns index, question, "
-        "hint, A-D, answer, category, l2-category, image as base64; an image of 64 characters or "
-        "fewer names the row whose image it shares; rotated CircularEval copies have index + "
-        "k*1000000) from --data-dir (or --data-dir pointing at the .tsv itself); get it from "
-        "https://opencompass.openxlab.space/utils/VLMEval/MMBench_DEV_EN.tsv (DEV_CN, TEST_EN, "
-        "TEST_CN likewise). Without --data-dir it reads the Hugging Face dataset lmms-lab/MMBench "
-        "(config en/cn, split dev/test; --task-option source=NAME_OR_LOCAL_DIR). Options: "
-        "split=dev|test, lang=en|cn. --limit counts questions, each with all its rotations. "
-        "split=test writes mmbench_test_<lang>_submission.xlsx in the run directory (all columns "
-        "but image, plus prediction) for the MMBench server; when openpyxl is not installed it "
-        "writes the same columns as .tsv instead (pip install openpyxl for the .xlsx). "
-        + scorer_help(REVISIONS)
+    data_help = prose(
+        """
+        MMBench reads VLMEvalKit's TSV MMBench_<DEV|TEST>_<EN|CN>.tsv (columns index, question,
+        hint, A-D, answer, category, l2-category, image as base64; an image of 64 characters or
+        fewer names the row whose image it shares; rotated CircularEval copies have index +
+        k*1000000) from --data-dir (or --data-dir pointing at the .tsv itself); get it from
+        https://opencompass.openxlab.space/utils/VLMEval/MMBench_DEV_EN.tsv (DEV_CN, TEST_EN,
+        TEST_CN likewise). Without --data-dir it reads the Hugging Face dataset lmms-lab/MMBench
+        (config en/cn, split dev/test; --task-option source=NAME_OR_LOCAL_DIR). Options:
+        split=dev|test, lang=en|cn. --limit counts questions, each with all its rotations.
+        split=test writes mmbench_test_<lang>_submission.xlsx in the run directory (all columns
+        but image, plus prediction) for the MMBench server; when openpyxl is not installed it
+        writes the same columns as .tsv instead (pip install openpyxl for the .xlsx).
+        """,
+        scorer_help(REVISIONS),
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return {
-            **common_options(
-                split="dev",
-                source="lmms-lab/MMBench",
-                prompt_template=MCQ_TEMPLATE,
-                max_new_tokens=128,
-            ),
-            "lang": "en",
-            "scorer": DEFAULT_SCORER,
-        }
+        options = common_options("dev", "lmms-lab/MMBench", MCQ_TEMPLATE, max_new_tokens=128)
+        return {**options, "lang": "en", "scorer": DEFAULT_SCORER}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -162,10 +148,8 @@ class MMBench(UnderstandingTask):
         for number, rec in enumerate(records):
             sid = str(rec["index"])
             at = f"MMBench: {where} row {number + 1} (index {sid})"
-            if sid in seen:
-                self.bad_record(sid, f"{at}: index appears twice")
+            if self.repeated(sid, seen, f"{at}: index appears twice"):
                 continue
-            seen.add(sid)
             problem = field_problem(rec, question="text")
             if problem:
                 self.bad_record(sid, f"{at}: {problem}")

@@ -12,15 +12,8 @@ from janus_eval.metrics.mme import COGNITION, PERCEPTION, SUBTASKS, mme_scores, 
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
-from ._understanding import (
-    SHORT_ANSWER_TEMPLATE,
-    HubImageCache,
-    UnderstandingTask,
-    common_options,
-    load_table,
-    progress,
-    undecoded_images,
-)
+from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._understanding import SHORT_ANSWER_TEMPLATE, UnderstandingTask, common_options, prose
 
 RELEASE = "MME_Benchmark_release_version"
 IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg", ".JPG", ".PNG", ".JPEG")
@@ -46,31 +39,26 @@ class MME(UnderstandingTask):
     #: Scores are per subtask (acc+ needs both questions of an image), not means over samples.
     sample_metrics: dict[str, tuple[str, float]] = {}
     splits = ("test",)
-    data_help = (
-        "MME reads the official release folder MME_Benchmark_release_version/ (--data-dir is that "
-        "folder or its parent): one folder per subtask (existence, count, position, color, "
-        "posters, celebrity, scene, landmark, artwork, OCR, commonsense_reasoning, "
-        "numerical_calculation, text_translation, code_reasoning), each holding the images and "
-        "one <image>.txt per image with two lines 'question<TAB>Yes|No', or images/ and "
-        "questions_answers_YN/ subfolders (artwork, celebrity, landmark, posters, scene); get "
-        "it from the MME authors (github.com/BradyFU/Awesome-Multimodal-Large-Language-Models, "
-        "branch Evaluation) or from the Hugging Face dataset. Without --data-dir it reads "
-        "lmms-lab/MME (split test; --task-option source=NAME_OR_LOCAL_DIR). Options: "
-        "subtasks=all|perception|cognition|NAME,NAME,... ; --limit counts images (two questions "
-        "each)."
+    data_help = prose(
+        """
+        MME reads the official release folder MME_Benchmark_release_version/ (--data-dir is that
+        folder or its parent): one folder per subtask (existence, count, position, color, posters,
+        celebrity, scene, landmark, artwork, OCR, commonsense_reasoning, numerical_calculation,
+        text_translation, code_reasoning), each holding the images and one <image>.txt per image
+        with two lines 'question<TAB>Yes|No', or images/ and questions_answers_YN/ subfolders
+        (artwork, celebrity, landmark, posters, scene); get it from the MME authors
+        (github.com/BradyFU/Awesome-Multimodal-Large-Language-Models, branch Evaluation) or from
+        the Hugging Face dataset. Without --data-dir it reads lmms-lab/MME (split test;
+        --task-option source=NAME_OR_LOCAL_DIR). Options:
+        subtasks=all|perception|cognition|NAME,NAME,... ; --limit counts images (two questions
+        each).
+        """
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return {
-            **common_options(
-                split="test",
-                source="lmms-lab/MME",
-                prompt_template=SHORT_ANSWER_TEMPLATE,
-                max_new_tokens=128,
-            ),
-            "subtasks": "all",
-        }
+        options = common_options("test", "lmms-lab/MME", SHORT_ANSWER_TEMPLATE, max_new_tokens=128)
+        return {**options, "subtasks": "all"}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -14,15 +14,8 @@ from janus_eval.metrics.mmmu import SUBJECTS, choice_info, fallback_rng, judge, 
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
-from ._understanding import (
-    HubImageCache,
-    UnderstandingTask,
-    common_options,
-    load_table,
-    option_lines,
-    progress,
-    undecoded_images,
-)
+from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._understanding import UnderstandingTask, common_options, option_lines, prose
 from .mmbench import MCQ_TEMPLATE
 
 #: VLMEvalKit janus.py, MCQ branch with no options (MMMU's open questions).
@@ -47,29 +40,24 @@ class MMMU(UnderstandingTask):
     sample_metrics = {"accuracy": ("correct", 100.0)}
     splits = ("validation", "dev")
     prompt_fields = ("hint", "question", "options")
-    data_help = (
-        "MMMU reads a local copy of the Hugging Face dataset MMMU/MMMU or lmms-lab/MMMU "
-        "(`huggingface-cli download MMMU/MMMU --repo-type dataset --local-dir DIR`): every "
-        "<split>-*.parquet file below --data-dir (columns id, question, options, answer, "
-        "question_type, image_1..image_7). Without --data-dir it reads lmms-lab/MMMU (one "
-        "table) or, with --task-option source=MMMU/MMMU, the official dataset's 30 subject "
-        "configs (or source=LOCAL_DIR written by save_to_disk). split=validation (default) or "
-        "dev; the test split has no answers. `<image>` in the templates stands for all of a "
-        "question's images, in order (the Janus recipe puts them before the text). Random "
-        "fallbacks of the official parser are drawn from the run seed and the question id."
+    data_help = prose(
+        """
+        MMMU reads a local copy of the Hugging Face dataset MMMU/MMMU or lmms-lab/MMMU
+        (`huggingface-cli download MMMU/MMMU --repo-type dataset --local-dir DIR`): every
+        <split>-*.parquet file below --data-dir (columns id, question, options, answer,
+        question_type, image_1..image_7). Without --data-dir it reads lmms-lab/MMMU (one table)
+        or, with --task-option source=MMMU/MMMU, the official dataset's 30 subject configs (or
+        source=LOCAL_DIR written by save_to_disk). split=validation (default) or dev; the test
+        split has no answers. `<image>` in the templates stands for all of a question's images, in
+        order (the Janus recipe puts them before the text). Random fallbacks of the official
+        parser are drawn from the run seed and the question id.
+        """
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return {
-            **common_options(
-                split="validation",
-                source="lmms-lab/MMMU",
-                prompt_template=MCQ_TEMPLATE,
-                max_new_tokens=128,
-            ),
-            "open_prompt_template": OPEN_TEMPLATE,
-        }
+        options = common_options("validation", "lmms-lab/MMMU", MCQ_TEMPLATE, max_new_tokens=128)
+        return {**options, "open_prompt_template": OPEN_TEMPLATE}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -20,17 +20,9 @@ from janus_eval.metrics.mmvet import GRADER_ID, MAX_TOKENS, grade, mmvet_scores
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
-from ._understanding import (
-    HubImageCache,
-    UnderstandingTask,
-    common_options,
-    find_file,
-    image_dirs,
-    load_table,
-    progress,
-    read_json,
-    undecoded_images,
-)
+from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._records import find_file, image_dirs, read_json
+from ._understanding import UnderstandingTask, common_options, prose
 
 #: VLMEvalKit janus.py for MMVet: this system prompt, and the image followed by "\n" + question;
 #: max_new_tokens 512 as janus.py had it when the Janus numbers were made (b3a2f81, PR #541; it
@@ -68,23 +60,23 @@ class MMVet(UnderstandingTask):
     sample_metrics = {"total": ("score", 100.0)}
     leaderboard_keys = ("judge_model",)
     splits = ("test",)
-    data_help = (
-        "MM-Vet reads mm-vet.json (id -> {imagename, capability, question, answer}) and the "
-        "images/ it names from --data-dir (the unzipped mm-vet.zip from "
-        "github.com/yuweihao/MM-Vet, or its parent). Without --data-dir it reads the Hugging Face "
-        "dataset lmms-lab/MMVet (split test; --task-option source=NAME_OR_LOCAL_DIR). Answers are "
-        "graded by an LLM judge: --task-option judge_url=URL (an OpenAI-compatible API) and "
-        "judge_model=NAME (default gpt-4-0613), key in $OPENAI_API_KEY or judge_key_env=NAME; "
-        "judge_timeout_s, judge_retries and judge_workers tune the calls; $JANUS_EVAL_JUDGE_URL "
-        "and $JANUS_EVAL_JUDGE_MODEL stand in for judge_url / judge_model when those are not "
-        "given (runs of several tasks). Verdicts are cached under $JANUS_EVAL_CACHE/judge/mmvet."
+    data_help = prose(
+        """
+        MM-Vet reads mm-vet.json (id -> {imagename, capability, question, answer}) and the images/
+        it names from --data-dir (the unzipped mm-vet.zip from github.com/yuweihao/MM-Vet, or its
+        parent). Without --data-dir it reads the Hugging Face dataset lmms-lab/MMVet (split test;
+        --task-option source=NAME_OR_LOCAL_DIR). Answers are graded by an LLM judge: --task-option
+        judge_url=URL (an OpenAI-compatible API) and judge_model=NAME (default gpt-4-0613), key in
+        $OPENAI_API_KEY or judge_key_env=NAME; judge_timeout_s, judge_retries and judge_workers
+        tune the calls; $JANUS_EVAL_JUDGE_URL and $JANUS_EVAL_JUDGE_MODEL stand in for judge_url /
+        judge_model when those are not given (runs of several tasks). Verdicts are cached under
+        $JANUS_EVAL_CACHE/judge/mmvet.
+        """
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        options = common_options(
-            split="test", source="lmms-lab/MMVet", prompt_template=TEMPLATE, max_new_tokens=512
-        )
+        options = common_options("test", "lmms-lab/MMVet", TEMPLATE, max_new_tokens=512)
         return {
             **options,
             "system_prompt": SYSTEM_PROMPT,

@@ -11,19 +11,9 @@ from janus_eval.metrics.pope import parse_yes_no, pope_metrics
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
-from ._understanding import (
-    SHORT_ANSWER_TEMPLATE,
-    HubImageCache,
-    UnderstandingTask,
-    common_options,
-    field_problem,
-    image_dirs,
-    iter_json_lines,
-    load_table,
-    locate_image,
-    progress,
-    undecoded_images,
-)
+from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._records import field_problem, image_dirs, iter_json_lines, locate_image
+from ._understanding import SHORT_ANSWER_TEMPLATE, UnderstandingTask, common_options, prose
 
 SPLITS = ("random", "popular", "adversarial")
 _METRICS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
@@ -37,31 +27,25 @@ class POPE(UnderstandingTask):
     metric_names = (*_METRICS, "mean_accuracy", "mean_f1", "n_skipped_records")
     sample_metrics = {"accuracy": ("correct", 100.0), "yes_ratio": ("pred_yes", 100.0)}
     splits = (*SPLITS, "all")
-    data_help = (
-        "POPE reads the official question files coco_pope_random.json, coco_pope_popular.json, "
-        "coco_pope_adversarial.json (JSON lines: question_id, image, text, label; from "
-        "github.com/RUCAIBox/POPE, output/coco/) from --data-dir, and the COCO val2014 images "
-        "they name (COCO_val2014_*.jpg, from cocodataset.org) from --data-dir, its val2014/, "
-        "images/val2014/ or images/, or --task-option image_dir=DIR. Without --data-dir it reads "
-        "the Hugging Face dataset lmms-lab/POPE (--task-option source=NAME_OR_LOCAL_DIR; "
-        "split 'test', one 'category' per POPE split). --task-option split=random|popular|"
-        "adversarial|all (all: pooled plus per split; question ids restart in each file, so "
-        "sample ids become '<split>/<question_id>')."
+    data_help = prose(
+        """
+        POPE reads the official question files coco_pope_random.json, coco_pope_popular.json,
+        coco_pope_adversarial.json (JSON lines: question_id, image, text, label; from
+        github.com/RUCAIBox/POPE, output/coco/) from --data-dir, and the COCO val2014 images they
+        name (COCO_val2014_*.jpg, from cocodataset.org) from --data-dir, its val2014/,
+        images/val2014/ or images/, or --task-option image_dir=DIR. Without --data-dir it reads
+        the Hugging Face dataset lmms-lab/POPE (--task-option source=NAME_OR_LOCAL_DIR; split
+        'test', one 'category' per POPE split). --task-option split=random|popular|adversarial|all
+        (all: pooled plus per split; question ids restart in each file, so sample ids become
+        '<split>/<question_id>').
+        """
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return {
-            **common_options(
-                split="all",
-                source="lmms-lab/POPE",
-                prompt_template=SHORT_ANSWER_TEMPLATE,
-                max_new_tokens=128,
-            ),
-            "image_dir": "",
-            # Also report lmms-eval's exact-match parser (nested under "lmms_eval").
-            "lmms_eval_metrics": False,
-        }
+        options = common_options("all", "lmms-lab/POPE", SHORT_ANSWER_TEMPLATE, max_new_tokens=128)
+        # lmms_eval_metrics: also report lmms-eval's exact-match parser (under "lmms_eval").
+        return {**options, "image_dir": "", "lmms_eval_metrics": False}
 
     @property
     def wanted_splits(self) -> tuple[str, ...]:
@@ -140,10 +124,8 @@ class POPE(UnderstandingTask):
             if problem:
                 self.bad_record(sid, f"{where}: {problem}")
                 continue
-            if sid in seen:
-                self.bad_record(sid, f"{where}: duplicated question id")
+            if self.repeated(sid, seen, f"{where}: duplicated question id"):
                 continue
-            seen.add(sid)
             label = str(row["answer"]).lower().strip()
             if label not in ("yes", "no"):
                 self.bad_record(sid, f"{where}: answer {row['answer']!r} is not yes or no")

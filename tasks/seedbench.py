@@ -11,18 +11,9 @@ from janus_eval.metrics.seedbench import DIMENSIONS, seedbench_accuracy, seedben
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
-from ._understanding import (
-    HubImageCache,
-    UnderstandingTask,
-    common_options,
-    find_file,
-    image_dirs,
-    load_table,
-    option_lines,
-    progress,
-    read_json,
-    undecoded_images,
-)
+from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._records import find_file, image_dirs, read_json
+from ._understanding import UnderstandingTask, common_options, option_lines, prose
 from .mmbench import MCQ_TEMPLATE
 
 QUESTION_FILES = ("SEED-Bench.json", "SEED-Bench_v1.json")
@@ -38,27 +29,22 @@ class SEEDBench(UnderstandingTask):
     sample_metrics = {"accuracy": ("hit", 100.0)}
     splits = ("test",)
     prompt_fields = ("hint", "question", "options")
-    data_help = (
-        "SEED-Bench reads SEED-Bench.json (its 'questions' list: question_id, question, "
-        "choice_a..choice_d, answer, question_type_id, data_id, data_type) from --data-dir and "
-        "the images it names (data_id) from --data-dir, its SEED-Bench-image/ or images/, or "
-        "--task-option image_dir=DIR; both from huggingface.co/datasets/AILab-CVC/SEED-Bench "
-        "(SEED-Bench.json, SEED-Bench-image.zip). Only image questions are used (dimensions "
-        "1-9; the video dimensions 10-12 are skipped). Without --data-dir it reads the Hugging "
-        "Face dataset lmms-lab/SEED-Bench (split test; --task-option source=NAME_OR_LOCAL_DIR)."
+    data_help = prose(
+        """
+        SEED-Bench reads SEED-Bench.json (its 'questions' list: question_id, question,
+        choice_a..choice_d, answer, question_type_id, data_id, data_type) from --data-dir and the
+        images it names (data_id) from --data-dir, its SEED-Bench-image/ or images/, or
+        --task-option image_dir=DIR; both from huggingface.co/datasets/AILab-CVC/SEED-Bench
+        (SEED-Bench.json, SEED-Bench-image.zip). Only image questions are used (dimensions 1-9;
+        the video dimensions 10-12 are skipped). Without --data-dir it reads the Hugging Face
+        dataset lmms-lab/SEED-Bench (split test; --task-option source=NAME_OR_LOCAL_DIR).
+        """
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
-        return {
-            **common_options(
-                split="test",
-                source="lmms-lab/SEED-Bench",
-                prompt_template=MCQ_TEMPLATE,
-                max_new_tokens=128,
-            ),
-            "image_dir": "",
-        }
+        options = common_options("test", "lmms-lab/SEED-Bench", MCQ_TEMPLATE, max_new_tokens=128)
+        return {**options, "image_dir": ""}
 
     # -- reading ------------------------------------------------------------------------------
     def read_files(self, data_dir: Path) -> Iterator[Sample]:
@@ -137,10 +123,8 @@ class SEEDBench(UnderstandingTask):
         self, q: Mapping[str, Any], image: Path, where: str, seen: set[str]
     ) -> Sample | None:
         sid = str(q["question_id"])
-        if sid in seen:
-            self.bad_record(sid, f"{where}: question_id appears twice")
+        if self.repeated(sid, seen, f"{where}: question_id appears twice"):
             return None
-        seen.add(sid)
         choices = {
             letter: str(q[f"choice_{letter.lower()}"])
             for letter in "ABCD"

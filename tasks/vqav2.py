@@ -23,21 +23,14 @@ from janus_eval.registry import register_task
 from janus_eval.store import atomic_write_text
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
+from ._hub import HubImageCache, load_column, load_table, progress, undecoded_images
+from ._records import field_problem, find_file, image_dirs, locate_image, read_json
 from ._understanding import (
     SHORT_ANSWER_TEMPLATE,
-    HubImageCache,
     UnderstandingTask,
     common_options,
-    field_problem,
-    find_file,
-    image_dirs,
-    load_column,
-    load_table,
-    locate_image,
-    progress,
-    read_json,
+    prose,
     scorer_help,
-    undecoded_images,
 )
 
 log = logging.getLogger("janus_eval")
@@ -76,34 +69,33 @@ class VQAv2(UnderstandingTask):
     scorers = REVISIONS
     #: Numbers from different official scorer revisions never share a leaderboard column.
     leaderboard_keys = ("scorer",)
-    data_help = (
-        "VQAv2 reads the official files from --data-dir (or its questions/ and annotations/ "
-        "subfolders): v2_OpenEnded_mscoco_val2014_questions.json with "
-        "v2_mscoco_val2014_annotations.json (split=val), v2_OpenEnded_mscoco_test-dev2015_"
-        "questions.json (split=testdev) or v2_OpenEnded_mscoco_test2015_questions.json "
-        "(split=test), from visualqa.org/download.html; images COCO_val2014_<id:012d>.jpg / "
-        "COCO_test2015_<id:012d>.jpg (cocodataset.org) in --data-dir, its val2014/ or test2015/, "
-        "images/..., or --task-option image_dir=DIR. Without --data-dir it reads the Hugging Face "
-        "dataset lmms-lab/VQAv2 (splits validation/testdev/test; --task-option "
-        "source=NAME_OR_LOCAL_DIR), writing its images once under $JANUS_EVAL_CACHE "
-        "(~/.cache/janus-eval). val is scored locally; testdev/test write "
-        'vqav2_<split>_submission.json in the run directory for eval.ai, padded with "" to '
-        "every test2015 question id as EvalAI expects; the id list comes from --task-option "
-        "test_questions=PATH (v2_OpenEnded_mscoco_test2015_questions.json, in "
-        "v2_Questions_Test_mscoco.zip from visualqa.org), else that file in --data-dir, else the "
-        "question_id column of the source dataset's test split (lmms-lab/VQAv2's test split is all "
-        "447,793 test2015 questions; only that column is read, streamed). " + scorer_help(REVISIONS)
+    data_help = prose(
+        """
+        VQAv2 reads the official files from --data-dir (or its questions/ and annotations/
+        subfolders): v2_OpenEnded_mscoco_val2014_questions.json with
+        v2_mscoco_val2014_annotations.json (split=val),
+        v2_OpenEnded_mscoco_test-dev2015_questions.json (split=testdev) or
+        v2_OpenEnded_mscoco_test2015_questions.json (split=test), from visualqa.org/download.html;
+        images COCO_val2014_<id:012d>.jpg / COCO_test2015_<id:012d>.jpg (cocodataset.org) in
+        --data-dir, its val2014/ or test2015/, images/..., or --task-option image_dir=DIR. Without
+        --data-dir it reads the Hugging Face dataset lmms-lab/VQAv2 (splits
+        validation/testdev/test; --task-option source=NAME_OR_LOCAL_DIR), writing its images once
+        under $JANUS_EVAL_CACHE (~/.cache/janus-eval). val is scored locally; testdev/test write
+        vqav2_<split>_submission.json in the run directory for eval.ai, padded with "" to every
+        test2015 question id as EvalAI expects; the id list comes from --task-option
+        test_questions=PATH (v2_OpenEnded_mscoco_test2015_questions.json, in
+        v2_Questions_Test_mscoco.zip from visualqa.org), else that file in --data-dir, else the
+        question_id column of the source dataset's test split (lmms-lab/VQAv2's test split is all
+        447,793 test2015 questions; only that column is read, streamed).
+        """,
+        scorer_help(REVISIONS),
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
+        options = common_options("val", "lmms-lab/VQAv2", SHORT_ANSWER_TEMPLATE, max_new_tokens=16)
         return {
-            **common_options(
-                split="val",
-                source="lmms-lab/VQAv2",
-                prompt_template=SHORT_ANSWER_TEMPLATE,
-                max_new_tokens=16,
-            ),
+            **options,
             "image_dir": "",
             "scorer": DEFAULT_SCORER,
             # The official test2015 question file; pads test-dev/test submissions.
@@ -202,10 +194,8 @@ class VQAv2(UnderstandingTask):
                 continue
             sid = str(q["question_id"])
             where = f"VQAv2: {q_path} question_id {sid}"
-            if sid in seen:
-                self.bad_record(sid, f"{where} appears twice")
+            if self.repeated(sid, seen, f"{where} appears twice"):
                 continue
-            seen.add(sid)
             ann = None
             if self.scored_locally:
                 ann = annotations.get(q["question_id"])
@@ -239,10 +229,8 @@ class VQAv2(UnderstandingTask):
         for number, row in enumerate(progress(table, len(table), "reading VQAv2")):
             sid = str(row.get("question_id"))
             where = f"{what} split {HUB_SPLITS[split]} record {number} (question_id {sid})"
-            if sid in seen:
-                self.bad_record(sid, f"{where}: duplicated question id")
+            if self.repeated(sid, seen, f"{where}: duplicated question id"):
                 continue
-            seen.add(sid)
             problem = field_problem(row, question_id="int", question="text")
             if problem:
                 self.bad_record(sid, f"{where}: {problem}")

@@ -98,7 +98,7 @@ def save_mmdet_checkpoint(path: Path, state: dict, layout: str = "mmdet3") -> Pa
 
 def palette_color(image, detection, class_name: str) -> str:
     """A stand-in for CLIP: the palette colour nearest the mean of the official colour crop."""
-    from janus_eval.detection.clip_color import color_crop
+    from janus_eval.tasks.geneval.detection.clip_color import color_crop
 
     crop = np.asarray(color_crop(image, detection), dtype=np.float64).reshape(-1, 3)
     mean = crop.mean(axis=0) if len(crop) else np.zeros(3)

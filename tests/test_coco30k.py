@@ -12,8 +12,8 @@ import pytest
 from janus_eval.tasks.coco30k import draw_captions
 
 from janus_eval.api import evaluate
-from janus_eval.bench.fid import synthesize_folder
 from janus_eval.metrics import fid
+from janus_eval.metrics.fid.bench import synthesize_folder
 from janus_eval.metrics.inception import load_extractor
 from janus_eval.types import UserError
 

@@ -100,8 +100,8 @@ def test_fid_on_cuda_matches_clean_fid(tmp_path):
     from cleanfid import fid as cleanfid
     from test_fid_cleanfid_parity import EXT, SIZES
 
-    from janus_eval.bench.fid import synthesize_folder
     from janus_eval.metrics import fid
+    from janus_eval.metrics.fid.bench import synthesize_folder
 
     a = synthesize_folder(tmp_path / "a", 10, seed=2, sizes=SIZES, ext="png")
     b = synthesize_folder(tmp_path / "b", 12, seed=3, sizes=SIZES)

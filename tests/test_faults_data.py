@@ -19,7 +19,7 @@ from PIL import Image
 
 from janus_eval import registry
 from janus_eval.api import evaluate
-from janus_eval.bench.fid import synthesize_folder
+from janus_eval.metrics.fid.bench import synthesize_folder
 from janus_eval.runner import plan_work
 from janus_eval.safe_names import check_image_paths, safe_name
 from janus_eval.types import ImageRequest, Sample, Task, UserError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from janus_eval.bench.fid import run, synthesize_folder
+from janus_eval.metrics.fid.bench import run, synthesize_folder
 from janus_eval.types import UserError
 
 

@@ -18,8 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from janus_eval.bench.fid import synthesize_folder
 from janus_eval.metrics import fid
+from janus_eval.metrics.fid.bench import synthesize_folder
 from janus_eval.metrics.inception import RandomExtractor
 
 EXT = RandomExtractor(seed=1, dim=8).eval()

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from janus_eval.bench.fid import synthesize_folder
 from janus_eval.metrics import fid
+from janus_eval.metrics.fid.bench import synthesize_folder
 from janus_eval.metrics.inception import (
     CLEAN_FID_URL,
     CleanFidInception,
@@ -206,7 +206,7 @@ def test_reference_stats_are_cached_and_checked(folders, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("features recomputed although cached")
 
-    monkeypatch.setattr(fid, "folder_features", boom)
+    monkeypatch.setattr(fid.features, "folder_features", boom)
     again = fid.reference_stats(images, name="toy", extractor=EXT, cache_dir=cache)
     assert np.array_equal(again.sigma, first.sigma)
     assert np.array_equal(again.feats, first.feats)

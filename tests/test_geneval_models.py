@@ -13,18 +13,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from janus_eval.detection import load_detector, mmdet_backend, weights_file
-from janus_eval.detection import mmdet_pipeline as pipeline
-from janus_eval.detection.clip_color import (
+from janus_eval.tasks.geneval.detection import load_detector, mmdet_backend, weights_file
+from janus_eval.tasks.geneval.detection import mmdet_pipeline as pipeline
+from janus_eval.tasks.geneval.detection.clip_color import (
     ClipColorClassifier,
     color_crop,
     load_clip_classifier,
     resolve_clip,
 )
-from janus_eval.detection.mmdet_convert import read_mmdet_checkpoint
-from janus_eval.detection.official import CHECKPOINT_NAME, locate_checkpoint
+from janus_eval.tasks.geneval.detection.mmdet_convert import read_mmdet_checkpoint
+from janus_eval.tasks.geneval.detection.official import CHECKPOINT_NAME, locate_checkpoint
+from PIL import Image
+
 from janus_eval.metrics.geneval import COLORS, Detection, summarize
 from janus_eval.types import UserError
 

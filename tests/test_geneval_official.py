@@ -24,13 +24,20 @@ from geneval_official_helpers import (
     resize_case,
     save_mmdet_checkpoint,
 )
+from janus_eval.tasks.geneval.detection import load_detector
+from janus_eval.tasks.geneval.detection import official as off
+from janus_eval.tasks.geneval.detection.mmdet_convert import convert_state_dict
+from janus_eval.tasks.geneval.detection.mmdet_layout import (
+    Arch,
+    infer_arch,
+    layout,
+    mmdet_keys,
+    v2_name,
+    v3_name,
+)
+from janus_eval.tasks.geneval.detection.mmdet_pipeline import resize_bilinear_cv2
 from PIL import Image
 
-from janus_eval.detection import load_detector
-from janus_eval.detection import official as off
-from janus_eval.detection.mmdet_convert import convert_state_dict
-from janus_eval.detection.mmdet_layout import Arch, infer_arch, layout, mmdet_keys, v2_name, v3_name
-from janus_eval.detection.mmdet_pipeline import resize_bilinear_cv2
 from janus_eval.metrics.geneval import evaluate_image
 from janus_eval.types import UserError
 

@@ -10,10 +10,13 @@ import json
 import shutil
 
 import pytest
-from janus_eval.tasks import geneval as task_module
+from janus_eval.tasks.geneval import data as task_module
+from janus_eval.tasks.geneval.detection.object_names import (
+    OBJECT_NAMES_SHA256,
+    geneval_object_names,
+)
 
 from janus_eval import registry
-from janus_eval.detection.object_names import OBJECT_NAMES_SHA256, geneval_object_names
 from janus_eval.types import ImageRequest, UserError
 
 NAMES = ["car", "cow", "clock", "teddy bear", "dog"]
@@ -220,7 +223,7 @@ def test_options_and_errors():
     t = registry.task_class("geneval")
     assert t.kind == "generation" and t.primary_metric == "overall"
     assert t.leaderboard_keys == ("detector", "detector_weights")
-    from janus_eval.detection.official import CHECKPOINT_URL
+    from janus_eval.tasks.geneval.detection.official import CHECKPOINT_URL
 
     assert CHECKPOINT_URL in t.data_help  # `janus-eval tasks geneval` says where to get it
 

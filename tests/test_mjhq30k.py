@@ -12,7 +12,7 @@ import pytest
 from janus_eval.tasks.mjhq30k import read_meta
 
 from janus_eval.api import evaluate
-from janus_eval.bench.fid import synthesize_folder
+from janus_eval.metrics.fid.bench import synthesize_folder
 from janus_eval.types import UserError
 
 CATEGORIES = {"animals": 6, "food": 5, "people": 4}

@@ -2,7 +2,8 @@
 
 Reference: djghosh13/geneval, `evaluation/evaluate_images.py` (the per-image rules and their
 constants) and `evaluation/summary_scores.py` (the summary). A detector and a colour classifier
-are plugged in from outside (`janus_eval.detection`), so the rules can be tested and reused alone.
+are plugged in from outside (the GenEval task's, tasks/geneval/detection/), so the rules can be
+tested and reused alone.
 
 The pipeline for one image, in the official order:
 

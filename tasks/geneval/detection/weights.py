@@ -1,4 +1,5 @@
-"""Locating and fingerprinting scorer weights (detectors, CLIP) without loading them.
+"""Locating and fingerprinting GenEval's scorer files (detectors, CLIP, prompts) without
+loading them.
 
 A run's identity includes the hash of every weight file that decides a verdict, so two
 detectors (or two copies of "the same" detector that differ) never share a run or a
@@ -9,9 +10,11 @@ process.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from janus_eval.cache import cache_dir
 from janus_eval.types import UserError
 
 _cache: dict[tuple[str, int, int], str] = {}
@@ -36,3 +39,16 @@ def find_file(directory: Path, names: Sequence[str], *, what: str, how: str) -> 
         if (directory / name).is_file():
             return directory / name
     raise UserError(f"{what}: none of {', '.join(names)} found in {directory}. {how}")
+
+
+def geneval_cache_dir() -> Path:
+    """$JANUS_EVAL_CACHE/geneval: the prompts, the official detector and its conversions."""
+    return cache_dir("geneval")
+
+
+def offline() -> bool:
+    """True when downloads are switched off (HF_HUB_OFFLINE or JANUS_EVAL_OFFLINE)."""
+    return any(
+        os.environ.get(v, "").lower() in {"1", "true", "yes"}
+        for v in ("HF_HUB_OFFLINE", "JANUS_EVAL_OFFLINE")
+    )

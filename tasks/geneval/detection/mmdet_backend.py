@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.detection.mmdet_convert import read_mmdet_checkpoint
-from janus_eval.detection.official import locate_checkpoint
-from janus_eval.detection.weights import sha256_file
 from janus_eval.metrics.geneval import Detection
 from janus_eval.types import UserError
+
+from .mmdet_convert import read_mmdet_checkpoint
+from .official import locate_checkpoint
+from .weights import sha256_file
 
 BACKEND = "mmdet"
 CONFIG_NAME = "mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.py"

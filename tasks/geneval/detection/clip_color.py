@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from janus_eval.detection.weights import sha256_file
 from janus_eval.metrics.geneval import COLOR_BACKGROUND, COLORS, Detection, color_templates
 from janus_eval.types import UserError
+
+from .weights import sha256_file
 
 DEFAULT_MODEL = "ViT-L-14-quickgelu"
 DEFAULT_PRETRAINED = "openai"

@@ -1,17 +1,21 @@
-"""A self-contained HTML page of generated images with their verdicts, grouped by section.
+"""What a GenEval scoring leaves beside the images: `geneval_results.jsonl` (the official
+results format, one line per image) and `geneval_grid.html`.
 
-Written beside a run (e.g. GenEval's `geneval_grid.html`), so a person can look at what the
-model drew and what the scorer decided instead of reading JSON. Images are referenced by
-relative path, not embedded: the page stays small and opens straight from the run directory.
+The grid is a self-contained HTML page of the images with their verdicts, grouped by tag, so a
+person can look at what the model drew and what the scorer decided instead of reading JSON.
+Images are referenced by relative path, not embedded: the page stays small and opens straight
+from the run directory.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from janus_eval.metrics import geneval as rules
 from janus_eval.store import atomic_write_text
 
 
@@ -75,3 +79,32 @@ def render_image_grid(sections: Mapping[str, Sequence[GridRow]], *, title: str) 
 def write_image_grid(path: Path, sections: Mapping[str, Sequence[GridRow]], *, title: str) -> Path:
     atomic_write_text(path, render_image_grid(sections, title=title))
     return path
+
+
+def write_outputs(
+    out_dir: Path, scored: Sequence[dict], paths: Sequence[Sequence[str]], *, title: str
+) -> None:
+    """geneval_results.jsonl (the official results format, one line per image) and
+    geneval_grid.html (images per tag with verdicts); image paths are relative to out_dir."""
+    lines, sections = [], {tag: [] for tag in rules.TAGS}
+    for score, images in zip(scored, paths):
+        cells = []
+        for k, (rel, ok, reason) in enumerate(zip(images, score["correct"], score["reasons"])):
+            official = {
+                "filename": rel,
+                "tag": score["tag"],
+                "prompt": score["prompt"],
+                "correct": ok,
+                "reason": reason,
+                "metadata": score["metadata"],
+                "details": json.dumps(score["details"][k]),
+            }
+            lines.append(json.dumps(official) + "\n")
+            cells.append(GridCell(rel, ok, reason))
+        sections.setdefault(score["tag"], []).append(GridRow(score["prompt"], cells))
+    atomic_write_text(out_dir / "geneval_results.jsonl", "".join(lines))
+    write_image_grid(
+        out_dir / "geneval_grid.html",
+        {t: rows for t, rows in sections.items() if rows},
+        title=title,
+    )

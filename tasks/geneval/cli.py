@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from janus_eval.cliutil import console, metrics_table, parse_kv
-from janus_eval.registry import coerce_options, register_command, task_class
+from janus_eval.registry import coerce_options, register_command
+
+from .folder import score_folder
+from .task import GenEval
 
 
 @register_command("geneval-score")
@@ -38,9 +41,7 @@ def geneval_score(
     ] = None,
 ) -> None:
     """Score images that already exist (made by any tool) with GenEval's official rules."""
-    from janus_eval.tasks.geneval import score_folder
-
     given = parse_kv(task_option, "--task-option")
-    options = coerce_options(task_class("geneval").default_options(), given)
+    options = coerce_options(GenEval.default_options(), given)
     summary = score_folder(folder, output_dir=output_dir, progress=True, **options)
     console.print(metrics_table(f"GenEval · {folder}", summary))

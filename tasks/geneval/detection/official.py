@@ -27,10 +27,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from janus_eval.cache import cache_dir as janus_cache_dir
-from janus_eval.detection.mask2former import Mask2FormerDetector, load_transformers_model
-from janus_eval.detection.weights import sha256_file
 from janus_eval.types import UserError
+
+from .mask2former import Mask2FormerDetector, load_transformers_model
+from .weights import geneval_cache_dir, offline, sha256_file
 
 BACKEND = "official"
 LABEL = "mask2former-swin-s (official GenEval)"
@@ -69,20 +69,8 @@ HOW_TO_GET = (
 )
 
 
-def cache_dir() -> Path:
-    """$JANUS_EVAL_CACHE/geneval, where GenEval's prompts and built-in names live too."""
-    return janus_cache_dir("geneval")
-
-
-def _offline() -> bool:
-    return any(
-        os.environ.get(v, "").lower() in {"1", "true", "yes"}
-        for v in ("HF_HUB_OFFLINE", "JANUS_EVAL_OFFLINE")
-    )
-
-
 def how_to_get() -> str:
-    return HOW_TO_GET.format(cache=cache_dir())
+    return HOW_TO_GET.format(cache=geneval_cache_dir())
 
 
 def download_checkpoint(url: str, dest: Path, sha256_prefix: str) -> Path:
@@ -117,10 +105,10 @@ def locate_checkpoint(path: str | Path = "") -> Path:
         if not file.is_file():
             raise UserError(f"GenEval detector: {file} not found. {how_to_get()}")
         return file
-    cached = cache_dir() / CHECKPOINT_NAME
+    cached = geneval_cache_dir() / CHECKPOINT_NAME
     if cached.is_file():
         return cached
-    if _offline():
+    if offline():
         why = "offline: HF_HUB_OFFLINE or JANUS_EVAL_OFFLINE is set"
     else:
         try:
@@ -183,7 +171,7 @@ def save_safetensors(path: Path, tensors: dict[str, Any], metadata: dict[str, st
 def convert_checkpoint(pth: Path, out_dir: Path) -> dict[str, str]:
     """Write config.json and model.safetensors for the mmdet checkpoint `pth` into `out_dir`;
     returns the safetensors metadata."""
-    from janus_eval.detection.mmdet_convert import convert_state_dict, read_mmdet_checkpoint
+    from .mmdet_convert import convert_state_dict, read_mmdet_checkpoint
 
     state = read_mmdet_checkpoint(pth)
     arch, kind, hf_state = convert_state_dict(state, source=str(pth), how=how_to_get())
@@ -204,7 +192,7 @@ def converted_dir(pth: Path) -> Path:
     """The cached conversion of `pth`, made now if it is missing or stale (atomically: a
     half-written conversion is never used)."""
     sha = sha256_file(pth)
-    target = cache_dir() / "converted" / sha[:16]
+    target = geneval_cache_dir() / "converted" / sha[:16]
     if _converted_ok(target, sha):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

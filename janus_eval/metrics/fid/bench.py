@@ -1,8 +1,8 @@
-"""`janus-eval bench fid`: our FID engine against clean-fid's `compute_fid`, measured together.
+"""`janus-eval bench fid`: this FID engine against clean-fid's `compute_fid`, measured together.
 
 Same process, same folders, same extractor object, same batch size and worker count: clean-fid
 runs `compute_fid(folder, reference, mode="clean", custom_feat_extractor=extractor)`, we run
-`janus_eval.metrics.fid.compute_fid` with its defaults (resize="auto": the exact torch resize
+`compute_fid` with its defaults (resize="auto": the exact torch resize
 on CUDA, PIL in the workers on CPU). Reported: images/s of each (both folders counted), the
 ratio, and the FID difference (a correct engine differs by float noise only).
 
@@ -20,6 +20,10 @@ from typing import Any
 import numpy as np
 
 from janus_eval.types import UserError
+
+from .api import compute_fid
+from .images import ImageSet
+from .resize import resolve_resize
 
 #: (width, height) of synthesised images: COCO-like landscape/portrait and a square.
 SIZES = ((640, 480), (480, 640), (512, 512))
@@ -46,8 +50,6 @@ def synthesize_folder(
 
 
 def _read_all(folder: str | Path) -> int:
-    from janus_eval.metrics.fid import ImageSet
-
     images = ImageSet.from_path(folder)
     for i in range(len(images)):
         (images.root / images.names[i]).read_bytes()
@@ -69,7 +71,6 @@ def run(
     import torch
     from cleanfid import fid as cleanfid
 
-    from janus_eval.metrics.fid import compute_fid, resolve_resize
     from janus_eval.metrics.inception import load_extractor
 
     if device.startswith("cuda") and not torch.cuda.is_available():

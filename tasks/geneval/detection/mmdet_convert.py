@@ -27,15 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from janus_eval.detection.mmdet_layout import (
-    Arch,
-    infer_arch,
-    layout,
-    mmdet_keys,
-    v2_name,
-    v3_name,
-)
 from janus_eval.types import UserError
+
+from .mmdet_layout import Arch, infer_arch, layout, mmdet_keys, v2_name, v3_name
 
 #: transformers orders the 2x2 patch (row, col) as (0,0), (1,0), (0,1), (1,1); mmdet's unfold
 #: as (0,0), (0,1), (1,0), (1,1). Position p of transformers is position UNFOLD_ORDER[p] of mmdet.

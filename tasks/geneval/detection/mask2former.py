@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.detection.mmdet_pipeline import instance_postprocess, preprocess, same_size_batches
-from janus_eval.detection.weights import find_file, sha256_file
 from janus_eval.hub import resolve_snapshot
 from janus_eval.metrics.geneval import Detection
 from janus_eval.types import UserError
+
+from .mmdet_pipeline import instance_postprocess, preprocess, same_size_batches
+from .weights import find_file, sha256_file
 
 BACKEND = "mask2former-hf"
 DEFAULT_CHECKPOINT = "facebook/mask2former-swin-small-coco-instance"

@@ -65,13 +65,13 @@ def weights_file(backend: str, path: str | Path) -> Path:
     before any image is generated."""
     backend = check_backend(backend)
     if backend in ("official", "mmdet"):
-        from janus_eval.detection.official import converted_dir, locate_checkpoint
+        from .official import converted_dir, locate_checkpoint
 
         checkpoint = locate_checkpoint(path)
         if backend == "official":
             converted_dir(checkpoint)
         return checkpoint
-    from janus_eval.detection.mask2former import DEFAULT_CHECKPOINT, resolve
+    from .mask2former import DEFAULT_CHECKPOINT, resolve
 
     return resolve(path or DEFAULT_CHECKPOINT)[1]
 
@@ -88,17 +88,17 @@ def load_detector(
 ) -> Detector:
     backend = check_backend(backend)
     if backend == "mmdet":
-        from janus_eval.detection.mmdet_backend import MMDetMask2Former
+        from .mmdet_backend import MMDetMask2Former
 
         return MMDetMask2Former(
             path, class_names, device=device, config=mmdet_config or None, min_score=min_score
         )
     options = {"device": device, "batch_size": batch_size, "min_score": min_score}
     if backend == "official":
-        from janus_eval.detection.official import OfficialMask2Former
+        from .official import OfficialMask2Former
 
         return OfficialMask2Former(path, class_names, **options)
-    from janus_eval.detection.mask2former import DEFAULT_CHECKPOINT, HFMask2Former
+    from .mask2former import DEFAULT_CHECKPOINT, HFMask2Former
 
     return HFMask2Former(path or DEFAULT_CHECKPOINT, class_names, **options)
 
