@@ -29,7 +29,7 @@ import json
 import os
 import re
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,20 @@ class GenEval(Task):
             "device": "auto",
             "detection_batch_size": 8,
         }
+
+    @classmethod
+    def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """A tiny random Mask2Former (through the transformers backend) and a tiny random CLIP,
+        cached on first use (janus_eval.demo_models), unless the user names a detector or CLIP;
+        two images per prompt keep the demo short."""
+        from janus_eval.demo_models import DEMO_CLIP_NAME, demo_clip, demo_detector
+
+        options: dict[str, Any] = {"images_per_prompt": 2}
+        if not {"detector", "detector_path", "mmdet_config"} & set(given):
+            options.update(detector="mask2former-hf", detector_path=demo_detector())
+        if not {"clip_model", "clip_path"} & set(given):
+            options.update(clip_model=DEMO_CLIP_NAME, clip_path=demo_clip())
+        return options
 
     # -- identity ------------------------------------------------------------------------------
 
