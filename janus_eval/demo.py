@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from janus_eval import registry
 from janus_eval.types import RunRecord, Task, UserError
 
 DEMO_ROOT = Path(__file__).resolve().parent / "demo_data"
@@ -40,6 +39,8 @@ def make_demo_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     """Task `name` for a demo run: the user's `options`, plus the task's offline stand-ins for
     whatever they leave open (`Task.demo_options`). Stand-ins given as paths are cached files
     whose contents the task fingerprints, so their location stays out of the run id."""
+    from janus_eval import registry
+
     given = {k: v for k, v in (options or {}).items() if v not in ("", None)}
     cls = registry.task_class(name)
     demo_data_dir(cls.name)  # no sample, no stand-ins built: fail first
