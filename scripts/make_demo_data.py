@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import random
+import shutil
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -252,7 +253,9 @@ def mmmu(out: Path) -> None:
                    "topic_difficulty": "Easy", "subfield": "Shapes"}  # fmt: skip
             if k == 0:
                 question, right = color_question(i)
-                options = random.Random(i).sample([right, *[c for c in COLORS if c != right][:3]], 4)
+                options = random.Random(i).sample(
+                    [right, *[c for c in COLORS if c != right][:3]], 4
+                )
                 row.update(question=f"<image 1> {question}", options=str(options),
                            answer="ABCD"[options.index(right)], question_type="multiple-choice")  # fmt: skip
             else:
@@ -260,7 +263,9 @@ def mmmu(out: Path) -> None:
                 row.update(question=f"{question} <image 1>", options="[]", answer=right,
                            question_type="open")  # fmt: skip
             for m in range(1, 8):
-                row[f"image_{m}"] = {"bytes": encoded(picture(i), "PNG"), "path": None} if m == 1 else None
+                row[f"image_{m}"] = (
+                    {"bytes": encoded(picture(i), "PNG"), "path": None} if m == 1 else None
+                )
             rows.append(row)
     features = datasets.Features({
         **{k: datasets.Value("string") for k in rows[0] if not k.startswith("image_")},
@@ -282,13 +287,16 @@ def mmvet(out: Path) -> None:
         name = f"v1_{n}.{'png' if n % 4 == 3 else 'jpg'}"
         save(picture(i), out / "images" / name)
         items = scene(i)
-        if n % 3 == 0:
-            q, a, cap = "Which colors do you see? List all of them.", "<AND>".join(c for _, c in items), ["rec"]
-        elif n % 3 == 1:
-            count = len(items)
-            q, a, cap = "How many shapes are there? Answer with a number.", f"{count}<OR>{NUMBERS[count]}", ["rec", "math"]
-        else:
-            q, a, cap = "Which shape is on the left?", items[0][0], ["rec", "spat"]
+        count = len(items)
+        q, a, cap = [
+            (
+                "Which colors do you see? List all of them.",
+                "<AND>".join(c for _, c in items),
+                ["rec"],
+            ),
+            ("How many shapes are there?", f"{count}<OR>{NUMBERS[count]}", ["rec", "math"]),
+            ("Which shape is on the left?", items[0][0], ["rec", "spat"]),
+        ][n % 3]
         doc[f"v1_{n}"] = {"imagename": name, "capability": cap, "question": q, "answer": a}
     write_json(out / "mm-vet.json", doc, indent=2)
 
@@ -377,8 +385,6 @@ def main() -> None:
         keep = target / "README.md"
         readme = keep.read_text(encoding="utf-8") if keep.is_file() else None
         if target.exists():
-            import shutil
-
             shutil.rmtree(target)
         target.mkdir(parents=True)
         WRITERS[name](target)

@@ -205,7 +205,9 @@ class MMVet(UnderstandingTask):
             complete = (
                 demo_complete(d["answer"], response)
                 if self.endpoint == DEMO_JUDGE_URL
-                else lambda prompt, temperature: self.judge.complete(prompt, temperature, MAX_TOKENS)
+                else lambda prompt, temperature: self.judge.complete(
+                    prompt, temperature, MAX_TOKENS
+                )
             )
             verdict = grade(d["question"], d["answer"], response, complete)
             self.cache.put(key, verdict)

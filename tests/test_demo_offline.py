@@ -26,7 +26,7 @@ BUILT_IN = ("coco30k", "geneval", "gqa", "mjhq30k", "mmbench", "mme", "mmmu", "m
 #: GenEval's scoring runs a detector at 800 px per image: two prompts keep the test short.
 GENEVAL_LIMIT = "2"
 
-SITECUSTOMIZE = '''
+SITECUSTOMIZE = """
 import socket
 
 _connect = socket.socket.connect
@@ -40,7 +40,7 @@ def _refuse(self, address, *args, **kwargs):
 
 socket.socket.connect = _refuse
 socket.socket.connect_ex = _refuse
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,9 @@ def test_the_network_is_really_disabled_in_the_subprocesses(offline):
         env={**os.environ, **offline},
         timeout=60,
     )
-    assert result.returncode != 0 and "network disabled by the janus-eval demo test" in result.stderr
+    assert (
+        result.returncode != 0 and "network disabled by the janus-eval demo test" in result.stderr
+    )
 
 
 def test_every_built_in_task_has_a_small_demo_with_a_readme():
@@ -143,7 +145,9 @@ def test_every_task_runs_offline_on_its_demo_with_the_dummy_adapter(dummy_runs):
     # FID tasks: the random extractor, references from the demo images, per-category FID
     for task, n in (("coco30k", 12), ("mjhq30k", 20)):
         assert runs[task]["config"]["task"]["options"]["extractor"].startswith("random:")
-        assert runs[task]["metrics"]["n_reference"] == n and runs[task]["metrics"]["n_generated"] == n
+        assert (
+            runs[task]["metrics"]["n_reference"] == n and runs[task]["metrics"]["n_generated"] == n
+        )
         assert len(list((out / runs[task]["run_id"] / "images").rglob("*.png"))) == n
     assert len(runs["mjhq30k"]["metrics"]["fid_per_category"]) == 10
 
