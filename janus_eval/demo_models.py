@@ -12,9 +12,12 @@ $JANUS_EVAL_CACHE/demo/ (like janus-tiny's), in a second or two.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from janus_eval.cache import cache_dir, write_once
+
+log = logging.getLogger("janus_eval")
 
 #: open_clip model config of the tiny CLIP: 32 px images, one layer per tower.
 TINY_CLIP = {
@@ -91,14 +94,20 @@ def build_tiny_clip(directory: Path, seed: int = 0) -> Path:
 
 def demo_detector() -> Path:
     """The demo Mask2Former's directory, written on first use (GenEval's 80 classes)."""
-    return write_once(cache_dir("demo", f"mask2former-tiny-{VERSION}"), build_tiny_mask2former)
+    path = cache_dir("demo", f"mask2former-tiny-{VERSION}")
+    _say_once(path, "a tiny random-weight Mask2Former")
+    return write_once(path, build_tiny_mask2former)
 
 
 def demo_clip() -> Path:
     """The demo CLIP's directory, written on first use."""
+    path = cache_dir("demo", f"clip-tiny-{VERSION}")
+    _say_once(path, "a tiny random-weight CLIP")
     return write_once(
-        cache_dir("demo", f"clip-tiny-{VERSION}"),
-        build_tiny_clip,
-        marker="open_clip_model.safetensors",
-        config="open_clip_config.json",
+        path, build_tiny_clip, marker="open_clip_model.safetensors", config="open_clip_config.json"
     )
+
+
+def _say_once(path: Path, what: str) -> None:
+    if not path.is_dir():
+        log.info("demo: building %s in %s (once)", what, path)
