@@ -159,6 +159,11 @@ def test_every_task_runs_offline_on_its_demo_with_the_dummy_adapter(dummy_runs):
     board = run_cli("leaderboard", str(out))
     assert board.returncode == 0, board.stderr
     assert "dummy (DEMO)" in board.stdout and "DEMO run" in board.stdout
+    page = run_cli("report", str(out), "--output", str(out / "report.html"))
+    assert page.returncode == 0, page.stderr
+    assert (out / "report.html").read_text().count("DEMO run on built-in sample data") >= 2 * len(
+        BUILT_IN
+    )  # the leaderboard's note and each run's banner
 
 
 @pytest.mark.slow
@@ -208,3 +213,24 @@ def test_weights_the_user_names_win_over_the_stand_ins(tmp_path):
     assert judged.options["judge_url"] == "http://localhost:1/v1"
     assert make_demo_task("mmvet").options["judge_url"] == "demo"
     assert make_demo_task("pope").options == registry.make_task("pope").options
+
+
+@pytest.mark.parametrize(
+    ("answer", "prediction", "score"),
+    [
+        ("red<AND>blue", "I see red and blue.", 1.0),
+        ("red<AND>blue", "Only red.", 0.0),
+        ("2<OR>two", "There are two shapes", 1.0),
+        ("2<OR>two", "There are 12 shapes", 0.0),  # whole words: 12 is not 2
+        ("circle", "A CIRCLE.", 1.0),
+        ("circle", "a circles", 0.0),
+    ],
+)
+def test_mmvet_demo_judge_reads_and_or_answers(answer, prediction, score):
+    from janus_eval.tasks._mmvet_demo import DEMO_JUDGE_MODEL, demo_complete, keyword_score
+
+    from janus_eval.metrics.mmvet import grade
+
+    assert keyword_score(answer, prediction) == score
+    verdict = grade("q", answer, prediction, demo_complete(answer, prediction))
+    assert verdict["score"] == score and verdict["model"] == DEMO_JUDGE_MODEL
