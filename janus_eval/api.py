@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from janus_eval import distributed, registry
+from janus_eval.demo import demo_data_dir, make_demo_task
 from janus_eval.devices import check_device
 from janus_eval.failures import reporting, writing
 from janus_eval.identity import SCHEME, data_fingerprint
@@ -46,23 +47,6 @@ def build_adapter(
     check_device(device)
     cls = registry.adapter_class(model)
     return cls(model_path=model_path, device=device, dtype=dtype, **(model_options or {}))
-
-
-DEMO_ROOT = Path(__file__).resolve().parent / "demo_data"
-
-
-def demo_data_dir(task_name: str) -> Path:
-    """The built-in sample of a task, for offline demos (its numbers mean nothing)."""
-    path = DEMO_ROOT / task_name
-    if not path.is_dir():
-        have = (
-            sorted(p.name for p in DEMO_ROOT.iterdir() if p.is_dir()) if DEMO_ROOT.is_dir() else []
-        )
-        raise UserError(
-            f"task {task_name!r} has no built-in demo sample; demos exist for: "
-            f"{', '.join(have) or 'none'}"
-        )
-    return path
 
 
 def resolve_batch_size(batch_size: int | str, adapter: Any, kind: str) -> int:
@@ -122,7 +106,8 @@ def evaluate(
     once). With `shard=(i, n)` only slice i of n is run and stored (merge slices with
     `janus_eval.merge.merge_runs`); under a torch.distributed launch the slices are the ranks and
     rank 0 returns the merged record. `demo=True` reads the task's small built-in sample
-    (janus_eval/demo_data/<task>) instead of `data_dir`; such runs are marked as demos.
+    (janus_eval/demo_data/<task>) instead of `data_dir` and scores it with the task's offline
+    stand-ins where no weights are given (janus_eval.demo); such runs are marked DEMO.
 
     One process writes a run (or a slice of it) at a time: another one holding it is a
     UserError naming its pid and host (janus_eval.lock). Failed writes are UserErrors naming the
@@ -137,7 +122,12 @@ def evaluate(
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be at least 1 (got {limit})")
 
-    task_obj = task if isinstance(task, Task) else registry.make_task(task, task_options)
+    if isinstance(task, Task):
+        task_obj = task
+    elif demo:  # offline stand-ins for the scorers the user names no weights for
+        task_obj = make_demo_task(task, task_options)
+    else:
+        task_obj = registry.make_task(task, task_options)
     task_obj.seed = seed
     # Data first: a bad data directory should fail before minutes of weight loading.
     data_path = (

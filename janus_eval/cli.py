@@ -33,12 +33,15 @@ app.add_typer(bench_app, name="bench")
 
 
 def _setup_logging(verbose: bool) -> None:
+    """Our own progress at INFO; other libraries' INFO chatter (open_clip logs every file it
+    looks at) only with --verbose."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
         force=True,
     )
+    logging.getLogger("janus_eval").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _metrics_table(record: Any) -> Table:
@@ -141,8 +144,10 @@ def run(
         bool,
         typer.Option(
             "--demo",
-            help="Use the task's small built-in sample instead of --data-dir (offline; "
-            "a demo: its numbers mean nothing).",
+            help="Use the task's small built-in sample instead of --data-dir, and offline "
+            "stand-ins for scoring weights you do not name (GenEval's detector and CLIP, the FID "
+            "extractor, MM-Vet's judge): runs without network; marked DEMO, its numbers mean "
+            "nothing.",
         ),
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,

@@ -181,6 +181,13 @@ class Task:
         converted to the default's type by the registry."""
         return {}
 
+    @classmethod
+    def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Options a `--demo` run adds where the user's options (`given`) leave them open:
+        offline stand-ins for scoring weights or services (janus_eval.demo). A `Path` value is
+        a cached file the task fingerprints by content, so it is kept out of the run id."""
+        return {}
+
     def config(self) -> dict[str, Any]:
         """Everything about the task that changes results, as recorded in run.json."""
         return {"name": self.name, "version": self.version, "options": dict(self.options)}

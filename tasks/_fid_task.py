@@ -8,7 +8,7 @@ the reference statistics, computed once and cached (janus_eval.metrics.fid.refer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,10 @@ from janus_eval.types import ImageRequest, Sample, Task, UserError
 #: (the run id), so a resumed run may use another batch size, device or cache folder.
 RUNTIME_OPTIONS = ("inception_path", "stats_cache", "feature_batch_size", "num_workers", "device",
                    "resize", "save_images")  # fmt: skip
+
+
+#: The demos' feature extractor: random weights, no download (janus_eval.metrics.inception).
+DEMO_EXTRACTOR = "random:0:16"
 
 
 def fid_options(count_option: str) -> dict[str, Any]:
@@ -67,6 +71,17 @@ class FidTask(Task):
         self._extractor_model: Any = None
         self._data_dir: Path | None = None
         self._reference_stats: Any = None
+
+    @classmethod
+    def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The random-weight extractor (DEMO_EXTRACTOR), unless the user names one, with its
+        reference statistics computed from the demo's reference images and cached apart from
+        real statistics (under $JANUS_EVAL_CACHE/demo/)."""
+        if {"extractor", "inception_path"} & set(given):
+            return {}
+        from janus_eval.cache import cache_dir
+
+        return {"extractor": DEMO_EXTRACTOR, "stats_cache": cache_dir("demo", "fid-stats")}
 
     # -- identity ---------------------------------------------------------------------------
 

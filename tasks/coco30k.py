@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import io
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,9 @@ DOWNLOAD = (
     "Get them from https://cocodataset.org/#download: '2014 Val images' (val2014.zip, unpack to "
     "<data-dir>/val2014/) and '2014 Train/Val annotations' (annotations/captions_val2014.json)."
 )
+
+#: Captioned images in the built-in demo sample (janus_eval/demo_data/coco30k).
+DEMO_NUM_SAMPLES = 12
 
 
 def draw_captions(captions_file: Path, num_samples: int, seed: int) -> list[dict[str, Any]]:
@@ -111,6 +114,11 @@ class Coco30k(FidTask):
             "real_images_dir": "",
             **fid_options(cls.count_option),
         }
+
+    @classmethod
+    def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The FID stand-ins, and as many draws as the demo sample has captioned images."""
+        return {**super().demo_options(given), "num_samples": DEMO_NUM_SAMPLES}
 
     def reference_description(self) -> str:
         if self.options["protocol"] == "gigagan":

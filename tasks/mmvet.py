@@ -21,6 +21,7 @@ from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
 from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._mmvet_demo import DEMO_JUDGE_MODEL, DEMO_JUDGE_URL, demo_complete
 from ._records import find_file, image_dirs, read_json
 from ._understanding import UnderstandingTask, common_options, prose
 
@@ -70,7 +71,8 @@ class MMVet(UnderstandingTask):
         $OPENAI_API_KEY or judge_key_env=NAME; judge_timeout_s, judge_retries and judge_workers
         tune the calls; $JANUS_EVAL_JUDGE_URL and $JANUS_EVAL_JUDGE_MODEL stand in for judge_url /
         judge_model when those are not given (runs of several tasks). Verdicts are cached under
-        $JANUS_EVAL_CACHE/judge/mmvet.
+        $JANUS_EVAL_CACHE/judge/mmvet. With --demo and no judge named, an offline keyword judge
+        (judge_url=demo) grades instead: a stand-in for demos, not MM-Vet's grader.
         """
     )
 
@@ -98,13 +100,23 @@ class MMVet(UnderstandingTask):
         super().__init__(**options)
         if not str(self.options["judge_url"]).strip():
             raise UserError(NO_JUDGE)
-        self.endpoint = chat_endpoint(str(self.options["judge_url"]))
+        url = str(self.options["judge_url"]).strip()
+        self.endpoint = url if url == DEMO_JUDGE_URL else chat_endpoint(url)
         if not str(self.options["judge_model"]).strip():
             raise UserError("mmvet: judge_model is empty; name the judge model, e.g. gpt-4-0613")
         if int(self.options["judge_workers"]) < 1 or int(self.options["judge_retries"]) < 0:
             raise UserError("mmvet: judge_workers must be at least 1 and judge_retries at least 0")
         self._judge: ChatJudge | None = None
         self.cache = VerdictCache("mmvet")
+
+    @classmethod
+    def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The offline keyword judge (tasks/_mmvet_demo.py) when no judge is named, neither in
+        the options nor in $JANUS_EVAL_JUDGE_URL / $JANUS_EVAL_JUDGE_MODEL."""
+        named = {"judge_url", "judge_model"} & set(given)
+        if named or any(os.environ.get(env, "").strip() for env in JUDGE_ENV.values()):
+            return {}
+        return {"judge_url": DEMO_JUDGE_URL, "judge_model": DEMO_JUDGE_MODEL}
 
     def config(self) -> dict[str, Any]:
         """The judge model and grading rule are part of the run id; how it is reached is not."""
@@ -181,12 +193,14 @@ class MMVet(UnderstandingTask):
         verdict = self.cache.get(key)
         cached = verdict is not None
         if verdict is None:
-            verdict = grade(
-                d["question"],
-                d["answer"],
-                response,
-                lambda prompt, temperature: self.judge.complete(prompt, temperature, MAX_TOKENS),
+            complete = (
+                demo_complete(d["answer"], response)
+                if self.endpoint == DEMO_JUDGE_URL
+                else lambda prompt, temperature: self.judge.complete(
+                    prompt, temperature, MAX_TOKENS
+                )
             )
+            verdict = grade(d["question"], d["answer"], response, complete)
             self.cache.put(key, verdict)
         return {
             "score": verdict["score"],

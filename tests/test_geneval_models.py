@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from janus_eval.tasks.geneval.demo_models import TINY_CLIP, build_tiny_clip, build_tiny_mask2former
 from janus_eval.tasks.geneval.detection import load_detector, mmdet_backend, weights_file
 from janus_eval.tasks.geneval.detection import mmdet_pipeline as pipeline
 from janus_eval.tasks.geneval.detection.clip_color import (
@@ -32,63 +33,9 @@ NAMES = [f"class{i}" for i in range(80)]
 NAMES[3] = "car"
 NAMES[7] = "cow"
 
-TINY_CLIP = {
-    "embed_dim": 16,
-    "quick_gelu": True,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1},
-}
-
-
-def build_mask2former(directory, num_labels=80, force_class=None):
-    """A random Mask2Former (tiny Swin backbone) saved with save_pretrained. With
-    `force_class`, every query predicts that class with probability ~1."""
-    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
-
-    backbone = SwinConfig(
-        image_size=64,
-        patch_size=4,
-        embed_dim=8,
-        depths=[1, 1, 1, 1],
-        num_heads=[1, 1, 1, 1],
-        window_size=2,
-        out_features=["stage1", "stage2", "stage3", "stage4"],
-    )
-    config = Mask2FormerConfig(
-        backbone_config=backbone,
-        feature_size=32,
-        mask_feature_size=32,
-        hidden_dim=32,
-        encoder_feedforward_dim=32,
-        encoder_layers=1,
-        decoder_layers=2,
-        num_attention_heads=2,
-        dim_feedforward=32,
-        num_queries=10,
-        num_labels=num_labels,
-    )
-    torch.manual_seed(0)
-    model = Mask2FormerForUniversalSegmentation(config).eval()
-    if force_class is not None:
-        with torch.no_grad():
-            model.class_predictor.weight.zero_()
-            model.class_predictor.bias.fill_(-10.0)
-            model.class_predictor.bias[force_class] = 10.0
-    model.save_pretrained(directory)
-    return directory
-
-
-def build_clip_dir(directory):
-    import open_clip
-    from safetensors.torch import save_file
-
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP}))
-    torch.manual_seed(0)
-    save_file(
-        open_clip.CLIP(**TINY_CLIP).state_dict(), str(directory / "open_clip_model.safetensors")
-    )
-    return directory
+#: The tiny models are the demo's own builders (janus_eval.tasks.geneval.demo_models): one code path for both.
+build_mask2former = build_tiny_mask2former
+build_clip_dir = build_tiny_clip
 
 
 @pytest.fixture(scope="module")

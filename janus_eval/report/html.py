@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from janus_eval.demo import DEMO_NOTE, is_demo
 from janus_eval.report.leaderboard import html_table, leaderboard_from_runs, render_leaderboard
 from janus_eval.report.records import Run, format_number, is_number, load_runs, partial_reason
 from janus_eval.store import atomic_write_text
@@ -155,6 +156,8 @@ def _run_section(run: Run, budget: _EmbedBudget, *, max_images: int, thumb_px: i
     ]
     if partial:
         out.append(f"<p class='partial'>Partial run: {_e(partial)}</p>")
+    if is_demo(record):
+        out.append(f"<p class='partial'>{_e(DEMO_NOTE)}: scored with offline stand-ins.</p>")
     summary = {
         "run id": record.run_id,
         "directory": _relative(run.path, budget.out_dir),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from janus_eval.demo import is_demo
 from janus_eval.store import ARRAY_TAG, read_jsonl
 from janus_eval.types import RunRecord, UserError
 
@@ -33,7 +34,10 @@ class Run:
 
     @property
     def model_key(self) -> tuple[str, str, str]:
-        return model_key(self.record.model)
+        """The model's key; a demo run's name says "(DEMO)", so it never shares a leaderboard
+        row (nor a cell's "newest run") with real runs of the same weights."""
+        name, checkpoint, weights = model_key(self.record.model)
+        return (f"{name} (DEMO)" if is_demo(self.record) else name, checkpoint, weights)
 
     @property
     def task_label(self) -> str:

@@ -4,15 +4,12 @@ that are a pure function of a seed, and a checkpoint directory that appears whol
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from janus_eval.cache import CACHE_HINT
-from janus_eval.failures import writing
+from janus_eval.cache import write_once
+
+__all__ = ["random_weights", "write_once"]
 
 
 def _is_table(name: str) -> bool:
@@ -45,27 +42,3 @@ def random_weights(
             t = torch.randn(shape, generator=g) / fan_in**0.5
         state[name] = t.contiguous()
     return state
-
-
-def write_once(
-    path: Path, write: Callable[[Path], None], marker: str = "model.safetensors"
-) -> Path:
-    """`path`, made by `write(tmp)` in a temporary sibling renamed into place, unless `path`
-    already holds config.json and `marker`. A crash leaves no half-written checkpoint; when two
-    processes race, the first rename wins and the other's copy is dropped. A read-only or full
-    cache is one message saying where the cache is and how to move it, never a traceback."""
-    if (path / "config.json").is_file() and (path / marker).is_file():
-        return path
-    with writing(path, hint=CACHE_HINT):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
-            write(tmp)
-            try:
-                os.rename(tmp, path)
-            except OSError:  # someone else finished first (or path exists): keep theirs
-                if not (path / marker).is_file():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return path

@@ -4,7 +4,7 @@ and the CLIP colour classifier under the official rules (see the package's docst
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,20 @@ class GenEval(Task):
             "device": "auto",
             "detection_batch_size": 8,
         }
+
+    @classmethod
+    def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """A tiny random Mask2Former (through the transformers backend) and a tiny random CLIP,
+        cached on first use (demo_models), unless the user names a detector or CLIP;
+        two images per prompt keep the demo short."""
+        from .demo_models import DEMO_CLIP_NAME, demo_clip, demo_detector
+
+        options: dict[str, Any] = {"images_per_prompt": 2}
+        if not {"detector", "detector_path", "mmdet_config"} & set(given):
+            options.update(detector="mask2former-hf", detector_path=demo_detector())
+        if not {"clip_model", "clip_path"} & set(given):
+            options.update(clip_model=DEMO_CLIP_NAME, clip_path=demo_clip())
+        return options
 
     # -- identity ------------------------------------------------------------------------------
 
