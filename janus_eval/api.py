@@ -1,100 +1,40 @@
-"""`evaluate(...)`: the one entry point the CLI and Python code share."""
+"""`evaluate(...)`: the one entry point the CLI and Python code share.
+
+A run is four named steps, one function each, in this order:
+
+  resolve  the placement (device, dtype, slice; janus_eval.placement) and the task's samples, so
+           every mistake in the arguments or the data is reported before any weight loads
+  build    the adapter, through the registry, on the resolved device (once per process: several
+           tasks share it)
+  run      key the work, lock the run directory and let the Runner fill the store
+  finish   aggregate, finalize, RunRecord, run.json (janus_eval.finish, shared with `merge`)
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from janus_eval import distributed, registry
-from janus_eval.devices import check_device
-from janus_eval.failures import reporting, writing
+from janus_eval.failures import reporting
+from janus_eval.finish import finish_run, finish_slice, task_facts
 from janus_eval.identity import SCHEME, data_fingerprint
 from janus_eval.lock import LOCK_ADVICE, run_lock
+from janus_eval.placement import Placement, place
+from janus_eval.progress import progress_bar
 from janus_eval.provenance import device_name, git_commit, now, package_versions, stable_hash
-from janus_eval.runner import (
-    ExecutionStats,
-    Runner,
-    WorkItem,
-    image_files,
-    plan_work,
-    shard_of,
-)
+from janus_eval.runner import ExecutionStats, Runner, WorkItem, image_files, plan_work, shard_of
 from janus_eval.set_aside import prepare_run_dir, set_aside_slice
 from janus_eval.store import RunStore, atomic_write_json
-from janus_eval.types import RunRecord, Sample, Task, UserError
+from janus_eval.types import Metrics, RunRecord, Sample, Task, UserError
 
 log = logging.getLogger("janus_eval")
 
-DTYPES = ("bf16", "fp32", "fp16")
-
-
-def build_adapter(
-    model: str,
-    *,
-    model_path: str | None = None,
-    device: str = "cpu",
-    dtype: str = "fp32",
-    model_options: dict[str, Any] | None = None,
-) -> Any:
-    """Construct a registered adapter by name (the adapter validates its own checkpoint)."""
-    if dtype not in DTYPES:
-        raise UserError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-    check_device(device)
-    cls = registry.adapter_class(model)
-    return cls(model_path=model_path, device=device, dtype=dtype, **(model_options or {}))
-
-
 DEMO_ROOT = Path(__file__).resolve().parent / "demo_data"
-
-
-def demo_data_dir(task_name: str) -> Path:
-    """The built-in sample of a task, for offline demos (its numbers mean nothing)."""
-    path = DEMO_ROOT / task_name
-    if not path.is_dir():
-        have = (
-            sorted(p.name for p in DEMO_ROOT.iterdir() if p.is_dir()) if DEMO_ROOT.is_dir() else []
-        )
-        raise UserError(
-            f"task {task_name!r} has no built-in demo sample; demos exist for: "
-            f"{', '.join(have) or 'none'}"
-        )
-    return path
-
-
-def resolve_batch_size(batch_size: int | str, adapter: Any, kind: str) -> int:
-    """An integer, or 'auto': the adapter's own choice from free device memory (its
-    `auto_batch_size(kind)`), else 8."""
-    if batch_size == "auto":
-        chooser = getattr(adapter, "auto_batch_size", None)
-        size = int(chooser(kind)) if chooser else 8
-        log.info("--batch-size auto: %d", size)
-        return size
-    try:
-        size = int(batch_size)
-    except (TypeError, ValueError):
-        raise UserError(
-            f"--batch-size {batch_size!r}: expected a positive integer or 'auto'"
-        ) from None
-    if size < 1:
-        raise UserError(f"--batch-size must be at least 1 (got {size})")
-    return size
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'i/n' -> (i, n), with 0 <= i < n."""
-    if text is None:
-        return None
-    try:
-        i, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
-    if not 0 <= i < n:
-        raise UserError(f"--shard {text!r}: need 0 <= i < n")
-    return i, n
 
 
 def evaluate(
@@ -119,27 +59,83 @@ def evaluate(
     """Run `task` against `model` and return its run record (also written as run.json).
 
     `model` is an adapter name or an adapter instance (reuse one across tasks to load weights
-    once). With `shard=(i, n)` only slice i of n is run and stored (merge slices with
-    `janus_eval.merge.merge_runs`); under a torch.distributed launch the slices are the ranks and
-    rank 0 returns the merged record. `demo=True` reads the task's small built-in sample
-    (janus_eval/demo_data/<task>) instead of `data_dir`; such runs are marked as demos.
+    once, or use `evaluate_tasks`). With `shard=(i, n)` only slice i of n is run and stored
+    (merge slices with `janus_eval.merge.merge_runs`); under a torch.distributed launch the
+    slices are the ranks and rank 0 returns the merged record. `demo=True` reads the task's
+    small built-in sample (janus_eval/demo_data/<task>) instead of `data_dir`; such runs are
+    marked as demos.
 
     One process writes a run (or a slice of it) at a time: another one holding it is a
     UserError naming its pid and host (janus_eval.lock). Failed writes are UserErrors naming the
     file and saying what is kept (janus_eval.failures); nothing stored is ever removed.
     """
-    started_at, t_start = now(), time.perf_counter()
-    shard = parse_shard(shard) if isinstance(shard, str) else shard
-    world = distributed.launched_world() if shard is None else None
-    if world is not None:
-        shard = world
-        device = distributed.local_device(device)
+    (record,) = evaluate_tasks(
+        [task], model, model_path=model_path, data_dir=data_dir, limit=limit,
+        batch_size=batch_size, seed=seed, output_dir=output_dir, device=device, dtype=dtype,
+        resume=resume, task_options=task_options, model_options=model_options,
+        progress=progress, shard=shard, demo=demo, several_data_dirs=False,
+    )  # fmt: skip
+    return record
+
+
+def evaluate_tasks(
+    tasks: Sequence[str | Task],
+    model: str | Any,
+    *,
+    model_path: str | None = None,
+    data_dir: str | Path | None = None,
+    limit: int | None = None,
+    batch_size: int | str = 8,
+    seed: int = 0,
+    output_dir: str | Path = "results/runs",
+    device: str = "cpu",
+    dtype: str = "fp32",
+    resume: bool = True,
+    task_options: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
+    progress: bool = False,
+    shard: tuple[int, int] | str | None = None,
+    demo: bool = False,
+    several_data_dirs: bool = True,
+) -> Iterator[RunRecord]:
+    """`evaluate` for each task in turn, yielding each record as its run finishes; the adapter
+    is built once, after the first task's data are read, and shared. With `several_data_dirs`
+    and more than one task, DATA_DIR/<task> is read where it exists, else DATA_DIR."""
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be at least 1 (got {limit})")
+    where = place(device, dtype, shard)
+    adapter = _AdapterOnce(model, where, model_path, model_options)
+    for one in tasks:
+        started_at, t_start = now(), time.perf_counter()
+        task_obj, data_path, samples = resolve_task(
+            one,
+            task_options,
+            _data_dir_for(data_dir, one, several_data_dirs and len(tasks) > 1),
+            limit,
+            seed,
+            demo,
+        )
+        built, load_s = adapter.get()
+        plan = RunPlan.make(task_obj, samples, data_path, built, where, seed, limit, demo)
+        plan.started_at, plan.t_start, plan.model_load_s = started_at, t_start, load_s
+        yield run(plan, built, Path(output_dir), batch_size, resume=resume, progress=progress)
 
-    task_obj = task if isinstance(task, Task) else registry.make_task(task, task_options)
+
+# -- resolve ------------------------------------------------------------------------------------
+
+
+def resolve_task(
+    task: str | Task,
+    options: dict[str, Any] | None,
+    data_dir: str | Path | None,
+    limit: int | None,
+    seed: int,
+    demo: bool,
+) -> tuple[Task, Path | None, list[Sample]]:
+    """The task (built by the registry from its options), where its data lie and its samples.
+    Data first: a bad data directory should fail before minutes of weight loading."""
+    task_obj = task if isinstance(task, Task) else registry.make_task(task, options)
     task_obj.seed = seed
-    # Data first: a bad data directory should fail before minutes of weight loading.
     data_path = (
         demo_data_dir(task_obj.name)
         if demo
@@ -153,103 +149,29 @@ def evaluate(
             f"task {task_obj.name!r} found no samples in "
             f"{data_path or 'its default source'}. {task_obj.data_help}".strip()
         )
-    t_load = time.perf_counter()
-    adapter = (
-        model
-        if not isinstance(model, str)
-        else build_adapter(
-            model, model_path=model_path, device=device, dtype=dtype, model_options=model_options
+    return task_obj, data_path, samples
+
+
+def demo_data_dir(task_name: str) -> Path:
+    """The built-in sample of a task, for offline demos (its numbers mean nothing)."""
+    path = DEMO_ROOT / task_name
+    if not path.is_dir():
+        have = (
+            sorted(p.name for p in DEMO_ROOT.iterdir() if p.is_dir()) if DEMO_ROOT.is_dir() else []
         )
-    )
-    model_load_s = time.perf_counter() - t_load
-    model_desc = adapter.describe()
-    batch_size = resolve_batch_size(batch_size, adapter, task_obj.kind)
-    items = plan_work(task_obj, samples, seed, model_desc)
-
-    config = {
-        "task": task_obj.config(),
-        "model": model_desc,
-        "data": {
-            # where this run read its data: recorded, but not part of the run id
-            "data_dir": str(data_path) if data_path else None,
-            "fingerprint": data_fingerprint((it.sample.id, it.data_id) for it in items),
-            "scheme": SCHEME,
-            "n_samples": len(items),
-            "demo": demo,
-        },
-        "limit": limit,
-        "seed": seed,
-    }
-    run_id = _run_id(task_obj.name, model_desc, run_identity(config, task_obj))
-    run_dir = Path(output_dir) / run_id
-    mine = [it for it in items if shard is None or shard_of(it.sample.id, shard[1]) == shard[0]]
-    with (
-        run_lock(
-            run_dir,
-            shard,
-            while_alone=lambda: prepare_run_dir(run_dir, set_aside=not resume and shard is None),
-            purpose=LOCK_ADVICE[resume],
-        ),
-        reporting(run_dir),
-    ):
-        if not resume and shard is not None:
-            set_aside_slice(run_dir, shard, [p for _, p in image_files(task_obj, mine)])
-        atomic_write_json(run_dir / "config.json", config)
-        store = RunStore(run_dir, shard, own_file_only=not resume and shard is not None)
-        what = f"{task_obj.name} · {model_desc.get('name', model)}"
-        if shard:
-            what += f" · shard {shard[0]}/{shard[1]}"
-        with _progress_bar(what, len(mine), enabled=progress) as advance:
-            stored, stats = Runner(
-                task_obj, adapter, store, batch_size=batch_size, progress=advance
-            ).run(mine)
-        log.info(
-            "%s: computed %d, reused %d (of %d)", run_id, stats.computed, stats.reused, len(mine)
+        raise UserError(
+            f"task {task_name!r} has no built-in demo sample; demos exist for: "
+            f"{', '.join(have) or 'none'}"
         )
+    return path
 
-        results = {it.key: store.resolve_arrays(stored[it.key]) for it in mine}
 
-        def make_record(
-            metrics: dict, covered: Sequence[WorkItem], part: tuple[int, int] | None, complete: bool
-        ) -> RunRecord:
-            return _record(
-                task_obj,
-                run_id,
-                model_desc,
-                config,
-                metrics,
-                covered,
-                stats,
-                seed,
-                device,
-                started_at,
-                t_start,
-                model_load_s,
-                part,
-                complete=complete,
-            )
-
-        if world is not None:
-            gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
-            if world[0] != 0:
-                return make_record({}, mine, shard, complete=False)
-            results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
-            stats.computed = sum(part[1] for part in gathered or [])
-            stats.reused = sum(part[2] for part in gathered or [])
-        elif shard is not None:
-            record = make_record({}, mine, shard, complete=False)
-            atomic_write_json(
-                run_dir / f"run.shard-{shard[0]}-of-{shard[1]}.json", record.to_dict()
-            )
-            return record
-
-        scored = [results[it.key]["scores"] for it in items]
-        metrics = task_obj.aggregate(scored)
-        with writing(run_dir):
-            task_obj.finalize(run_dir, samples, scored)
-        record = make_record(metrics, items, None, complete=True)
-        atomic_write_json(run_dir / "run.json", record.to_dict())
-        return record
+def _data_dir_for(data_dir: str | Path | None, task: str | Task, several: bool) -> Path | None:
+    if data_dir is None or not several:
+        return None if data_dir is None else Path(data_dir)
+    name = task.name if isinstance(task, Task) else task
+    per_task = Path(data_dir) / name
+    return per_task if per_task.is_dir() else Path(data_dir)
 
 
 def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list[Sample]:
@@ -269,6 +191,239 @@ def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list
         ) from exc
 
 
+# -- build --------------------------------------------------------------------------------------
+
+
+class _AdapterOnce:
+    """The adapter named by the caller, built on first need with the resolved placement, or the
+    instance the caller passed (checked against the adapter contract)."""
+
+    def __init__(
+        self,
+        model: str | Any,
+        where: Placement,
+        model_path: str | None,
+        options: dict[str, Any] | None,
+    ) -> None:
+        self.model, self.where = model, where
+        self.model_path, self.options = model_path, options
+        self.adapter: Any = None
+        if isinstance(model, str):
+            registry.adapter_class(model)  # an unknown name is reported before any work
+        else:
+            registry.adapter_capabilities(model)
+            self.adapter = model
+
+    def get(self) -> tuple[Any, float]:
+        """(adapter, seconds spent building it now: 0 once built)."""
+        if self.adapter is not None:
+            return self.adapter, 0.0
+        t0 = time.perf_counter()
+        self.adapter = registry.make_adapter(
+            self.model,
+            model_path=self.model_path,
+            device=self.where.device,
+            dtype=self.where.dtype,
+            options=self.options,
+        )
+        return self.adapter, time.perf_counter() - t0
+
+
+def resolve_batch_size(batch_size: int | str, adapter: Any, kind: str) -> int:
+    """An integer, or 'auto': the adapter's own choice from free device memory when it declares
+    the `auto_batch_size` capability, else 8."""
+    if batch_size == "auto":
+        declared = "auto_batch_size" in registry.adapter_capabilities(adapter)
+        size = int(adapter.auto_batch_size(kind)) if declared else 8
+        log.info("--batch-size auto: %d", size)
+        return size
+    try:
+        size = int(batch_size)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"--batch-size {batch_size!r}: expected a positive integer or 'auto'"
+        ) from None
+    if size < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {size})")
+    return size
+
+
+# -- run ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunPlan:
+    """Everything decided before the first request: the keyed work, the config and run id."""
+
+    task: Task
+    samples: list[Sample]
+    items: list[WorkItem]
+    mine: list[WorkItem]  # this process's slice of `items`
+    config: dict[str, Any]
+    model_desc: dict[str, Any]
+    run_id: str
+    where: Placement
+    seed: int
+    started_at: str = ""
+    t_start: float = 0.0
+    model_load_s: float = 0.0
+
+    @classmethod
+    def make(
+        cls,
+        task: Task,
+        samples: list[Sample],
+        data_path: Path | None,
+        adapter: Any,
+        where: Placement,
+        seed: int,
+        limit: int | None,
+        demo: bool,
+    ) -> RunPlan:
+        model_desc = adapter.describe()
+        items = plan_work(task, samples, seed, model_desc)
+        config = {
+            "task": task.config(),
+            "model": model_desc,
+            "data": {
+                # where this run read its data: recorded, but not part of the run id
+                "data_dir": str(data_path) if data_path else None,
+                "fingerprint": data_fingerprint((it.sample.id, it.data_id) for it in items),
+                "scheme": SCHEME,
+                "n_samples": len(items),
+                "demo": demo,
+            },
+            "limit": limit,
+            "seed": seed,
+        }
+        shard = where.shard
+        mine = [it for it in items if shard is None or shard_of(it.sample.id, shard[1]) == shard[0]]
+        run_id = _run_id(task.name, model_desc, run_identity(config, task))
+        return cls(task, samples, items, mine, config, model_desc, run_id, where, seed)
+
+    def record(
+        self,
+        metrics: Metrics,
+        covered: Sequence[WorkItem],
+        stats: ExecutionStats,
+        shard: tuple[int, int] | None,
+    ) -> RunRecord:
+        """The run record over `covered`: the whole run (shard None) or one slice of it."""
+        busy = stats.inference_s + stats.scoring_s
+        timings = {
+            "wall_s": round(time.perf_counter() - self.t_start, 3),
+            "model_load_s": round(self.model_load_s, 3),
+            "inference_s": round(stats.inference_s, 3),
+            "scoring_s": round(stats.scoring_s, 3),
+            "samples_per_s": round(stats.computed / busy, 3) if busy > 0 else 0.0,
+        }
+        task = self.task
+        prompt_options = {k: v for k, v in task.options.items() if "prompt" in k}
+        first = covered[0].request.summary() if covered else {}
+        return RunRecord(
+            run_id=self.run_id,
+            task=task.name,
+            task_version=task.version,
+            task_kind=task.kind,
+            model=self.model_desc,
+            metrics=metrics,
+            primary_metric=task.primary_metric,
+            config=self.config,
+            n_samples=len(covered),
+            n_computed=stats.computed,
+            n_reused=stats.reused,
+            n_skipped=len(getattr(task, "skipped", None) or []),
+            seed=self.seed,
+            versions=package_versions(),
+            git_commit=git_commit(),
+            device=device_name(self.where.device),
+            timings=timings,
+            started_at=self.started_at,
+            finished_at=now(),
+            prompt={**prompt_options, "example": first.get("prompt")},
+            shard={"index": shard[0], "count": shard[1]} if shard else None,
+            extra={
+                "complete": shard is None,
+                **task_facts(task),
+                "images_reused": stats.images_reused,
+                "repaired_lines": stats.repaired_lines,
+                "batches": stats.batches,
+                "sample_ids_hash": stable_hash(sorted(it.sample.id for it in covered)),
+            },
+        )
+
+
+def run(
+    plan: RunPlan,
+    adapter: Any,
+    output_dir: Path,
+    batch_size: int | str,
+    *,
+    resume: bool,
+    progress: bool,
+) -> RunRecord:
+    """Fill the store with this process's slice of the plan under the run's lock, then finish."""
+    shard, run_dir = plan.where.shard, output_dir / plan.run_id
+    size = resolve_batch_size(batch_size, adapter, plan.task.kind)
+    with (
+        run_lock(
+            run_dir,
+            shard,
+            while_alone=lambda: prepare_run_dir(run_dir, set_aside=not resume and shard is None),
+            purpose=LOCK_ADVICE[resume],
+        ),
+        reporting(run_dir),
+    ):
+        if not resume and shard is not None:
+            set_aside_slice(run_dir, shard, [p for _, p in image_files(plan.task, plan.mine)])
+        atomic_write_json(run_dir / "config.json", plan.config)
+        store = RunStore(run_dir, shard, own_file_only=not resume and shard is not None)
+        what = f"{plan.task.name} · {plan.model_desc.get('name', 'model')}"
+        if shard:
+            what += f" · shard {shard[0]}/{shard[1]}"
+        with progress_bar(what, len(plan.mine), enabled=progress) as advance:
+            runner = Runner(plan.task, adapter, store, batch_size=size, progress=advance)
+            stored, stats = runner.run(plan.mine)
+        log.info(
+            "%s: computed %d, reused %d (of %d)",
+            plan.run_id,
+            stats.computed,
+            stats.reused,
+            len(plan.mine),
+        )
+        results = {it.key: store.resolve_arrays(stored[it.key]) for it in plan.mine}
+        return finish(plan, run_dir, results, stats)
+
+
+# -- finish -------------------------------------------------------------------------------------
+
+
+def finish(
+    plan: RunPlan, run_dir: Path, results: dict[str, dict], stats: ExecutionStats
+) -> RunRecord:
+    """A slice ends with its own record; rank 0 of a launch gathers every rank's results first;
+    the whole run (single process or rank 0) ends in `finish_run`."""
+    shard = plan.where.shard
+    if plan.where.ranks:
+        assert shard is not None
+        gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
+        if shard[0] != 0:
+            return plan.record({}, plan.mine, stats, shard)
+        results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
+        stats.computed = sum(part[1] for part in gathered or [])
+        stats.reused = sum(part[2] for part in gathered or [])
+    elif shard is not None:
+        return finish_slice(run_dir, plan.record({}, plan.mine, stats, shard))
+    scored = [results[it.key]["scores"] for it in plan.items]
+    return finish_run(
+        plan.task,
+        run_dir,
+        plan.samples,
+        scored,
+        lambda metrics: plan.record(metrics, plan.items, stats, None),
+    )
+
+
 def run_identity(config: dict, task: Task) -> dict:
     """The part of a run's config that its id hashes: everything that changes results, and
     nothing that only says where the data lay (the data directory, a task's location options);
@@ -281,109 +436,3 @@ def _run_id(task_name: str, model_desc: dict, config: dict) -> str:
     model_name = str(model_desc.get("name", "model"))
     slug = "".join(c if c.isalnum() or c in "-." else "-" for c in model_name)
     return f"{task_name}-{slug}-{stable_hash(config, 12)}"
-
-
-def _record(
-    task: Task,
-    run_id: str,
-    model_desc: dict,
-    config: dict,
-    metrics: dict,
-    items: Sequence[WorkItem],
-    stats: ExecutionStats,
-    seed: int,
-    device: str,
-    started_at: str,
-    t_start: float,
-    model_load_s: float,
-    shard: tuple[int, int] | None,
-    *,
-    complete: bool,
-) -> RunRecord:
-    wall = time.perf_counter() - t_start
-    busy = stats.inference_s + stats.scoring_s
-    timings = {
-        "wall_s": round(wall, 3),
-        "model_load_s": round(model_load_s, 3),
-        "inference_s": round(stats.inference_s, 3),
-        "scoring_s": round(stats.scoring_s, 3),
-        "samples_per_s": round(stats.computed / busy, 3) if busy > 0 else 0.0,
-    }
-    prompt_options = {k: v for k, v in task.options.items() if "prompt" in k}
-    first = items[0].request.summary() if items else {}
-    skipped = getattr(task, "skipped", None) or []
-    return RunRecord(
-        run_id=run_id,
-        task=task.name,
-        task_version=task.version,
-        task_kind=task.kind,
-        model=model_desc,
-        metrics=metrics,
-        primary_metric=task.primary_metric,
-        config=config,
-        n_samples=len(items),
-        n_computed=stats.computed,
-        n_reused=stats.reused,
-        n_skipped=len(skipped),
-        seed=seed,
-        versions=package_versions(),
-        git_commit=git_commit(),
-        device=device_name(device),
-        timings=timings,
-        started_at=started_at,
-        finished_at=now(),
-        prompt={**prompt_options, "example": first.get("prompt")},
-        shard={"index": shard[0], "count": shard[1]} if shard else None,
-        extra={
-            "complete": complete,
-            "leaderboard_keys": list(getattr(task, "leaderboard_keys", ())),
-            "images_reused": stats.images_reused,
-            "repaired_lines": stats.repaired_lines,
-            "batches": stats.batches,
-            "sample_ids_hash": stable_hash(sorted(it.sample.id for it in items)),
-        },
-    )
-
-
-@contextlib.contextmanager
-def _progress_bar(
-    description: str, total: int, *, enabled: bool
-) -> Iterator[Callable[[int], None]]:
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task_id = bar.add_task(description, total=total, rate="")
-        t0, first = time.perf_counter(), [True]
-        done = [0]
-
-        def advance(n: int) -> None:
-            if first[0]:  # samples reused from disk do not count towards the rate
-                first[0] = False
-                bar.update(task_id, advance=n)
-                nonlocal t0
-                t0 = time.perf_counter()
-                return
-            done[0] += n
-            rate = done[0] / max(time.perf_counter() - t0, 1e-9)
-            bar.update(task_id, advance=n, rate=f"{rate:.2f} samples/s")
-
-        yield advance

@@ -11,12 +11,13 @@ zero-argument callable returning a list of them).
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from janus_eval.types import Task, UserError
+from janus_eval.types import ADAPTER_CAPABILITIES, ANSWER_METHODS, Task, UserError
 
 TASK_GROUP = "janus_eval.tasks"
 ADAPTER_GROUP = "janus_eval.model_adapters"
@@ -38,11 +39,55 @@ def register_task(cls: T) -> T:
 
 
 def register_adapter(cls: T) -> T:
-    """Class decorator: make a model adapter available under `cls.name`."""
-    if not getattr(cls, "name", ""):
-        raise TypeError(f"{cls.__qualname__} needs a non-empty `name` to be registered")
+    """Class decorator: make a model adapter available under `cls.name`, once it passes
+    `check_adapter` (a TypeError names what is missing)."""
+    check_adapter(cls)
     _adapters[cls.name] = cls
     return cls
+
+
+def check_adapter(cls: type) -> frozenset[str]:
+    """The contract of `types.ModelAdapter`, checked on the class: a non-empty `name`, a
+    `describe()`, at least one answer method, a constructor taking model_path/device/dtype, and
+    `capabilities` naming exactly the optional methods it has. Returns the capabilities."""
+    where = f"adapter class {cls.__module__}.{cls.__qualname__}"
+    problems = []
+    if not getattr(cls, "name", ""):
+        problems.append("a non-empty `name`")
+    if not callable(getattr(cls, "describe", None)):
+        problems.append("a describe() method")
+    if not any(callable(getattr(cls, m, None)) for m in ANSWER_METHODS.values()):
+        problems.append(f"one of {' / '.join(f'{m}()' for m in ANSWER_METHODS.values())}")
+    problems += _constructor_problems(cls)
+    declared = frozenset(getattr(cls, "capabilities", ()))
+    for cap in sorted(declared - set(ADAPTER_CAPABILITIES)):
+        problems.append(f"no unknown capability {cap!r} (known: {sorted(ADAPTER_CAPABILITIES)})")
+    for cap in sorted(declared & set(ADAPTER_CAPABILITIES)):
+        if not callable(getattr(cls, cap, None)):
+            problems.append(f"the method {ADAPTER_CAPABILITIES[cap]} its `capabilities` declare")
+    for cap in sorted(set(ADAPTER_CAPABILITIES) - declared):
+        if callable(getattr(cls, cap, None)):
+            problems.append(f"{cap!r} in `capabilities`, since it defines {cap}()")
+    if problems:
+        raise TypeError(f"{where} cannot be registered; it needs " + "; ".join(problems))
+    return declared
+
+
+def _constructor_problems(cls: type) -> list[str]:
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C constructor: nothing to inspect
+        return []
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return []
+    names = {p.name for p in params}
+    missing = [a for a in ("model_path", "device", "dtype") if a not in names]
+    return [f"a constructor taking {', '.join(missing)} (as keywords)"] if missing else []
+
+
+def adapter_capabilities(adapter: Any) -> frozenset[str]:
+    """The optional methods an adapter (instance or class) declares, checked."""
+    return check_adapter(adapter if isinstance(adapter, type) else type(adapter))
 
 
 _commands: dict[tuple[str | None, str], Callable[..., Any]] = {}
@@ -101,7 +146,12 @@ def _load_entry_points(group: str, register: Callable[[Any], Any]) -> None:
             continue
         items = obj() if callable(obj) and not isinstance(obj, type) else obj
         for item in items if isinstance(items, (list, tuple)) else [items]:
-            register(item)
+            try:
+                register(item)
+            except TypeError as exc:  # a plug-in breaking the contract: say so, keep the rest
+                import warnings
+
+                warnings.warn(f"{group} plug-in {ep.name!r} not registered: {exc}", stacklevel=2)
 
 
 def load_all(force: bool = False) -> None:
@@ -178,3 +228,21 @@ def coerce_options(defaults: dict[str, Any], given: dict[str, str]) -> dict[str,
 def make_task(name: str, options: dict[str, Any] | None = None) -> Task:
     cls = task_class(name)
     return cls(**coerce_options(cls.default_options(), dict(options or {})))
+
+
+def make_adapter(
+    name: str,
+    *,
+    model_path: str | None,
+    device: str,
+    dtype: str,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """Construct a registered adapter; `--model-option` strings are converted like task options,
+    to the types of the adapter's declared `default_options()` (unknown ones the adapter
+    refuses itself, naming the ones it knows)."""
+    cls = adapter_class(name)
+    declared = getattr(cls, "default_options", None)
+    defaults = declared() if callable(declared) else {}
+    opts = coerce_options(defaults, dict(options or {}))
+    return cls(model_path=model_path, device=device, dtype=dtype, **opts)
