@@ -21,6 +21,9 @@ from janus_eval.types import ADAPTER_CAPABILITIES, ANSWER_METHODS, Task, UserErr
 
 TASK_GROUP = "janus_eval.tasks"
 ADAPTER_GROUP = "janus_eval.model_adapters"
+#: Where the built-in tasks and adapters live (tasks/ and model_adapters/, installed there):
+#: the plug-in loading below is the only place the core names them.
+BUILTIN_PACKAGES = (TASK_GROUP, ADAPTER_GROUP)
 
 _tasks: dict[str, type[Task]] = {}
 _adapters: dict[str, type] = {}
@@ -110,8 +113,16 @@ def register_command(name: str, *, group: str | None = None) -> Callable[[F], F]
 
 
 def commands() -> dict[tuple[str | None, str], Callable[..., Any]]:
-    """Every contributed command by (group, name), built-ins and plug-ins loaded."""
-    load_all()
+    """Every contributed command by (group, name). Only the modules that contribute commands
+    are imported, not every task and adapter (whose metrics pull in numpy), so `janus-eval
+    --help` stays fast: a built-in package names them in its `COMMAND_MODULES`; a third-party
+    plug-in's module is imported through its entry point."""
+    for package in BUILTIN_PACKAGES:
+        pkg = importlib.import_module(package)
+        for name in getattr(pkg, "COMMAND_MODULES", ()):
+            _import_builtin(f"{package}.{name}")
+    _load_entry_points(TASK_GROUP, register_task)
+    _load_entry_points(ADAPTER_GROUP, register_adapter)
     return dict(_commands)
 
 
@@ -124,34 +135,51 @@ def _import_package_modules(package: str) -> None:
     dependency, say) must not hide the others, so failures are recorded and warned about."""
     pkg = importlib.import_module(package)
     for info in pkgutil.iter_modules(pkg.__path__, prefix=package + "."):
-        if info.name.rsplit(".", 1)[-1].startswith("_"):
-            continue
-        try:
-            importlib.import_module(info.name)
-        except Exception as exc:
-            import warnings
+        if not info.name.rsplit(".", 1)[-1].startswith("_"):
+            _import_builtin(info.name)
 
-            import_errors[info.name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"could not import {info.name}: {exc}", stacklevel=2)
+
+def _import_builtin(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        import warnings
+
+        import_errors[module] = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"could not import {module}: {exc}", stacklevel=3)
+
+
+#: Plug-in entry points already looked at, with what they gave (None: failed, warned once).
+_plugin_items: dict[tuple[str, str], list[Any] | None] = {}
 
 
 def _load_entry_points(group: str, register: Callable[[Any], Any]) -> None:
+    """Register what each plug-in of `group` gives; a broken plug-in is warned about once and
+    skipped, never breaking the built-ins."""
+    import warnings
+
     for ep in entry_points(group=group):
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plug-in must not break the built-ins
-            import warnings
-
-            warnings.warn(f"could not load {group} plug-in {ep.name!r}: {exc}", stacklevel=2)
-            continue
-        items = obj() if callable(obj) and not isinstance(obj, type) else obj
-        for item in items if isinstance(items, (list, tuple)) else [items]:
+        key = (group, ep.name)
+        if key not in _plugin_items:
+            _plugin_items[key] = None
             try:
-                register(item)
-            except TypeError as exc:  # a plug-in breaking the contract: say so, keep the rest
-                import warnings
-
-                warnings.warn(f"{group} plug-in {ep.name!r} not registered: {exc}", stacklevel=2)
+                obj = ep.load()
+                items = obj() if callable(obj) and not isinstance(obj, type) else obj
+            except Exception as exc:
+                warnings.warn(f"could not load {group} plug-in {ep.name!r}: {exc}", stacklevel=2)
+                continue
+            good = _plugin_items[key] = []
+            for item in items if isinstance(items, (list, tuple)) else [items]:
+                try:  # the contract is checked once, on first sight
+                    register(item)
+                    good.append(item)
+                except TypeError as exc:  # a plug-in breaking it: say so, keep the rest
+                    warnings.warn(
+                        f"{group} plug-in {ep.name!r} not registered: {exc}", stacklevel=2
+                    )
+            continue
+        for item in _plugin_items[key] or ():
+            register(item)  # again after the built-ins, so a plug-in's name wins as it always did
 
 
 def load_all(force: bool = False) -> None:
@@ -159,8 +187,8 @@ def load_all(force: bool = False) -> None:
     if _loaded and not force:
         return
     _loaded = True
-    _import_package_modules("janus_eval.tasks")
-    _import_package_modules("janus_eval.model_adapters")
+    for package in BUILTIN_PACKAGES:
+        _import_package_modules(package)
     _load_entry_points(TASK_GROUP, register_task)
     _load_entry_points(ADAPTER_GROUP, register_adapter)
 
