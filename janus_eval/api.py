@@ -12,6 +12,7 @@ A run is four named steps, one function each, in this order:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -288,7 +289,7 @@ class RunPlan:
             "data": {
                 # where this run read its data: recorded, but not part of the run id
                 "data_dir": str(data_path) if data_path else None,
-                "fingerprint": data_fingerprint((it.sample.id, it.data_id) for it in items),
+                "fingerprint": data_fingerprint([(it.sample.id, it.data_id) for it in items]),
                 "scheme": SCHEME,
                 "n_samples": len(items),
                 "demo": demo,
@@ -369,7 +370,9 @@ def run(
         run_lock(
             run_dir,
             shard,
-            while_alone=lambda: prepare_run_dir(run_dir, set_aside=not resume and shard is None),
+            while_alone=functools.partial(
+                prepare_run_dir, run_dir, set_aside=not resume and shard is None
+            ),
             purpose=LOCK_ADVICE[resume],
         ),
         reporting(run_dir),
@@ -415,13 +418,8 @@ def finish(
     elif shard is not None:
         return finish_slice(run_dir, plan.record({}, plan.mine, stats, shard))
     scored = [results[it.key]["scores"] for it in plan.items]
-    return finish_run(
-        plan.task,
-        run_dir,
-        plan.samples,
-        scored,
-        lambda metrics: plan.record(metrics, plan.items, stats, None),
-    )
+    record = plan.record({}, plan.items, stats, None)
+    return finish_run(plan.task, run_dir, plan.samples, scored, record)
 
 
 def run_identity(config: dict, task: Task) -> dict:

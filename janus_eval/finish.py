@@ -6,13 +6,16 @@ slices end with exactly the record a single process writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from janus_eval.failures import writing
+from janus_eval.provenance import now
 from janus_eval.store import atomic_write_json
-from janus_eval.types import Metrics, RunRecord, Sample, Task
+from janus_eval.types import RunRecord, Sample, Task
 
 
 def task_facts(task: Task) -> dict[str, Any]:
@@ -31,14 +34,19 @@ def finish_run(
     run_dir: Path,
     samples: Sequence[Sample],
     scored: Sequence[dict[str, Any]],
-    make_record: Callable[[Metrics], RunRecord],
+    record: RunRecord,
 ) -> RunRecord:
     """Aggregate `scored` (in sample order), run the task's `finalize` hook (submission files,
-    image grids) and write `make_record(metrics)` as run_dir/run.json, which is returned."""
+    image grids) and write `record` with those metrics as run_dir/run.json, which is returned.
+    The time spent here is added to the record's `wall_s` (FID's aggregation is not free)."""
+    t0 = time.perf_counter()
     metrics = task.aggregate(scored)
     with writing(run_dir):
         task.finalize(run_dir, samples, scored)
-    record = make_record(metrics)
+    timings = dict(record.timings)
+    if "wall_s" in timings:
+        timings["wall_s"] = round(timings["wall_s"] + time.perf_counter() - t0, 3)
+    record = dataclasses.replace(record, metrics=metrics, timings=timings, finished_at=now())
     atomic_write_json(run_dir / "run.json", record.to_dict())
     return record
 

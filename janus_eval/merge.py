@@ -112,30 +112,28 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
     if {out_dir} != set(seen.values()):
         _copy_shard_files(seen, n, out_dir)
 
-    def merged_record(metrics: dict[str, Any]) -> RunRecord:
-        return RunRecord(
-            **{
-                **first.to_dict(),
-                "metrics": metrics,
-                "n_samples": len(ordered),
-                "n_computed": sum(rec.n_computed for _, rec in shards),
-                "n_reused": sum(rec.n_reused for _, rec in shards),
-                "n_skipped": len(getattr(task, "skipped", None) or []),
-                "started_at": min(rec.started_at for _, rec in shards),
-                "finished_at": now(),
-                "shard": None,
-                "timings": {"wall_s_per_shard": [rec.timings.get("wall_s") for _, rec in shards]},
-                "extra": {
-                    **first.extra,
-                    **task_facts(task),
-                    "complete": True,
-                    "merged_from": len(shards),
-                    "sample_ids_hash": stable_hash(sorted(results)),
-                },
-            }
-        )
-
-    return finish_run(task, out_dir, samples, scored, merged_record)
+    merged = RunRecord(
+        **{
+            **first.to_dict(),
+            "metrics": {},
+            "n_samples": len(ordered),
+            "n_computed": sum(rec.n_computed for _, rec in shards),
+            "n_reused": sum(rec.n_reused for _, rec in shards),
+            "n_skipped": len(getattr(task, "skipped", None) or []),
+            "started_at": min(rec.started_at for _, rec in shards),
+            "finished_at": now(),
+            "shard": None,
+            "timings": {"wall_s_per_shard": [rec.timings.get("wall_s") for _, rec in shards]},
+            "extra": {
+                **first.extra,
+                **task_facts(task),
+                "complete": True,
+                "merged_from": len(shards),
+                "sample_ids_hash": stable_hash(sorted(results)),
+            },
+        }
+    )
+    return finish_run(task, out_dir, samples, scored, merged)
 
 
 def _samples_for(

@@ -199,3 +199,47 @@ def test_help_loads_no_task_adapter_numpy_or_torch():
 
 def test_a_task_is_still_a_task():
     assert issubclass(registry.task_class("toy-qa"), Task)
+
+
+def test_a_request_never_returns_to_a_module_it_has_left(tmp_path):
+    """`janus-eval run` traced call by call: cli -> api -> runner -> adapter -> task scoring ->
+    store, and no call chain re-enters a module it has left (A -> B -> A: a callback into a
+    caller, a lazy iterable consumed elsewhere). Plug-ins are loaded (and register themselves)
+    before the trace, so only the request is traced."""
+    from typer.testing import CliRunner
+
+    from janus_eval.cli import app
+
+    registry.load_all()
+    stack: list[str | None] = []
+    reentries: set[str] = set()
+    paths: set[tuple[str, ...]] = set()
+
+    def room(frame) -> str | None:
+        name = frame.f_globals.get("__name__") or ""
+        return name if name.startswith(("janus_eval", "toy_plugin")) else None
+
+    def profile(frame, event, arg):
+        if event == "call":
+            stack.append(room(frame))
+            chain = [m for m in stack if m is not None]
+            seq = tuple(m for i, m in enumerate(chain) if i == 0 or chain[i - 1] != m)
+            if seq and seq.count(seq[-1]) > 1:
+                reentries.add(" -> ".join(seq[seq.index(seq[-1]) :]))
+            paths.add(seq)
+        elif event == "return" and stack:
+            stack.pop()
+
+    args = ["run", "-t", "toy-gen", "-m", "dummy", "--limit", "2", "--no-progress",
+            "--output-dir", str(tmp_path)]  # fmt: skip
+    sys.setprofile(profile)
+    try:
+        result = CliRunner().invoke(app, args)
+    finally:
+        sys.setprofile(None)
+    assert result.exit_code == 0, result.output
+    assert sorted(reentries) == []
+    entry = ("janus_eval.commands.running", "janus_eval.api", "janus_eval.runner")
+    assert (*entry, "janus_eval.model_adapters.dummy") in paths
+    assert (*entry, "toy_plugin") in paths  # the task scores
+    assert (*entry, "janus_eval.store") in paths
