@@ -4,8 +4,8 @@ A run is four named steps, one function each, in this order:
 
   resolve  the placement (device, dtype, slice; janus_eval.placement) and the task's samples, so
            every mistake in the arguments or the data is reported before any weight loads
-  build    the adapter, through the registry, on the resolved device (once per process: several
-           tasks share it)
+  build    the adapter, through the registry, on the resolved device (a `SharedModel` builds it
+           once for several tasks: `evaluate_tasks`)
   run      key the work, lock the run directory and let the Runner fill the store
   finish   aggregate, finalize, RunRecord, run.json (janus_eval.finish, shared with `merge`)
 """
@@ -59,10 +59,10 @@ def evaluate(
 ) -> RunRecord:
     """Run `task` against `model` and return its run record (also written as run.json).
 
-    `model` is an adapter name or an adapter instance (reuse one across tasks to load weights
-    once, or use `evaluate_tasks`). With `shard=(i, n)` only slice i of n is run and stored
-    (merge slices with `janus_eval.merge.merge_runs`); under a torch.distributed launch the
-    slices are the ranks and rank 0 returns the merged record. `demo=True` reads the task's
+    `model` is an adapter name, an adapter instance, or a `SharedModel` (several tasks on one
+    adapter, built once: `evaluate_tasks`). With `shard=(i, n)` only slice i of n is run and
+    stored (merge slices with `janus_eval.merge.merge_runs`); under a torch.distributed launch
+    the slices are the ranks and rank 0 returns the merged record. `demo=True` reads the task's
     small built-in sample (janus_eval/demo_data/<task>) instead of `data_dir`; such runs are
     marked as demos.
 
@@ -70,13 +70,18 @@ def evaluate(
     UserError naming its pid and host (janus_eval.lock). Failed writes are UserErrors naming the
     file and saying what is kept (janus_eval.failures); nothing stored is ever removed.
     """
-    (record,) = evaluate_tasks(
-        [task], model, model_path=model_path, data_dir=data_dir, limit=limit,
-        batch_size=batch_size, seed=seed, output_dir=output_dir, device=device, dtype=dtype,
-        resume=resume, task_options=task_options, model_options=model_options,
-        progress=progress, shard=shard, demo=demo, several_data_dirs=False,
-    )  # fmt: skip
-    return record
+    started_at, t_start = now(), time.perf_counter()
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1 (got {limit})")
+    where = place(device, dtype, shard)
+    shared = (
+        model if isinstance(model, SharedModel) else SharedModel(model, model_path, model_options)
+    )
+    task_obj, data_path, samples = resolve_task(task, task_options, data_dir, limit, seed, demo)
+    adapter, load_s = shared.get(where)
+    plan = RunPlan.make(task_obj, samples, data_path, adapter, where, seed, limit, demo)
+    plan.started_at, plan.t_start, plan.model_load_s = started_at, t_start, load_s
+    return run(plan, adapter, Path(output_dir), batch_size, resume=resume, progress=progress)
 
 
 def evaluate_tasks(
@@ -84,42 +89,18 @@ def evaluate_tasks(
     model: str | Any,
     *,
     model_path: str | None = None,
-    data_dir: str | Path | None = None,
-    limit: int | None = None,
-    batch_size: int | str = 8,
-    seed: int = 0,
-    output_dir: str | Path = "results/runs",
-    device: str = "cpu",
-    dtype: str = "fp32",
-    resume: bool = True,
-    task_options: dict[str, Any] | None = None,
     model_options: dict[str, Any] | None = None,
-    progress: bool = False,
-    shard: tuple[int, int] | str | None = None,
-    demo: bool = False,
-    several_data_dirs: bool = True,
+    data_dir: str | Path | None = None,
+    **options: Any,
 ) -> Iterator[RunRecord]:
-    """`evaluate` for each task in turn, yielding each record as its run finishes; the adapter
-    is built once, after the first task's data are read, and shared. With `several_data_dirs`
-    and more than one task, DATA_DIR/<task> is read where it exists, else DATA_DIR."""
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit must be at least 1 (got {limit})")
-    where = place(device, dtype, shard)
-    adapter = _AdapterOnce(model, where, model_path, model_options)
-    for one in tasks:
-        started_at, t_start = now(), time.perf_counter()
-        task_obj, data_path, samples = resolve_task(
-            one,
-            task_options,
-            _data_dir_for(data_dir, one, several_data_dirs and len(tasks) > 1),
-            limit,
-            seed,
-            demo,
-        )
-        built, load_s = adapter.get()
-        plan = RunPlan.make(task_obj, samples, data_path, built, where, seed, limit, demo)
-        plan.started_at, plan.t_start, plan.model_load_s = started_at, t_start, load_s
-        yield run(plan, built, Path(output_dir), batch_size, resume=resume, progress=progress)
+    """`evaluate` for each task in turn (the other keywords are evaluate's), yielding each
+    record as its run finishes. The adapter is built once, after the first task's data are
+    read, and shared. With several tasks, DATA_DIR/<task> is read where it exists, else
+    DATA_DIR."""
+    shared = SharedModel(model, model_path, model_options)
+    for task in tasks:
+        where = _data_dir_for(data_dir, task, several=len(tasks) > 1)
+        yield evaluate(task, shared, data_dir=where, **options)
 
 
 # -- resolve ------------------------------------------------------------------------------------
@@ -195,19 +176,18 @@ def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list
 # -- build --------------------------------------------------------------------------------------
 
 
-class _AdapterOnce:
-    """The adapter named by the caller, built on first need with the resolved placement, or the
-    instance the caller passed (checked against the adapter contract)."""
+class SharedModel:
+    """An adapter for one or more runs: the adapter instance the caller passed (checked against
+    the adapter contract), or the named one, built on first need with the run's resolved
+    placement and reused after that."""
 
     def __init__(
         self,
         model: str | Any,
-        where: Placement,
-        model_path: str | None,
-        options: dict[str, Any] | None,
+        model_path: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
-        self.model, self.where = model, where
-        self.model_path, self.options = model_path, options
+        self.model, self.model_path, self.options = model, model_path, options
         self.adapter: Any = None
         if isinstance(model, str):
             registry.adapter_class(model)  # an unknown name is reported before any work
@@ -215,7 +195,7 @@ class _AdapterOnce:
             registry.adapter_capabilities(model)
             self.adapter = model
 
-    def get(self) -> tuple[Any, float]:
+    def get(self, where: Placement) -> tuple[Any, float]:
         """(adapter, seconds spent building it now: 0 once built)."""
         if self.adapter is not None:
             return self.adapter, 0.0
@@ -223,8 +203,8 @@ class _AdapterOnce:
         self.adapter = registry.make_adapter(
             self.model,
             model_path=self.model_path,
-            device=self.where.device,
-            dtype=self.where.dtype,
+            device=where.device,
+            dtype=where.dtype,
             options=self.options,
         )
         return self.adapter, time.perf_counter() - t0
