@@ -240,6 +240,6 @@ def test_a_request_never_returns_to_a_module_it_has_left(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(reentries) == []
     entry = ("janus_eval.commands.running", "janus_eval.api", "janus_eval.runner")
-    assert (*entry, "janus_eval.model_adapters.dummy") in paths
-    assert (*entry, "toy_plugin") in paths  # the task scores
-    assert (*entry, "janus_eval.store") in paths
+    below_runner = {m for p in paths if p[:3] == entry for m in p[3:]}
+    # the adapter answers, the task scores (through Task.score_batch), the store appends
+    assert {"janus_eval.model_adapters.dummy", "toy_plugin", "janus_eval.store"} <= below_runner
