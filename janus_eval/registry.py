@@ -49,10 +49,11 @@ def register_adapter(cls: T) -> T:
     return cls
 
 
-def check_adapter(cls: type) -> frozenset[str]:
+def check_adapter(cls: type, *, built: bool = False) -> frozenset[str]:
     """The contract of `types.ModelAdapter`, checked on the class: a non-empty `name`, a
-    `describe()`, at least one answer method, a constructor taking model_path/device/dtype, and
-    `capabilities` naming exactly the optional methods it has. Returns the capabilities."""
+    `describe()`, at least one answer method, a constructor taking model_path/device/dtype (not
+    asked of an adapter the caller `built` itself), and `capabilities` naming exactly the
+    optional methods it has. Returns the capabilities."""
     where = f"adapter class {cls.__module__}.{cls.__qualname__}"
     problems = []
     if not getattr(cls, "name", ""):
@@ -61,7 +62,7 @@ def check_adapter(cls: type) -> frozenset[str]:
         problems.append("a describe() method")
     if not any(callable(getattr(cls, m, None)) for m in ANSWER_METHODS.values()):
         problems.append(f"one of {' / '.join(f'{m}()' for m in ANSWER_METHODS.values())}")
-    problems += _constructor_problems(cls)
+    problems += [] if built else _constructor_problems(cls)
     declared = frozenset(getattr(cls, "capabilities", ()))
     for cap in sorted(declared - set(ADAPTER_CAPABILITIES)):
         problems.append(f"no unknown capability {cap!r} (known: {sorted(ADAPTER_CAPABILITIES)})")
@@ -90,7 +91,9 @@ def _constructor_problems(cls: type) -> list[str]:
 
 def adapter_capabilities(adapter: Any) -> frozenset[str]:
     """The optional methods an adapter (instance or class) declares, checked."""
-    return check_adapter(adapter if isinstance(adapter, type) else type(adapter))
+    if isinstance(adapter, type):
+        return check_adapter(adapter)
+    return check_adapter(type(adapter), built=True)
 
 
 _commands: dict[tuple[str | None, str], Callable[..., Any]] = {}
