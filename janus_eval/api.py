@@ -1,12 +1,14 @@
 """`evaluate(...)`: the one entry point the CLI and Python code share.
 
-A run is four named steps, one function each, in this order:
+A run is a short sequence of named steps:
 
-  resolve  the placement (device, dtype, slice; janus_eval.placement) and the task's samples, so
-           every mistake in the arguments or the data is reported before any weight loads
-  build    the adapter, through the registry, on the resolved device (a `SharedModel` builds it
-           once for several tasks: `evaluate_tasks`)
-  run      key the work, lock the run directory and let the Runner fill the store
+  place    device, dtype and slice, resolved and checked once (janus_eval.placement)
+  build    the adapter, by the registry, on that placement (`SharedModel`: once for several
+           tasks); cheap, since adapters load their weights on first use
+  resolve  the task and its samples: every mistake in the arguments, the model options or the
+           data is reported before any weight loads
+  run      describe the model and key the work (janus_eval.plan), lock the run directory, let
+           the Runner fill the store
   finish   aggregate, finalize, RunRecord, run.json (janus_eval.finish, shared with `merge`)
 """
 
@@ -76,8 +78,8 @@ def evaluate(
     shared = (
         model if isinstance(model, SharedModel) else SharedModel(model, model_path, model_options)
     )
+    adapter, load_s = shared.get(where)  # cheap: adapters load weights on first use
     task_obj, data_path, samples = resolve_task(task, task_options, data_dir, limit, seed, demo)
-    adapter, load_s = shared.get(where)
     plan = RunPlan.make(task_obj, samples, data_path, adapter, where, seed, limit, demo)
     plan.started_at, plan.t_start, plan.model_load_s = started_at, t_start, load_s
     return run(plan, adapter, Path(output_dir), batch_size, resume=resume, progress=progress)

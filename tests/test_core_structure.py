@@ -137,29 +137,33 @@ def test_placement_is_resolved_before_the_adapter_is_built(adapters, monkeypatch
     assert rec.shard == {"index": 1, "count": 2}  # rank 1 of 2: a slice, finished by rank 0
 
 
-def test_bad_arguments_fail_before_the_adapter_is_built(adapters, tmp_path):
-    built = []
+def test_bad_arguments_fail_before_any_weight_loads(adapters, tmp_path):
+    """Adapters load weights on first use (describe() needs at least their fingerprint), so
+    every mistake in the arguments or the data comes before the first describe()."""
+    described = []
 
     class Recording(_Good):
         name = "contract-recording"
 
-        def __init__(self, **kw):
-            built.append(kw)
+        def describe(self):
+            described.append(True)
+            return super().describe()
 
     registry.register_adapter(Recording)
     for kwargs, needle in (
         ({"dtype": "fp8"}, "unknown dtype"),
         ({"data_dir": tmp_path / "missing"}, "does not exist"),
         ({"limit": 0}, "--limit must be at least 1"),
+        ({"model_options": {"steps": "many"}}, "expected an integer"),
     ):
         with pytest.raises(UserError, match=needle):
             api.evaluate("toy-qa", "contract-recording", output_dir=tmp_path, **kwargs)
     with pytest.raises(UserError, match="unknown model 'no-such-model'"):  # before the data
         api.evaluate("toy-qa", "no-such-model", output_dir=tmp_path, data_dir=tmp_path / "no")
-    assert built == []
+    assert described == []
 
 
-def test_one_adapter_serves_several_tasks_and_is_built_after_the_first_data(adapters, tmp_path):
+def test_one_adapter_serves_several_tasks(adapters, tmp_path):
     built = []
 
     class Recording(_Good):
