@@ -1,84 +1,42 @@
-"""`evaluate(...)`: the one entry point the CLI and Python code share."""
+"""`evaluate(...)`: the one entry point the CLI and Python code share.
+
+A run is a short sequence of named steps:
+
+  place    device, dtype and slice, resolved and checked once (janus_eval.placement)
+  build    the adapter, by the registry, on that placement (`SharedModel`: once for several
+           tasks); cheap, since adapters load their weights on first use
+  resolve  the task and its samples: every mistake in the arguments, the model options or the
+           data is reported before any weight loads
+  run      describe the model and key the work (janus_eval.plan), lock the run directory, let
+           the Runner fill the store
+  finish   aggregate, finalize, RunRecord, run.json (janus_eval.finish, shared with `merge`)
+"""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from janus_eval import distributed, registry
 from janus_eval.demo import demo_data_dir, make_demo_task
-from janus_eval.devices import check_device
-from janus_eval.failures import reporting, writing
-from janus_eval.identity import SCHEME, data_fingerprint
+from janus_eval.failures import reporting
+from janus_eval.finish import finish_run, finish_slice
 from janus_eval.lock import LOCK_ADVICE, run_lock
-from janus_eval.provenance import device_name, git_commit, now, package_versions, stable_hash
-from janus_eval.runner import (
-    ExecutionStats,
-    Runner,
-    WorkItem,
-    image_files,
-    plan_work,
-    shard_of,
-)
+from janus_eval.placement import Placement, place
+from janus_eval.plan import RunPlan
+from janus_eval.progress import progress_bar
+from janus_eval.provenance import now
+from janus_eval.runner import ExecutionStats, Runner, image_files
 from janus_eval.set_aside import prepare_run_dir, set_aside_slice
 from janus_eval.store import RunStore, atomic_write_json
 from janus_eval.types import RunRecord, Sample, Task, UserError
 
 log = logging.getLogger("janus_eval")
 
-DTYPES = ("bf16", "fp32", "fp16")
-
-
-def build_adapter(
-    model: str,
-    *,
-    model_path: str | None = None,
-    device: str = "cpu",
-    dtype: str = "fp32",
-    model_options: dict[str, Any] | None = None,
-) -> Any:
-    """Construct a registered adapter by name (the adapter validates its own checkpoint)."""
-    if dtype not in DTYPES:
-        raise UserError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-    check_device(device)
-    cls = registry.adapter_class(model)
-    return cls(model_path=model_path, device=device, dtype=dtype, **(model_options or {}))
-
-
-def resolve_batch_size(batch_size: int | str, adapter: Any, kind: str) -> int:
-    """An integer, or 'auto': the adapter's own choice from free device memory (its
-    `auto_batch_size(kind)`), else 8."""
-    if batch_size == "auto":
-        chooser = getattr(adapter, "auto_batch_size", None)
-        size = int(chooser(kind)) if chooser else 8
-        log.info("--batch-size auto: %d", size)
-        return size
-    try:
-        size = int(batch_size)
-    except (TypeError, ValueError):
-        raise UserError(
-            f"--batch-size {batch_size!r}: expected a positive integer or 'auto'"
-        ) from None
-    if size < 1:
-        raise UserError(f"--batch-size must be at least 1 (got {size})")
-    return size
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'i/n' -> (i, n), with 0 <= i < n."""
-    if text is None:
-        return None
-    try:
-        i, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
-    if not 0 <= i < n:
-        raise UserError(f"--shard {text!r}: need 0 <= i < n")
-    return i, n
 
 
 def evaluate(
@@ -102,34 +60,71 @@ def evaluate(
 ) -> RunRecord:
     """Run `task` against `model` and return its run record (also written as run.json).
 
-    `model` is an adapter name or an adapter instance (reuse one across tasks to load weights
-    once). With `shard=(i, n)` only slice i of n is run and stored (merge slices with
-    `janus_eval.merge.merge_runs`); under a torch.distributed launch the slices are the ranks and
-    rank 0 returns the merged record. `demo=True` reads the task's small built-in sample
-    (janus_eval/demo_data/<task>) instead of `data_dir` and scores it with the task's offline
-    stand-ins where no weights are given (janus_eval.demo); such runs are marked DEMO.
+    `model` is an adapter name, an adapter instance, or a `SharedModel` (several tasks on one
+    adapter, built once: `evaluate_tasks`). With `shard=(i, n)` only slice i of n is run and
+    stored (merge slices with `janus_eval.merge.merge_runs`); under a torch.distributed launch
+    the slices are the ranks and rank 0 returns the merged record. `demo=True` reads the task's
+    small built-in sample (janus_eval/demo_data/<task>) instead of `data_dir` and scores it with
+    the task's offline stand-ins where no weights are given (janus_eval.demo); such runs are
+    marked DEMO.
 
     One process writes a run (or a slice of it) at a time: another one holding it is a
     UserError naming its pid and host (janus_eval.lock). Failed writes are UserErrors naming the
     file and saying what is kept (janus_eval.failures); nothing stored is ever removed.
     """
     started_at, t_start = now(), time.perf_counter()
-    shard = parse_shard(shard) if isinstance(shard, str) else shard
-    world = distributed.launched_world() if shard is None else None
-    if world is not None:
-        shard = world
-        device = distributed.local_device(device)
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be at least 1 (got {limit})")
+    where = place(device, dtype, shard)
+    shared = (
+        model if isinstance(model, SharedModel) else SharedModel(model, model_path, model_options)
+    )
+    adapter, load_s = shared.get(where)  # cheap: adapters load weights on first use
+    task_obj, data_path, samples = resolve_task(task, task_options, data_dir, limit, seed, demo)
+    plan = RunPlan.make(task_obj, samples, data_path, adapter, where, seed, limit, demo)
+    plan.started_at, plan.t_start, plan.model_load_s = started_at, t_start, load_s
+    return run(plan, adapter, Path(output_dir), batch_size, resume=resume, progress=progress)
 
+
+def evaluate_tasks(
+    tasks: Sequence[str | Task],
+    model: str | Any,
+    *,
+    model_path: str | None = None,
+    model_options: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+    **options: Any,
+) -> Iterator[RunRecord]:
+    """`evaluate` for each task in turn (the other keywords are evaluate's), yielding each
+    record as its run finishes. The adapter is built once, after the first task's data are
+    read, and shared. With several tasks, DATA_DIR/<task> is read where it exists, else
+    DATA_DIR."""
+    shared = SharedModel(model, model_path, model_options)
+    for task in tasks:
+        where = _data_dir_for(data_dir, task, several=len(tasks) > 1)
+        yield evaluate(task, shared, data_dir=where, **options)
+
+
+# -- resolve ------------------------------------------------------------------------------------
+
+
+def resolve_task(
+    task: str | Task,
+    options: dict[str, Any] | None,
+    data_dir: str | Path | None,
+    limit: int | None,
+    seed: int,
+    demo: bool,
+) -> tuple[Task, Path | None, list[Sample]]:
+    """The task (built by the registry from its options), where its data lie and its samples.
+    Data first: a bad data directory should fail before minutes of weight loading."""
     if isinstance(task, Task):
         task_obj = task
     elif demo:  # offline stand-ins for the scorers the user names no weights for
-        task_obj = make_demo_task(task, task_options)
+        task_obj = make_demo_task(task, options)
     else:
-        task_obj = registry.make_task(task, task_options)
+        task_obj = registry.make_task(task, options)
     task_obj.seed = seed
-    # Data first: a bad data directory should fail before minutes of weight loading.
     data_path = (
         demo_data_dir(task_obj.name)
         if demo
@@ -143,103 +138,15 @@ def evaluate(
             f"task {task_obj.name!r} found no samples in "
             f"{data_path or 'its default source'}. {task_obj.data_help}".strip()
         )
-    t_load = time.perf_counter()
-    adapter = (
-        model
-        if not isinstance(model, str)
-        else build_adapter(
-            model, model_path=model_path, device=device, dtype=dtype, model_options=model_options
-        )
-    )
-    model_load_s = time.perf_counter() - t_load
-    model_desc = adapter.describe()
-    batch_size = resolve_batch_size(batch_size, adapter, task_obj.kind)
-    items = plan_work(task_obj, samples, seed, model_desc)
+    return task_obj, data_path, samples
 
-    config = {
-        "task": task_obj.config(),
-        "model": model_desc,
-        "data": {
-            # where this run read its data: recorded, but not part of the run id
-            "data_dir": str(data_path) if data_path else None,
-            "fingerprint": data_fingerprint((it.sample.id, it.data_id) for it in items),
-            "scheme": SCHEME,
-            "n_samples": len(items),
-            "demo": demo,
-        },
-        "limit": limit,
-        "seed": seed,
-    }
-    run_id = _run_id(task_obj.name, model_desc, run_identity(config, task_obj))
-    run_dir = Path(output_dir) / run_id
-    mine = [it for it in items if shard is None or shard_of(it.sample.id, shard[1]) == shard[0]]
-    with (
-        run_lock(
-            run_dir,
-            shard,
-            while_alone=lambda: prepare_run_dir(run_dir, set_aside=not resume and shard is None),
-            purpose=LOCK_ADVICE[resume],
-        ),
-        reporting(run_dir),
-    ):
-        if not resume and shard is not None:
-            set_aside_slice(run_dir, shard, [p for _, p in image_files(task_obj, mine)])
-        atomic_write_json(run_dir / "config.json", config)
-        store = RunStore(run_dir, shard, own_file_only=not resume and shard is not None)
-        what = f"{task_obj.name} · {model_desc.get('name', model)}"
-        if shard:
-            what += f" · shard {shard[0]}/{shard[1]}"
-        with _progress_bar(what, len(mine), enabled=progress) as advance:
-            stored, stats = Runner(
-                task_obj, adapter, store, batch_size=batch_size, progress=advance
-            ).run(mine)
-        log.info(
-            "%s: computed %d, reused %d (of %d)", run_id, stats.computed, stats.reused, len(mine)
-        )
 
-        results = {it.key: store.resolve_arrays(stored[it.key]) for it in mine}
-
-        def make_record(
-            metrics: dict, covered: Sequence[WorkItem], part: tuple[int, int] | None, complete: bool
-        ) -> RunRecord:
-            return _record(
-                task_obj,
-                run_id,
-                model_desc,
-                config,
-                metrics,
-                covered,
-                stats,
-                seed,
-                device,
-                started_at,
-                t_start,
-                model_load_s,
-                part,
-                complete=complete,
-            )
-
-        if world is not None:
-            gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
-            if world[0] != 0:
-                return make_record({}, mine, shard, complete=False)
-            results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
-            stats.computed = sum(part[1] for part in gathered or [])
-            stats.reused = sum(part[2] for part in gathered or [])
-        elif shard is not None:
-            record = make_record({}, mine, shard, complete=False)
-            atomic_write_json(
-                run_dir / f"run.shard-{shard[0]}-of-{shard[1]}.json", record.to_dict()
-            )
-            return record
-
-        scored = [results[it.key]["scores"] for it in items]
-        metrics = task_obj.aggregate(scored)
-        with writing(run_dir):
-            task_obj.finalize(run_dir, samples, scored)
-        record = make_record(metrics, items, None, complete=True)
-        atomic_write_json(run_dir / "run.json", record.to_dict())
-        return record
+def _data_dir_for(data_dir: str | Path | None, task: str | Task, several: bool) -> Path | None:
+    if data_dir is None or not several:
+        return None if data_dir is None else Path(data_dir)
+    name = task.name if isinstance(task, Task) else task
+    per_task = Path(data_dir) / name
+    return per_task if per_task.is_dir() else Path(data_dir)
 
 
 def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list[Sample]:
@@ -259,121 +166,128 @@ def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list
         ) from exc
 
 
-def run_identity(config: dict, task: Task) -> dict:
-    """The part of a run's config that its id hashes: everything that changes results, and
-    nothing that only says where the data lay (the data directory, a task's location options);
-    the data themselves count through their content fingerprint."""
-    data = {k: v for k, v in config["data"].items() if k != "data_dir"}
-    return {**config, "task": task.identity(), "data": data}
+# -- build --------------------------------------------------------------------------------------
 
 
-def _run_id(task_name: str, model_desc: dict, config: dict) -> str:
-    model_name = str(model_desc.get("name", "model"))
-    slug = "".join(c if c.isalnum() or c in "-." else "-" for c in model_name)
-    return f"{task_name}-{slug}-{stable_hash(config, 12)}"
+class SharedModel:
+    """An adapter for one or more runs: the adapter instance the caller passed (checked against
+    the adapter contract), or the named one, built on first need with the run's resolved
+    placement and reused after that."""
+
+    def __init__(
+        self,
+        model: str | Any,
+        model_path: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.model, self.model_path, self.options = model, model_path, options
+        self.adapter: Any = None
+        if isinstance(model, str):
+            registry.adapter_class(model)  # an unknown name is reported before any work
+        else:
+            registry.adapter_capabilities(model)
+            self.adapter = model
+
+    def get(self, where: Placement) -> tuple[Any, float]:
+        """(adapter, seconds spent building it now: 0 once built)."""
+        if self.adapter is not None:
+            return self.adapter, 0.0
+        t0 = time.perf_counter()
+        self.adapter = registry.make_adapter(
+            self.model,
+            model_path=self.model_path,
+            device=where.device,
+            dtype=where.dtype,
+            options=self.options,
+        )
+        return self.adapter, time.perf_counter() - t0
 
 
-def _record(
-    task: Task,
-    run_id: str,
-    model_desc: dict,
-    config: dict,
-    metrics: dict,
-    items: Sequence[WorkItem],
-    stats: ExecutionStats,
-    seed: int,
-    device: str,
-    started_at: str,
-    t_start: float,
-    model_load_s: float,
-    shard: tuple[int, int] | None,
+def resolve_batch_size(batch_size: int | str, adapter: Any, kind: str) -> int:
+    """An integer, or 'auto': the adapter's own choice from free device memory when it declares
+    the `auto_batch_size` capability, else 8."""
+    if batch_size == "auto":
+        declared = "auto_batch_size" in registry.adapter_capabilities(adapter)
+        size = int(adapter.auto_batch_size(kind)) if declared else 8
+        log.info("--batch-size auto: %d", size)
+        return size
+    try:
+        size = int(batch_size)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"--batch-size {batch_size!r}: expected a positive integer or 'auto'"
+        ) from None
+    if size < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {size})")
+    return size
+
+
+# -- run ----------------------------------------------------------------------------------------
+
+
+def run(
+    plan: RunPlan,
+    adapter: Any,
+    output_dir: Path,
+    batch_size: int | str,
     *,
-    complete: bool,
+    resume: bool,
+    progress: bool,
 ) -> RunRecord:
-    wall = time.perf_counter() - t_start
-    busy = stats.inference_s + stats.scoring_s
-    timings = {
-        "wall_s": round(wall, 3),
-        "model_load_s": round(model_load_s, 3),
-        "inference_s": round(stats.inference_s, 3),
-        "scoring_s": round(stats.scoring_s, 3),
-        "samples_per_s": round(stats.computed / busy, 3) if busy > 0 else 0.0,
-    }
-    prompt_options = {k: v for k, v in task.options.items() if "prompt" in k}
-    first = items[0].request.summary() if items else {}
-    skipped = getattr(task, "skipped", None) or []
-    return RunRecord(
-        run_id=run_id,
-        task=task.name,
-        task_version=task.version,
-        task_kind=task.kind,
-        model=model_desc,
-        metrics=metrics,
-        primary_metric=task.primary_metric,
-        config=config,
-        n_samples=len(items),
-        n_computed=stats.computed,
-        n_reused=stats.reused,
-        n_skipped=len(skipped),
-        seed=seed,
-        versions=package_versions(),
-        git_commit=git_commit(),
-        device=device_name(device),
-        timings=timings,
-        started_at=started_at,
-        finished_at=now(),
-        prompt={**prompt_options, "example": first.get("prompt")},
-        shard={"index": shard[0], "count": shard[1]} if shard else None,
-        extra={
-            "complete": complete,
-            "leaderboard_keys": list(getattr(task, "leaderboard_keys", ())),
-            "images_reused": stats.images_reused,
-            "repaired_lines": stats.repaired_lines,
-            "batches": stats.batches,
-            "sample_ids_hash": stable_hash(sorted(it.sample.id for it in items)),
-        },
-    )
+    """Fill the store with this process's slice of the plan under the run's lock, then finish."""
+    shard, run_dir = plan.where.shard, output_dir / plan.run_id
+    size = resolve_batch_size(batch_size, adapter, plan.task.kind)
+    with (
+        run_lock(
+            run_dir,
+            shard,
+            while_alone=functools.partial(
+                prepare_run_dir, run_dir, set_aside=not resume and shard is None
+            ),
+            purpose=LOCK_ADVICE[resume],
+        ),
+        reporting(run_dir),
+    ):
+        if not resume and shard is not None:
+            set_aside_slice(run_dir, shard, [p for _, p in image_files(plan.task, plan.mine)])
+        atomic_write_json(run_dir / "config.json", plan.config)
+        store = RunStore(run_dir, shard, own_file_only=not resume and shard is not None)
+        what = f"{plan.task.name} · {plan.model_desc.get('name', 'model')}"
+        if shard:
+            what += f" · shard {shard[0]}/{shard[1]}"
+        with progress_bar(what, len(plan.mine), enabled=progress) as advance:
+            runner = Runner(plan.task, adapter, store, batch_size=size, progress=advance)
+            stored, stats = runner.run(plan.mine)
+        log.info(
+            "%s: computed %d, reused %d (of %d)",
+            plan.run_id,
+            stats.computed,
+            stats.reused,
+            len(plan.mine),
+        )
+        results = {it.key: store.resolve_arrays(stored[it.key]) for it in plan.mine}
+        return finish(plan, run_dir, results, stats)
 
 
-@contextlib.contextmanager
-def _progress_bar(
-    description: str, total: int, *, enabled: bool
-) -> Iterator[Callable[[int], None]]:
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+# -- finish -------------------------------------------------------------------------------------
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task_id = bar.add_task(description, total=total, rate="")
-        t0, first = time.perf_counter(), [True]
-        done = [0]
 
-        def advance(n: int) -> None:
-            if first[0]:  # samples reused from disk do not count towards the rate
-                first[0] = False
-                bar.update(task_id, advance=n)
-                nonlocal t0
-                t0 = time.perf_counter()
-                return
-            done[0] += n
-            rate = done[0] / max(time.perf_counter() - t0, 1e-9)
-            bar.update(task_id, advance=n, rate=f"{rate:.2f} samples/s")
-
-        yield advance
+def finish(
+    plan: RunPlan, run_dir: Path, results: dict[str, dict], stats: ExecutionStats
+) -> RunRecord:
+    """A slice ends with its own record; rank 0 of a launch gathers every rank's results first;
+    the whole run (single process or rank 0) ends in `finish_run`."""
+    shard = plan.where.shard
+    if plan.where.ranks:
+        assert shard is not None
+        gathered = distributed.gather_to_rank0((results, stats.computed, stats.reused))
+        if shard[0] != 0:
+            return plan.record({}, plan.mine, stats, shard)
+        results = {k: v for part, _, _ in gathered or [] for k, v in part.items()}
+        stats.computed = sum(part[1] for part in gathered or [])
+        stats.reused = sum(part[2] for part in gathered or [])
+    elif shard is not None:
+        return finish_slice(run_dir, plan.record({}, plan.mine, stats, shard))
+    scored = [results[it.key]["scores"] for it in plan.items]
+    record = plan.record({}, plan.items, stats, None)
+    return finish_run(plan.task, run_dir, plan.samples, scored, record)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from rich.console import Console
@@ -13,6 +14,19 @@ from janus_eval.types import UserError
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def setup_logging(verbose: bool) -> None:
+    """janus_eval's log lines on stderr through rich; -v shows debug lines too."""
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        force=True,
+    )
+    logging.getLogger("janus_eval").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def parse_kv(items: list[str] | None, flag: str) -> dict[str, str]:

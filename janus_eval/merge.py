@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from janus_eval import registry
+from janus_eval.finish import finish_run, task_facts
 from janus_eval.provenance import now, stable_hash
-from janus_eval.store import RunStore, atomic_write_json, read_jsonl, shard_filename
+from janus_eval.store import RunStore, read_jsonl, shard_filename
 from janus_eval.types import RunRecord, Sample, UserError
 
 
@@ -111,12 +112,10 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
     if {out_dir} != set(seen.values()):
         _copy_shard_files(seen, n, out_dir)
 
-    metrics = task.aggregate(scored)
-    task.finalize(out_dir, samples, scored)
-    record = RunRecord(
+    merged = RunRecord(
         **{
             **first.to_dict(),
-            "metrics": metrics,
+            "metrics": {},
             "n_samples": len(ordered),
             "n_computed": sum(rec.n_computed for _, rec in shards),
             "n_reused": sum(rec.n_reused for _, rec in shards),
@@ -127,14 +126,14 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
             "timings": {"wall_s_per_shard": [rec.timings.get("wall_s") for _, rec in shards]},
             "extra": {
                 **first.extra,
+                **task_facts(task),
                 "complete": True,
                 "merged_from": len(shards),
                 "sample_ids_hash": stable_hash(sorted(results)),
             },
         }
     )
-    atomic_write_json(out_dir / "run.json", record.to_dict())
-    return record
+    return finish_run(task, out_dir, samples, scored, merged)
 
 
 def _samples_for(

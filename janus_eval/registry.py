@@ -11,15 +11,19 @@ zero-argument callable returning a list of them).
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from janus_eval.types import Task, UserError
+from janus_eval.types import ADAPTER_CAPABILITIES, ANSWER_METHODS, Task, UserError
 
 TASK_GROUP = "janus_eval.tasks"
 ADAPTER_GROUP = "janus_eval.model_adapters"
+#: Where the built-in tasks and adapters live (tasks/ and model_adapters/, installed there):
+#: the plug-in loading below is the only place the core names them.
+BUILTIN_PACKAGES = (TASK_GROUP, ADAPTER_GROUP)
 
 _tasks: dict[str, type[Task]] = {}
 _adapters: dict[str, type] = {}
@@ -38,11 +42,58 @@ def register_task(cls: T) -> T:
 
 
 def register_adapter(cls: T) -> T:
-    """Class decorator: make a model adapter available under `cls.name`."""
-    if not getattr(cls, "name", ""):
-        raise TypeError(f"{cls.__qualname__} needs a non-empty `name` to be registered")
+    """Class decorator: make a model adapter available under `cls.name`, once it passes
+    `check_adapter` (a TypeError names what is missing)."""
+    check_adapter(cls)
     _adapters[cls.name] = cls
     return cls
+
+
+def check_adapter(cls: type, *, built: bool = False) -> frozenset[str]:
+    """The contract of `types.ModelAdapter`, checked on the class: a non-empty `name`, a
+    `describe()`, at least one answer method, a constructor taking model_path/device/dtype (not
+    asked of an adapter the caller `built` itself), and `capabilities` naming exactly the
+    optional methods it has. Returns the capabilities."""
+    where = f"adapter class {cls.__module__}.{cls.__qualname__}"
+    problems = []
+    if not getattr(cls, "name", ""):
+        problems.append("a non-empty `name`")
+    if not callable(getattr(cls, "describe", None)):
+        problems.append("a describe() method")
+    if not any(callable(getattr(cls, m, None)) for m in ANSWER_METHODS.values()):
+        problems.append(f"one of {' / '.join(f'{m}()' for m in ANSWER_METHODS.values())}")
+    problems += [] if built else _constructor_problems(cls)
+    declared = frozenset(getattr(cls, "capabilities", ()))
+    for cap in sorted(declared - set(ADAPTER_CAPABILITIES)):
+        problems.append(f"no unknown capability {cap!r} (known: {sorted(ADAPTER_CAPABILITIES)})")
+    for cap in sorted(declared & set(ADAPTER_CAPABILITIES)):
+        if not callable(getattr(cls, cap, None)):
+            problems.append(f"the method {ADAPTER_CAPABILITIES[cap]} its `capabilities` declare")
+    for cap in sorted(set(ADAPTER_CAPABILITIES) - declared):
+        if callable(getattr(cls, cap, None)):
+            problems.append(f"{cap!r} in `capabilities`, since it defines {cap}()")
+    if problems:
+        raise TypeError(f"{where} cannot be registered; it needs " + "; ".join(problems))
+    return declared
+
+
+def _constructor_problems(cls: type) -> list[str]:
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C constructor: nothing to inspect
+        return []
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return []
+    names = {p.name for p in params}
+    missing = [a for a in ("model_path", "device", "dtype") if a not in names]
+    return [f"a constructor taking {', '.join(missing)} (as keywords)"] if missing else []
+
+
+def adapter_capabilities(adapter: Any) -> frozenset[str]:
+    """The optional methods an adapter (instance or class) declares, checked."""
+    if isinstance(adapter, type):
+        return check_adapter(adapter)
+    return check_adapter(type(adapter), built=True)
 
 
 _commands: dict[tuple[str | None, str], Callable[..., Any]] = {}
@@ -65,8 +116,16 @@ def register_command(name: str, *, group: str | None = None) -> Callable[[F], F]
 
 
 def commands() -> dict[tuple[str | None, str], Callable[..., Any]]:
-    """Every contributed command by (group, name), built-ins and plug-ins loaded."""
-    load_all()
+    """Every contributed command by (group, name). Only the modules that contribute commands
+    are imported, not every task and adapter (whose metrics pull in numpy), so `janus-eval
+    --help` stays fast: a built-in package names them in its `COMMAND_MODULES`; a third-party
+    plug-in's module is imported through its entry point."""
+    for package in BUILTIN_PACKAGES:
+        pkg = importlib.import_module(package)
+        for name in getattr(pkg, "COMMAND_MODULES", ()):
+            _import_builtin(f"{package}.{name}")
+    _load_entry_points(TASK_GROUP, register_task)
+    _load_entry_points(ADAPTER_GROUP, register_adapter)
     return dict(_commands)
 
 
@@ -79,29 +138,51 @@ def _import_package_modules(package: str) -> None:
     dependency, say) must not hide the others, so failures are recorded and warned about."""
     pkg = importlib.import_module(package)
     for info in pkgutil.iter_modules(pkg.__path__, prefix=package + "."):
-        if info.name.rsplit(".", 1)[-1].startswith("_"):
-            continue
-        try:
-            importlib.import_module(info.name)
-        except Exception as exc:
-            import warnings
+        if not info.name.rsplit(".", 1)[-1].startswith("_"):
+            _import_builtin(info.name)
 
-            import_errors[info.name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"could not import {info.name}: {exc}", stacklevel=2)
+
+def _import_builtin(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        import warnings
+
+        import_errors[module] = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"could not import {module}: {exc}", stacklevel=3)
+
+
+#: Plug-in entry points already looked at, with what they gave (None: failed, warned once).
+_plugin_items: dict[tuple[str, str], list[Any] | None] = {}
 
 
 def _load_entry_points(group: str, register: Callable[[Any], Any]) -> None:
-    for ep in entry_points(group=group):
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plug-in must not break the built-ins
-            import warnings
+    """Register what each plug-in of `group` gives; a broken plug-in is warned about once and
+    skipped, never breaking the built-ins."""
+    import warnings
 
-            warnings.warn(f"could not load {group} plug-in {ep.name!r}: {exc}", stacklevel=2)
+    for ep in entry_points(group=group):
+        key = (group, ep.name)
+        if key not in _plugin_items:
+            _plugin_items[key] = None
+            try:
+                obj = ep.load()
+                items = obj() if callable(obj) and not isinstance(obj, type) else obj
+            except Exception as exc:
+                warnings.warn(f"could not load {group} plug-in {ep.name!r}: {exc}", stacklevel=2)
+                continue
+            good = _plugin_items[key] = []
+            for item in items if isinstance(items, (list, tuple)) else [items]:
+                try:  # the contract is checked once, on first sight
+                    register(item)
+                    good.append(item)
+                except TypeError as exc:  # a plug-in breaking it: say so, keep the rest
+                    warnings.warn(
+                        f"{group} plug-in {ep.name!r} not registered: {exc}", stacklevel=2
+                    )
             continue
-        items = obj() if callable(obj) and not isinstance(obj, type) else obj
-        for item in items if isinstance(items, (list, tuple)) else [items]:
-            register(item)
+        for item in _plugin_items[key] or ():
+            register(item)  # again after the built-ins, so a plug-in's name wins as it always did
 
 
 def load_all(force: bool = False) -> None:
@@ -109,8 +190,8 @@ def load_all(force: bool = False) -> None:
     if _loaded and not force:
         return
     _loaded = True
-    _import_package_modules("janus_eval.tasks")
-    _import_package_modules("janus_eval.model_adapters")
+    for package in BUILTIN_PACKAGES:
+        _import_package_modules(package)
     _load_entry_points(TASK_GROUP, register_task)
     _load_entry_points(ADAPTER_GROUP, register_adapter)
 
@@ -178,3 +259,21 @@ def coerce_options(defaults: dict[str, Any], given: dict[str, str]) -> dict[str,
 def make_task(name: str, options: dict[str, Any] | None = None) -> Task:
     cls = task_class(name)
     return cls(**coerce_options(cls.default_options(), dict(options or {})))
+
+
+def make_adapter(
+    name: str,
+    *,
+    model_path: str | None,
+    device: str,
+    dtype: str,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """Construct a registered adapter; `--model-option` strings are converted like task options,
+    to the types of the adapter's declared `default_options()` (unknown ones the adapter
+    refuses itself, naming the ones it knows)."""
+    cls = adapter_class(name)
+    declared = getattr(cls, "default_options", None)
+    defaults = declared() if callable(declared) else {}
+    opts = coerce_options(defaults, dict(options or {}))
+    return cls(model_path=model_path, device=device, dtype=dtype, **opts)

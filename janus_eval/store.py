@@ -16,15 +16,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from janus_eval.failures import writing
 from janus_eval.types import UserError
+
+if TYPE_CHECKING:  # numpy loads with the first array, not for `janus-eval --help`
+    import numpy as np
 
 ARRAY_TAG = "__ndarray__"
 
@@ -67,8 +69,20 @@ def atomic_save_image(image: Any, path: Path) -> None:
             raise
 
 
+def _numpy() -> Any:
+    """numpy if something already imported it: a numpy value cannot exist otherwise, so the
+    store needs no numpy of its own until it reads arrays back."""
+    return sys.modules.get("numpy")
+
+
+def _is_array(value: Any) -> bool:
+    numpy = _numpy()
+    return numpy is not None and isinstance(value, numpy.ndarray)
+
+
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
+    numpy = _numpy()
+    if numpy is not None and isinstance(obj, numpy.generic):
         return obj.item()
     if isinstance(obj, Path):
         return str(obj)
@@ -141,6 +155,8 @@ class RunStore:
                     f"{path} is missing but {self.path.name} refers to it; the run directory "
                     "is incomplete. Delete the run directory (or the affected lines) and re-run."
                 )
+            import numpy as np
+
             with np.load(path) as data:
                 self._npz_cache[rel] = {k: data[k] for k in data.files}
         return self._npz_cache[rel]
@@ -173,12 +189,12 @@ class RunStore:
         out = []
         for i, record in enumerate(records):
             scores = record.get("scores") or {}
-            if not any(isinstance(v, np.ndarray) for v in scores.values()):
+            if not any(_is_array(v) for v in scores.values()):
                 out.append(record)
                 continue
             new_scores = {}
             for name, value in scores.items():
-                if isinstance(value, np.ndarray):
+                if _is_array(value):
                     entry = f"{i}.{name}"
                     arrays[entry] = value
                     new_scores[name] = {ARRAY_TAG: rel, "name": entry}
@@ -190,7 +206,7 @@ class RunStore:
                 self.arrays_dir.mkdir(parents=True, exist_ok=True)
                 tmp = self.arrays_dir / f".{uuid.uuid4().hex}.tmp.npz"
                 try:
-                    np.savez(tmp, **arrays)
+                    _numpy().savez(tmp, **arrays)
                     os.replace(tmp, self.run_dir / rel)
                 finally:
                     tmp.unlink(missing_ok=True)

@@ -120,10 +120,27 @@ def _image_ref(image: ImageLike) -> str:
     return f"<PIL {getattr(image, 'size', '?')}>"
 
 
+#: The methods that answer each request kind; an adapter implements one or both.
+ANSWER_METHODS: Mapping[TaskKind, str] = {
+    "understanding": "understand",
+    "generation": "generate_images",
+}
+
+#: Optional adapter methods. An adapter that has one lists its name in `capabilities`; the core
+#: calls it only then (checked at registration: a declared one must exist, an existing one must
+#: be declared, so a misspelt name cannot silently fall back to the default).
+ADAPTER_CAPABILITIES: Mapping[str, str] = {
+    "auto_batch_size": "auto_batch_size(kind) -> int: requests per batch for --batch-size auto "
+    "(without it: 8)",
+}
+
+
 @runtime_checkable
 class ModelAdapter(Protocol):
     """A model as the runner sees it. Adapters are constructed by the registry with keyword
-    arguments `model_path`, `device`, `dtype` (and any adapter-specific options)."""
+    arguments `model_path`, `device`, `dtype` (and any adapter-specific options, converted to
+    the types of `default_options()` when the adapter declares them). Only the methods for the
+    request kinds it answers are needed; optional ones are listed in `capabilities`."""
 
     name: str
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from janus_eval.types import ImageRequest, Sample, Task, UserError
+
+if TYPE_CHECKING:  # numpy loads when features are scored, not when the registry lists tasks
+    import numpy as np
 
 #: Options that change how fast features are computed, not their values: kept out of config()
 #: (the run id), so a resumed run may use another batch size, device or cache folder.
@@ -181,6 +182,8 @@ class FidTask(Task):
                     f"{s.get('extractor')!r}, but this run uses {model_id!r} (weights changed?). "
                     "Re-run with --no-resume to recompute them."
                 )
+        import numpy as np
+
         parts = [np.asarray(s["features"], dtype=np.float32) for s in scored]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 

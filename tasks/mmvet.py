@@ -1,6 +1,6 @@
 """MM-Vet (Yu et al., 2023): 218 open questions needing combinations of six capabilities, graded
 by an LLM judge with the official prompt (`janus_eval.metrics.mmvet`) through any
-OpenAI-compatible chat-completions endpoint (`janus_eval.judge`).
+OpenAI-compatible chat-completions endpoint (`tasks/_judge.py`).
 
 How judging fits the runner: scores are computed per batch in `score_batch` and stored with the
 answers, so a stored sample is never judged again. A verdict is also written to a disk cache
@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from janus_eval.judge import ChatJudge, VerdictCache, chat_endpoint
 from janus_eval.metrics.mmvet import GRADER_ID, MAX_TOKENS, grade, mmvet_scores
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
 from ._hub import HubImageCache, load_table, progress, undecoded_images
+from ._judge import ChatJudge, VerdictCache, chat_endpoint
 from ._mmvet_demo import DEMO_JUDGE_MODEL, DEMO_JUDGE_URL, demo_complete
 from ._records import find_file, image_dirs, read_json
 from ._understanding import UnderstandingTask, common_options, prose

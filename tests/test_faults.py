@@ -29,7 +29,7 @@ from fault_helpers import (
 )
 
 from janus_eval import api
-from janus_eval.cli import _float as cli_float
+from janus_eval.commands.reports import gate_value as cli_float
 from janus_eval.merge import merge_runs
 from janus_eval.types import UserError
 

@@ -1,4 +1,4 @@
-"""janus_eval.judge against a real HTTP server on 127.0.0.1: the request it sends, retries on
+"""The LLM judge (tasks/_judge.py) against a real HTTP server on 127.0.0.1: the request it sends, retries on
 transient failures, one clear UserError for everything else, and the verdict cache."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from janus_eval.tasks import _judge as judge_module
+from janus_eval.tasks._judge import ChatJudge, VerdictCache, chat_endpoint
 from judge_server import FakeJudge
 
-from janus_eval import judge as judge_module
-from janus_eval.judge import ChatJudge, VerdictCache, chat_endpoint
 from janus_eval.types import UserError
 
 

@@ -63,7 +63,7 @@ def write_mmvet(root: Path, questions: dict = QUESTIONS) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch) -> None:
-    from janus_eval import judge
+    from janus_eval.tasks import _judge as judge
 
     monkeypatch.setattr(judge, "BACKOFF_S", 0.0)
 

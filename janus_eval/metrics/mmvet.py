@@ -22,7 +22,7 @@ the range check, as upstream); out-of-range numbers ("1.5") are retried, not cli
 Deviations (none changes a score): upstream asks a sixth time (temperature 2.0) after the
 fifth unusable reply and never reads that answer; it is not asked here. Upstream restarts a
 sample from its current prompt on a rate limit; here the HTTP client retries the same request
-(janus_eval.judge). Capability-integration columns are named by their capabilities sorted and
+(tasks/_judge.py). Capability-integration columns are named by their capabilities sorted and
 joined with "_" (upstream joins a Python set, whose order changes from run to run).
 """
 

@@ -7,8 +7,10 @@ paired by id, ids are resampled with replacement `n_boot` times (numpy `Generato
 the same resampled ids for every metric), and the 2.5th/97.5th percentiles of
 `scale * mean(candidate - baseline)` over the resamples bound the interval. Set-level metrics
 (FID, KID, CLIP score over a set) have no per-sample form: their rows show the delta without an
-interval. The bootstrap needs the task class to be importable (for `sample_metrics`); without it
-only the recorded numbers are compared, and a warning says so.
+interval. Which metrics those are comes from run.json (`extra.sample_metrics`, recorded by the
+runner), never from the task class: the task need not be installed where runs are compared.
+Only a run.json written before janus-eval recorded them falls back to the installed task
+(report/records.py); without it only the recorded numbers are compared, and a warning says so.
 
 When the two runs scored different sample sets, the comparison is made on the ids both have: the
 per-sample metrics are recomputed there (rows then show those values, not run.json's) and a
@@ -33,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from janus_eval import registry
 from janus_eval.report.gates import (  # noqa: F401 (gate_passes is public here too)
     apply_gates,
     gate_passes,
@@ -49,6 +50,7 @@ from janus_eval.report.records import (
     is_number,
     leaderboard_options,
     load_record,
+    recorded_task_facts,
     task_label,
 )
 from janus_eval.report.same_data import data_warnings
@@ -171,8 +173,8 @@ def _compare_pair(base: Run, cand: Run, out: Comparison, *, n_boot: int, seed: i
             f"cannot compare {task_label(b)} with {task_label(c)}: they are scored differently. "
             f"Re-run one of them with the other's options ({where})"
         )
-    task_cls = _task_class(b.task, out.warnings)
-    out.warnings.extend(_config_warnings(b.task, b.config, c.config, task_cls))
+    facts = recorded_task_facts([b, c], out.warnings)
+    out.warnings.extend(_config_warnings(b.task, b.config, c.config, facts.location_options))
 
     base_scores, cand_scores = base.sample_scores(), cand.sample_scores()
     common = sorted(set(base_scores) & set(cand_scores))
@@ -190,7 +192,7 @@ def _compare_pair(base: Run, cand: Run, out: Comparison, *, n_boot: int, seed: i
     )
 
     label = task_label(b)
-    sample_metrics = dict(getattr(task_cls, "sample_metrics", {}) or {})
+    sample_metrics = facts.sample_metrics
     b_flat, c_flat = flatten_metrics(b.metrics), flatten_metrics(c.metrics)
     for metric in [*b_flat, *(m for m in c_flat if m not in b_flat)]:
         row = MetricRow(label, metric, b_flat.get(metric), c_flat.get(metric), None)
@@ -203,16 +205,6 @@ def _compare_pair(base: Run, cand: Run, out: Comparison, *, n_boot: int, seed: i
         if row.baseline is not None and row.candidate is not None:
             row.delta = row.candidate - row.baseline
         out.rows.append(row)
-
-
-def _task_class(task: str, warnings: list[str]) -> type | None:
-    try:
-        return registry.task_class(task)
-    except UserError:
-        warnings.append(
-            f"{task}: task not installed here, so no bootstrap intervals (recorded numbers only)"
-        )
-        return None
 
 
 def _bootstrap_row(
@@ -290,7 +282,7 @@ def paired_bootstrap_ci(
 
 
 def _config_warnings(
-    task: str, base: Mapping[str, Any], cand: Mapping[str, Any], task_cls: type | None
+    task: str, base: Mapping[str, Any], cand: Mapping[str, Any], where: frozenset[str]
 ) -> list[str]:
     """Differences besides the model and the data that can move numbers (seed, limit, task
     options other than where the data lay; the data are checked by content, in same_data)."""
@@ -300,7 +292,6 @@ def _config_warnings(
             out.append(f"{task}: {key} differs ({base.get(key)!r} vs {cand.get(key)!r})")
     b_opts = (base.get("task") or {}).get("options") or {}
     c_opts = (cand.get("task") or {}).get("options") or {}
-    where = set(getattr(task_cls, "location_options", ()))
     for key in sorted((set(b_opts) | set(c_opts)) - where):
         if b_opts.get(key) != c_opts.get(key):
             out.append(

@@ -183,6 +183,47 @@ def leaderboard_options(record: RunRecord) -> dict[str, Any]:
     return {k: options.get(k) for k in keys}
 
 
+@dataclass(frozen=True)
+class TaskFacts:
+    """What a report needs to know about a run's task beyond its numbers: which metrics are a
+    scaled mean of a per-sample score (metric -> (score field, scale), for the bootstrap) and
+    which options only say where the data lay."""
+
+    sample_metrics: Mapping[str, tuple[str, float]]
+    location_options: frozenset[str]
+
+
+def recorded_task_facts(records: Iterable[RunRecord], warnings: list[str]) -> TaskFacts:
+    """The task facts from run.json (`extra`, written by janus_eval.finish.task_facts) of the
+    first record that has them. Records written before janus-eval recorded them fall back to
+    the task as installed here; without it, no per-sample metrics, and a warning says so."""
+    records = list(records)
+    for record in records:
+        if "sample_metrics" in record.extra:
+            metrics = record.extra.get("sample_metrics") or {}
+            return TaskFacts(
+                {k: (str(field), float(scale)) for k, (field, scale) in metrics.items()},
+                frozenset(record.extra.get("location_options") or ()),
+            )
+    return _installed_task_facts(records[0].task, warnings)
+
+
+def _installed_task_facts(task: str, warnings: list[str]) -> TaskFacts:
+    """For a run.json older than recorded task facts only: ask the installed task."""
+    from janus_eval import registry
+
+    try:
+        cls = registry.task_class(task)
+    except UserError:
+        warnings.append(
+            f"{task}: task not installed here, so no bootstrap intervals (recorded numbers "
+            "only): its run.json predates the recorded sample_metrics; a re-run with this "
+            "version records them (and reuses every stored result)"
+        )
+        return TaskFacts({}, frozenset())
+    return TaskFacts(dict(cls.sample_metrics), frozenset(cls.location_options))
+
+
 def task_label(record: RunRecord, with_version: bool = False) -> str:
     """'geneval[detector=mask2former]': the task plus its leaderboard options. Runs with
     different labels are scored differently and never share a column."""

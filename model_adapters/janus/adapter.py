@@ -110,6 +110,8 @@ class JanusAdapter:
     """DeepSeek Janus / Janus-Pro through janus-eval's own implementation."""
 
     name = "janus"
+    #: Optional methods it has (janus_eval.types.ADAPTER_CAPABILITIES).
+    capabilities = frozenset({"auto_batch_size"})
 
     def __init__(
         self,

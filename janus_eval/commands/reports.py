@@ -1,0 +1,95 @@
+"""`janus-eval leaderboard`, `compare` and `report`: tables and pages made from run records."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from janus_eval.cliutil import console, err_console, parse_kv
+from janus_eval.types import UserError
+
+
+def leaderboard(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Run directories or folders holding them (default: results/runs)."),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="md, csv, html or json.")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    sub_metrics: Annotated[bool, typer.Option(help="Add every sub-metric as a column.")] = False,
+) -> None:
+    """One row per model/checkpoint, one column per task's primary metric, from run records."""
+    from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
+    from janus_eval.store import atomic_write_text
+
+    if format not in ("md", "csv", "html", "json"):
+        raise UserError(f"--format {format!r}: choose md, csv, html or json")
+    frame = build_leaderboard(paths or [Path("results/runs")], sub_metrics=sub_metrics)
+    text = render_leaderboard(frame, format)
+    if output:
+        atomic_write_text(output, text, hint="or choose another --output")
+        console.print(f"wrote {output}")
+    else:
+        print(text)
+
+
+def compare(
+    baseline: Annotated[
+        Path, typer.Argument(help="Baseline run directory, or a folder of runs (matched by task).")
+    ],
+    candidate: Annotated[
+        Path, typer.Argument(help="Candidate run directory, or a folder of runs (matched by task).")
+    ],
+    max_drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Gate METRIC=VALUE (repeatable): fail when the candidate is worse than the "
+            "baseline by more than VALUE (lower-is-better metrics such as FID: higher by "
+            "more than VALUE)."
+        ),
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, md or json.")] = "table",
+) -> None:
+    """Per-metric deltas with paired-bootstrap 95% intervals; exit 1 when a gate fails."""
+    from janus_eval.report.compare import compare_runs, render_comparison
+
+    gates = {k: gate_value(v, k) for k, v in parse_kv(max_drop, "--max-drop").items()}
+    result = compare_runs(baseline, candidate, max_drop=gates, n_boot=n_boot, seed=seed)
+    print(render_comparison(result, format))
+    if result.failed:
+        err_console.print("[red]gate failed[/]")
+        raise typer.Exit(1)
+
+
+def gate_value(text: str, key: str) -> float:
+    """A `--max-drop` VALUE: a finite number >= 0 (nan would always fail, inf always pass)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise UserError(
+            f"--max-drop {key}={text!r}: VALUE must be a finite number >= 0 (the largest "
+            "drop allowed, e.g. --max-drop accuracy=0.5)"
+        )
+    return value
+
+
+def report(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Run directories or folders holding them (default: results/runs)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("results/report.html"),
+    max_images: Annotated[int, typer.Option(help="Thumbnails per generation run.")] = 24,
+) -> None:
+    """A self-contained HTML report: leaderboard, metrics, configs, image grids."""
+    from janus_eval.report.html import write_html_report
+
+    path = write_html_report(paths or [Path("results/runs")], output, max_images=max_images)
+    console.print(f"wrote {path}")
