@@ -2,4 +2,4 @@
 
 #: Modules that contribute CLI commands (registry.register_command): `janus-eval --help` imports
 #: only these, not every task.
-COMMAND_MODULES = ("geneval.cli",)
+COMMAND_MODULES = ("geneval_score",)

@@ -23,12 +23,12 @@ utilities (cache, images).
   default) and the CLIP colour classifier.
 - `outputs.py`: `geneval_results.jsonl` (official format, one line per image) and
   `geneval_grid.html` (images per tag with their verdicts), written beside a run.
-- `folder.py` and `cli.py`: `janus-eval geneval-score`, the rules over image folders any tool
-  made.
+- `folder.py`: the rules over image folders any tool made, behind `janus-eval geneval-score`
+  (its command module, tasks/geneval_score.py, sits outside this package so that `--help` does
+  not import it).
 """
 
-from . import cli
 from .folder import score_folder
 from .task import GenEval
 
-__all__ = ["GenEval", "cli", "score_folder"]
+__all__ = ["GenEval", "score_folder"]

@@ -1,5 +1,9 @@
 """`janus-eval geneval-score`: GenEval's rules over image folders any tool made. Contributed to
-the CLI through the registry, so the core never imports GenEval."""
+the CLI through the registry, so the core never imports GenEval.
+
+It sits beside the geneval package, not in it, and imports the package only when the command
+runs: `janus-eval --help` imports every command module, and importing anything inside
+tasks/geneval/ runs the package's __init__, which registers the task and pulls in numpy."""
 
 from __future__ import annotations
 
@@ -10,9 +14,6 @@ import typer
 
 from janus_eval.cliutil import console, metrics_table, parse_kv
 from janus_eval.registry import coerce_options, register_command
-
-from .folder import score_folder
-from .task import GenEval
 
 
 @register_command("geneval-score")
@@ -41,6 +42,9 @@ def geneval_score(
     ] = None,
 ) -> None:
     """Score images that already exist (made by any tool) with GenEval's official rules."""
+    from .geneval.folder import score_folder
+    from .geneval.task import GenEval
+
     given = parse_kv(task_option, "--task-option")
     options = coerce_options(GenEval.default_options(), given)
     summary = score_folder(folder, output_dir=output_dir, progress=True, **options)
