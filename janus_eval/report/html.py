@@ -64,8 +64,7 @@ def write_html_report(
         "<title>janus-eval report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>janus-eval report</h1>",
-        f"<p>{len(runs)} run(s), generated "
-        f"{generated_at()}.</p>",
+        f"<p>{len(runs)} run(s), generated {generated_at()}.</p>",
         "<h2>Leaderboard</h2>",
         render_leaderboard(board, "html"),
         "<h2>Runs</h2>",

@@ -160,9 +160,7 @@ def checkpoint_name(checkpoint: str) -> str:
 def matches_checkpoint(reference: ReferenceValue, checkpoint: str) -> bool:
     """A measured run and a reported number are the same checkpoint when they name the same
     release (see `checkpoint_name`); a local copy keeps its release's folder name."""
-    return bool(checkpoint) and checkpoint_name(reference.checkpoint) == checkpoint_name(
-        checkpoint
-    )
+    return bool(checkpoint) and checkpoint_name(reference.checkpoint) == checkpoint_name(checkpoint)
 
 
 def definition_mismatches(reference: ReferenceValue, options: Mapping[str, Any]) -> list[str]:
