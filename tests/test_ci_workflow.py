@@ -166,3 +166,8 @@ def test_workflow_fails_when_the_candidate_drops(tmp_path: Path) -> None:
     assert "gate: FAIL" in comment and "❌ FAIL" in comment
     assert outcomes["report"] == "success"
     assert outcomes["verdict"] == "failure"  # the job fails after the comment and report
+
+
+def test_the_documented_workflow_is_the_tested_file() -> None:
+    doc = (WORKFLOW.parents[1] / "REPORTS.md").read_text()
+    assert WORKFLOW.read_text().rstrip() in doc
