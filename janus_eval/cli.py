@@ -15,6 +15,7 @@ from rich.table import Table
 
 from janus_eval import __version__, registry
 from janus_eval.cliutil import console, err_console, metrics_table, parse_kv, print_json
+from janus_eval.report.publish_cli import publish as publish_command
 from janus_eval.types import UserError
 
 app = typer.Typer(
@@ -254,11 +255,7 @@ def leaderboard(
     sub_metrics: Annotated[bool, typer.Option(help="Add every sub-metric as a column.")] = False,
     layout: Annotated[
         str,
-        typer.Option(
-            help="tasks: one column per task and scoring setup. papers: the Janus papers' "
-            "columns (understanding | generation) with their published numbers as 'reported' "
-            "rows and measured - reported deltas."
-        ),
+        typer.Option(help="tasks, or papers: the papers' columns beside their reported numbers."),
     ] = "tasks",
     reference: Annotated[
         list[Path] | None,
@@ -306,19 +303,15 @@ def compare(
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
     format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table, md, json, or markdown (a pull-request comment: verdict, deltas with "
-            "their 95% intervals, warnings).",
-        ),
+        str, typer.Option("--format", "-f", help="table, md, json, or markdown (a PR comment).")
     ] = "table",
 ) -> None:
     """Per-metric deltas with paired-bootstrap 95% intervals; exit 1 when a gate fails."""
     from janus_eval.report.compare import compare_runs, render_comparison
     from janus_eval.report.pr_comment import render_pr_comment
 
+    if format not in ("table", "md", "json", "markdown"):
+        raise UserError(f"--format {format!r}: choose table, md, json or markdown")
     gates = {k: _float(v, k) for k, v in parse_kv(max_drop, "--max-drop").items()}
     result = compare_runs(baseline, candidate, max_drop=gates, n_boot=n_boot, seed=seed)
     if format == "markdown":
@@ -415,13 +408,7 @@ def version() -> None:
     print(__version__)
 
 
-def _attach_report_commands() -> None:
-    from janus_eval.report.publish_cli import publish
-
-    app.command()(publish)
-
-
-_attach_report_commands()
+app.command("publish")(publish_command)
 
 
 def _attach_plugin_commands() -> None:
