@@ -52,14 +52,15 @@ def test_columns_in_the_papers_order(tmp_path: Path) -> None:
 def test_measured_beside_reported_with_the_delta(tmp_path: Path) -> None:
     _pope(tmp_path, "p", 85.0)
     write_run(tmp_path, "g", task="geneval", kind="generation", primary="overall",
-              model="janus", checkpoint=PRO7, metrics={"overall": 0.75})  # fmt: skip
+              model="janus", checkpoint=PRO7, metrics={"overall": 0.75},
+              options={"detector": "official"})  # fmt: skip
     table = _table(tmp_path)
     row = _measured(table, PRO7)
     assert row["cells"]["pope"]["reported"] == 87.4
     assert row["cells"]["pope"]["delta"] == pytest.approx(-2.4)
     assert row["cells"]["pope"]["paper"] == "arXiv:2501.17811"
     assert row["cells"]["geneval"]["delta"] == pytest.approx(-0.05)
-    assert "mismatch" not in row["cells"]["pope"]
+    assert "mismatch" not in row["cells"]["pope"] and "mismatch" not in row["cells"]["geneval"]
     # the checkpoint's reported row comes right after its measured row
     order = [(r["release"], r["reported"]) for r in table["rows"]]
     at = order.index(("janus-pro-7b", False))
@@ -88,6 +89,12 @@ def test_definition_mismatch_is_said_not_hidden(tmp_path: Path) -> None:
     assert any("split: paper all, run random" in n for n in pope["notes"])
     vqa = _measured(table, "/x/JanusFlow-1.3B")
     assert vqa["cells"]["vqav2"]["mismatch"] == ["split: paper testdev or test, run val"]
+    write_run(tmp_path, "g", task="geneval", kind="generation", primary="overall",
+              model="janus", checkpoint=PRO7, metrics={"overall": 0.75},
+              options={"detector": "owlv2"})  # fmt: skip
+    table = _table(tmp_path)
+    gen = _measured(table, PRO7)["cells"]["geneval"]
+    assert gen["mismatch"] == ["detector: paper official, run owlv2"]
     text = render_papers(table, "text")
     assert "85.00 (-2.40) ≠" in text and "≠ measured under another definition" in text
 

@@ -160,6 +160,8 @@ def _fill_cells(row: dict[str, Any], run: Run, columns: Sequence[PaperColumn]) -
     reason = partial_reason(record)
     if reason:
         row["notes"].append(f"{record.task}: partial run {record.run_id} ({reason})")
+    if record.n_skipped:
+        row["notes"].append(f"{record.task}: {record.n_skipped} samples skipped")
     data = record.config.get("data")
     if isinstance(data, dict) and data.get("demo"):
         row["notes"].append(f"{record.task}: DEMO run on built-in sample data (means nothing)")
