@@ -269,6 +269,11 @@ def leaderboard(
     if layout == "papers":
         from janus_eval.report.papers_render import paper_leaderboard_text
 
+        if sub_metrics:
+            raise UserError(
+                "--sub-metrics adds columns to --layout tasks; the papers' has fixed ones"
+            )
+
         text = paper_leaderboard_text(paths or [Path("results/runs")], format, reference)
     elif layout != "tasks":
         raise UserError(f"--layout {layout!r}: choose tasks or papers")

@@ -161,3 +161,9 @@ def test_cli_layout_papers(tmp_path: Path, cli) -> None:
                  str(ref))  # fmt: skip
     assert broken.returncode == 2 and "ref.json" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def test_cli_sub_metrics_is_refused_in_the_papers_layout(tmp_path: Path, cli) -> None:
+    _pope(tmp_path / "runs", "p", 85.0)
+    done = cli("leaderboard", str(tmp_path / "runs"), "--layout", "papers", "--sub-metrics")
+    assert done.returncode == 2 and "--sub-metrics" in done.stderr
