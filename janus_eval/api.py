@@ -38,7 +38,6 @@ from janus_eval.types import RunRecord, Sample, Task, UserError
 log = logging.getLogger("janus_eval")
 
 
-
 def evaluate(
     task: str | Task,
     model: str | Any,

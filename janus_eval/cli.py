@@ -15,6 +15,7 @@ from rich.markup import escape
 from janus_eval import registry
 from janus_eval.cliutil import err_console
 from janus_eval.commands import bench, catalog, reports, running
+from janus_eval.commands.publishing import publish
 
 app = typer.Typer(
     name="janus-eval",
@@ -41,6 +42,7 @@ for command in (
     catalog.version,
 ):
     app.command()(command)
+app.command("publish")(publish)
 bench_app.command("fid")(bench.fid)
 
 

@@ -17,18 +17,40 @@ def leaderboard(
         list[Path] | None,
         typer.Argument(help="Run directories or folders holding them (default: results/runs)."),
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="md, csv, html or json.")] = "md",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="md, csv, html or json (papers layout: text too).")
+    ] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
     sub_metrics: Annotated[bool, typer.Option(help="Add every sub-metric as a column.")] = False,
+    layout: Annotated[
+        str,
+        typer.Option(help="tasks, or papers: the papers' columns beside their reported numbers."),
+    ] = "tasks",
+    reference: Annotated[
+        list[Path] | None,
+        typer.Option(help="Reference files or folders (papers layout; default results/reference)."),
+    ] = None,
 ) -> None:
     """One row per model/checkpoint, one column per task's primary metric, from run records."""
     from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
     from janus_eval.store import atomic_write_text
 
-    if format not in ("md", "csv", "html", "json"):
+    if layout == "papers":
+        from janus_eval.report.papers_render import paper_leaderboard_text
+
+        if sub_metrics:
+            raise UserError(
+                "--sub-metrics adds columns to --layout tasks; the papers' has fixed ones"
+            )
+
+        text = paper_leaderboard_text(paths or [Path("results/runs")], format, reference)
+    elif layout != "tasks":
+        raise UserError(f"--layout {layout!r}: choose tasks or papers")
+    elif format not in ("md", "csv", "html", "json"):
         raise UserError(f"--format {format!r}: choose md, csv, html or json")
-    frame = build_leaderboard(paths or [Path("results/runs")], sub_metrics=sub_metrics)
-    text = render_leaderboard(frame, format)
+    else:
+        frame = build_leaderboard(paths or [Path("results/runs")], sub_metrics=sub_metrics)
+        text = render_leaderboard(frame, format)
     if output:
         atomic_write_text(output, text, hint="or choose another --output")
         console.print(f"wrote {output}")
@@ -53,14 +75,22 @@ def compare(
     ] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, md or json.")] = "table",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, md, json, or markdown (a PR comment).")
+    ] = "table",
 ) -> None:
     """Per-metric deltas with paired-bootstrap 95% intervals; exit 1 when a gate fails."""
     from janus_eval.report.compare import compare_runs, render_comparison
+    from janus_eval.report.pr_comment import render_pr_comment
 
+    if format not in ("table", "md", "json", "markdown"):
+        raise UserError(f"--format {format!r}: choose table, md, json or markdown")
     gates = {k: gate_value(v, k) for k, v in parse_kv(max_drop, "--max-drop").items()}
     result = compare_runs(baseline, candidate, max_drop=gates, n_boot=n_boot, seed=seed)
-    print(render_comparison(result, format))
+    if format == "markdown":
+        print(render_pr_comment(result, baseline=str(baseline), candidate=str(candidate)))
+    else:
+        print(render_comparison(result, format))
     if result.failed:
         err_console.print("[red]gate failed[/]")
         raise typer.Exit(1)

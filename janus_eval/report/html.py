@@ -11,7 +11,6 @@ path instead. Plain HTML and CSS: no scripts.
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
 import io
 import json
@@ -23,6 +22,7 @@ from typing import Any
 from janus_eval.demo import DEMO_NOTE, is_demo
 from janus_eval.report.leaderboard import html_table, leaderboard_from_runs, render_leaderboard
 from janus_eval.report.records import Run, format_number, is_number, load_runs, partial_reason
+from janus_eval.report.stamp import generated_at
 from janus_eval.store import atomic_write_text
 
 _CSS = """
@@ -65,8 +65,7 @@ def write_html_report(
         "<title>janus-eval report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>janus-eval report</h1>",
-        f"<p>{len(runs)} run(s), generated "
-        f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}.</p>",
+        f"<p>{len(runs)} run(s), generated {generated_at()}.</p>",
         "<h2>Leaderboard</h2>",
         render_leaderboard(board, "html"),
         "<h2>Runs</h2>",
