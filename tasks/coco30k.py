@@ -93,6 +93,7 @@ class Coco30k(FidTask):
     name = "coco30k"
     version = "1"
     count_option = "images_per_caption"
+    metric_names = ("fid", "kid", "n_generated", "n_reference", "clip_score")
     protocols = {"gigagan": "crop256", "drawn30k": "crop256"}
     data_help = (
         "coco30k reads <data-dir>/annotations/captions_val2014.json (or --task-option "

@@ -77,7 +77,9 @@ class Mjhq30k(FidTask):
     name = "mjhq30k"
     version = "1"
     protocols = {"clean": "clean", "crop256": "crop256"}
-    metric_names = ("fid", "kid", "n_generated", "n_reference", "fid_per_category")
+    metric_names = ("fid", "kid", "n_generated", "n_reference", "fid_per_category", "clip_score",
+                    "clip_score_per_category")  # fmt: skip
+    clip_breakdown = "category"
     data_help = (
         f"mjhq30k reads <data-dir>/meta_data.json and the images <category>/<id>.jpg (from "
         f"mjhq30k_imgs/ or mjhq30k_imgs.zip) as in the Hugging Face repo {HUB_REPO}; without "
