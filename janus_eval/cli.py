@@ -46,8 +46,8 @@ def _metrics_table(record: Any) -> Table:
     return metrics_table(title, record.metrics, record.primary_metric)
 
 
-def _resolve_tasks(spec: str) -> list[str]:
-    names = [t.strip() for t in spec.split(",") if t.strip()]
+def _resolve_tasks(spec: str | None) -> list[str]:
+    names = [t.strip() for t in (spec or "").split(",") if t.strip()]
     if names == ["all"]:
         return registry.task_names()
     for name in names:
@@ -55,22 +55,8 @@ def _resolve_tasks(spec: str) -> list[str]:
     return names
 
 
-def _task_data_dir(data_dir: Path | None, task: str, several: bool) -> Path | None:
-    if data_dir is None or not several:
-        return data_dir
-    return data_dir / task if (data_dir / task).is_dir() else data_dir
-
-
 @app.command()
 def run(
-    task: Annotated[
-        str,
-        typer.Option(
-            "--task",
-            "-t",
-            help="Task name, comma-separated names, or 'all'. See `janus-eval tasks`.",
-        ),
-    ],
     model: Annotated[
         str,
         typer.Option(
@@ -79,6 +65,32 @@ def run(
             help="Adapter name (see `janus-eval models`): janus, janus-tiny, hf-janus, dummy, ...",
         ),
     ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Task name, comma-separated names, or 'all'. See `janus-eval tasks`. With "
+            "--suite: only these tasks of the suite (still with the suite's settings).",
+        ),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            "-s",
+            help="Run a named list of tasks with one loaded model and each paper's settings "
+            "(see `janus-eval suites`); task options given here override the suite's.",
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip",
+            help="Leave out these tasks (repeatable or comma-separated), e.g. --skip mmvet when "
+            "no judge endpoint is at hand.",
+        ),
+    ] = None,
     model_path: Annotated[
         str | None,
         typer.Option(
@@ -90,7 +102,7 @@ def run(
         Path | None,
         typer.Option(
             help="The task's data files (see `janus-eval tasks` for what each expects). With "
-            "several tasks, DATA_DIR/<task> is used where it exists."
+            "several tasks or a suite, DATA_DIR/<task> is used where it exists."
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples.")] = None,
@@ -123,7 +135,9 @@ def run(
         typer.Option(
             "--task-option",
             "-O",
-            help="Task option KEY=VALUE (repeatable); see `janus-eval tasks`.",
+            help="Task option KEY=VALUE (repeatable); see `janus-eval tasks`. With several "
+            "tasks, KEY=VALUE goes to every task that has KEY and TASK.KEY=VALUE to TASK alone "
+            "(e.g. -O mmvet.judge_url=http://localhost:8000/v1).",
         ),
     ] = None,
     model_option: Annotated[
@@ -148,11 +162,19 @@ def run(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run tasks against a model; results go to OUTPUT_DIR/<run-id>/ as they finish."""
-    from janus_eval import api
+    """Run tasks (or a suite) against a model; results go to OUTPUT_DIR/<run-id>/ as they
+    finish. Every task is set up (options, judge) before the model is loaded."""
+    from janus_eval import api, suites
 
     _setup_logging(verbose)
-    names = _resolve_tasks(task)
+    chosen = registry.suite(suite) if suite else None
+    if chosen is None and not task:
+        raise UserError("say what to run: --task NAME[,NAME...] or --suite NAME")
+    skipped = [n.strip() for item in skip or [] for n in item.split(",") if n.strip()]
+    names = suites.select(chosen, _resolve_tasks(task), skipped)
+    planned = suites.plan(
+        names, suite=chosen, options=parse_kv(task_option, "--task-option"), data_dir=data_dir
+    )
     adapter = api.build_adapter(
         model,
         model_path=model_path,
@@ -160,11 +182,12 @@ def run(
         dtype=dtype,
         model_options=parse_kv(model_option, "--model-option"),
     )
-    for name in names:
+    records = []
+    for item in planned:
         record = api.evaluate(
-            name,
+            item.task,
             adapter,
-            data_dir=_task_data_dir(data_dir, name, len(names) > 1),
+            data_dir=item.data_dir,
             limit=limit,
             batch_size=batch_size,
             seed=seed,
@@ -172,11 +195,11 @@ def run(
             device=device,
             dtype=dtype,
             resume=resume,
-            task_options=parse_kv(task_option, "--task-option"),
             progress=progress,
             shard=shard,
             demo=demo,
         )
+        records.append(record)
         run_dir = output_dir / record.run_id
         if record.shard:
             console.print(
@@ -195,6 +218,18 @@ def run(
             f"{record.n_computed} computed, {record.n_reused} reused from an earlier "
             f"run · {record.timings.get('samples_per_s', 0)} samples/s · {run_dir}"
         )
+    if chosen is not None and not shard:
+        _print_suite_table(chosen, [output_dir / r.run_id for r in records])
+
+
+def _print_suite_table(suite: Any, run_dirs: list[Path]) -> None:
+    """The suite's runs as one leaderboard, in the suite's (the paper's) column order."""
+    from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
+
+    frame = build_leaderboard(run_dirs, task_order=suite.task_names())
+    console.print(f"[bold]{suite.name}[/] ({len(run_dirs)} runs; again with `janus-eval "
+                  f"leaderboard --suite {suite.name} DIRS`):")  # fmt: skip
+    print(render_leaderboard(frame, "md"))
 
 
 @app.command()
@@ -241,6 +276,25 @@ def models() -> None:
     console.print(table)
 
 
+@app.command("suites")
+def list_suites(
+    name: Annotated[str | None, typer.Argument(help="Show one suite's settings in full.")] = None,
+) -> None:
+    """List suites (`janus-eval run --suite NAME`) with their tasks in the papers' order."""
+    shown = [registry.suite(name)] if name else [registry.suite(n) for n in registry.suite_names()]
+    table = Table(title="suites (janus-eval suites NAME for each task's settings and source)")
+    for col in ("suite", "tasks", "description"):
+        table.add_column(col, overflow="fold")
+    for suite in shown:
+        table.add_row(suite.name, ", ".join(suite.task_names()), suite.description)
+    console.print(table)
+    if name:
+        for item in shown[0].tasks:
+            options = " ".join(f"{k}={v}" for k, v in item.options.items()) or "(defaults)"
+            console.print(f"[bold]{item.task}[/] ({item.column}): {options}", highlight=False)
+            console.print(f"  source: {item.source}", highlight=False)
+
+
 @app.command()
 def leaderboard(
     paths: Annotated[
@@ -250,6 +304,10 @@ def leaderboard(
     format: Annotated[str, typer.Option("--format", "-f", help="md, csv, html or json.")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
     sub_metrics: Annotated[bool, typer.Option(help="Add every sub-metric as a column.")] = False,
+    suite: Annotated[
+        str | None,
+        typer.Option(help="Order the columns as this suite's tasks (the paper's order)."),
+    ] = None,
 ) -> None:
     """One row per model/checkpoint, one column per task's primary metric, from run records."""
     from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
@@ -257,7 +315,10 @@ def leaderboard(
 
     if format not in ("md", "csv", "html", "json"):
         raise UserError(f"--format {format!r}: choose md, csv, html or json")
-    frame = build_leaderboard(paths or [Path("results/runs")], sub_metrics=sub_metrics)
+    order = registry.suite(suite).task_names() if suite else ()
+    frame = build_leaderboard(
+        paths or [Path("results/runs")], sub_metrics=sub_metrics, task_order=order
+    )
     text = render_leaderboard(frame, format)
     if output:
         atomic_write_text(output, text, hint="or choose another --output")
