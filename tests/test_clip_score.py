@@ -165,12 +165,21 @@ def test_coco30k_clip_score_is_torchmetrics_on_the_generated_images(coco, tiny_c
     assert off.run_id == record.run_id and off.n_reused == 6
     assert off.metrics["fid"] == m["fid"] and "clip_score" not in off.metrics
     assert off.metrics["clip_score_status"].startswith("not computed: off")
+    # samples stored without a CLIP score are never mixed with scored ones: said, not averaged
+    first = evaluate("coco30k", "dummy", data_dir=coco, output_dir=tmp_path / "late", limit=6,
+                     task_options={**opts, "clip_score": "off"})  # fmt: skip
+    late = evaluate("coco30k", "dummy", data_dir=coco, output_dir=tmp_path / "late", limit=6,
+                    task_options=opts)  # fmt: skip
+    assert late.run_id == first.run_id and late.n_reused == 6 and "clip_score" not in late.metrics
+    assert late.metrics["clip_score_status"].startswith("not computed: 6 of 6 stored samples")
+    assert "--no-resume" in late.metrics["clip_score_status"]
 
 
 def test_mjhq30k_clip_score_overall_and_per_category(mjhq, tiny_clip, tmp_path):
     out = tmp_path / "runs"
     record = evaluate("mjhq30k", "dummy", data_dir=mjhq, output_dir=out,
-                      task_options=mjhq_options(tmp_path, clip_model=str(tiny_clip)))  # fmt: skip
+                      task_options=mjhq_options(tmp_path, clip_model=str(tiny_clip),
+                                                images_per_prompt=2))  # fmt: skip
     m = record.metrics
     rows = stored(out / record.run_id)
     images = saved_images(out / record.run_id, [r["id"] for r in rows])
@@ -180,6 +189,7 @@ def test_mjhq30k_clip_score_overall_and_per_category(mjhq, tiny_clip, tmp_path):
         ims += images[r["id"]]
         caps += [r["request"]["prompt"]] * len(images[r["id"]])
     assert set(m["clip_score_per_category"]) == set(by_cat) == {"animals", "food", "people"}
+    assert sum(len(ims) for ims, _ in by_cat.values()) == m["n_generated"] == 30
     for cat, (ims, caps) in by_cat.items():
         want = torchmetrics_clip_score(tiny_clip, ims, caps)
         assert m["clip_score_per_category"][cat] == pytest.approx(want, rel=1e-5), cat
