@@ -15,6 +15,7 @@ from rich.table import Table
 
 from janus_eval import __version__, registry
 from janus_eval.cliutil import console, err_console, metrics_table, parse_kv, print_json
+from janus_eval.suite_commands import list_suites, print_suite_table
 from janus_eval.types import UserError
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ bench_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
+app.command("suites")(list_suites)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -219,17 +221,7 @@ def run(
             f"run · {record.timings.get('samples_per_s', 0)} samples/s · {run_dir}"
         )
     if chosen is not None and not shard:
-        _print_suite_table(chosen, [output_dir / r.run_id for r in records])
-
-
-def _print_suite_table(suite: Any, run_dirs: list[Path]) -> None:
-    """The suite's runs as one leaderboard, in the suite's (the paper's) column order."""
-    from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
-
-    frame = build_leaderboard(run_dirs, task_order=suite.task_names())
-    console.print(f"[bold]{suite.name}[/] ({len(run_dirs)} runs; again with `janus-eval "
-                  f"leaderboard --suite {suite.name} DIRS`):")  # fmt: skip
-    print(render_leaderboard(frame, "md"))
+        print_suite_table(chosen, [output_dir / r.run_id for r in records])
 
 
 @app.command()
@@ -274,25 +266,6 @@ def models() -> None:
         doc = (registry.adapter_class(name).__doc__ or "").strip().split("\n\n")[0]
         table.add_row(name, " ".join(doc.split()))
     console.print(table)
-
-
-@app.command("suites")
-def list_suites(
-    name: Annotated[str | None, typer.Argument(help="Show one suite's settings in full.")] = None,
-) -> None:
-    """List suites (`janus-eval run --suite NAME`) with their tasks in the papers' order."""
-    shown = [registry.suite(name)] if name else [registry.suite(n) for n in registry.suite_names()]
-    table = Table(title="suites (janus-eval suites NAME for each task's settings and source)")
-    for col in ("suite", "tasks", "description"):
-        table.add_column(col, overflow="fold")
-    for suite in shown:
-        table.add_row(suite.name, ", ".join(suite.task_names()), suite.description)
-    console.print(table)
-    if name:
-        for item in shown[0].tasks:
-            options = " ".join(f"{k}={v}" for k, v in item.options.items()) or "(defaults)"
-            console.print(f"[bold]{item.task}[/] ({item.column}): {options}", highlight=False)
-            console.print(f"  source: {item.source}", highlight=False)
 
 
 @app.command()
