@@ -9,8 +9,8 @@ category.
 `clip_score` option: "auto" (default) computes it when the CLIP model can be loaded and
 otherwise goes on without it, saying so once and recording why in the metrics; "on" makes a
 missing model an error before anything is generated; "off" skips it. The option and the model
-are kept out of the run id (they change no FID), so a run resumed with another setting reuses
-its images; samples stored without a score (or with another model's) leave the CLIP score out
+are recorded but kept out of the run id (they change no FID), so a run resumed with another
+setting reuses its images; samples stored without a score (or with another model's) leave the CLIP score out
 of the metrics, with the reason, rather than mixing.
 """
 
@@ -25,8 +25,10 @@ from janus_eval.types import UserError
 log = logging.getLogger("janus_eval")
 
 MODES = ("auto", "on", "off")
-#: Options that change no FID: kept out of the run id (see the module docstring).
-CLIP_OPTIONS = ("clip_score", "clip_model", "clip_batch_size")
+#: Options that change no FID: kept out of the run id (see the module docstring). The first two
+#: are recorded in the run config (a merge of shards reads them from there); the batch size is not.
+CLIP_RECORDED = ("clip_score", "clip_model")
+CLIP_RUNTIME = ("clip_batch_size",)
 
 
 def clip_options() -> dict[str, Any]:

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from janus_eval.tasks._clip_score import CLIP_OPTIONS, ClipScoring, clip_options
+from janus_eval.tasks._clip_score import CLIP_RECORDED, CLIP_RUNTIME, ClipScoring, clip_options
 
 from janus_eval.types import ImageRequest, Sample, Task, UserError
 
 #: Options that change how fast features are computed, not their values: kept out of config()
 #: (the run id), so a resumed run may use another batch size, device or cache folder. The CLIP
-#: score options change no FID either (tasks/_clip_score.py says how a mixed run is handled).
+#: score options change no FID either: `identity()` drops the recorded ones from the run id
+#: (tasks/_clip_score.py says how a run resumed with another CLIP setting is handled).
 RUNTIME_OPTIONS = ("inception_path", "stats_cache", "feature_batch_size", "num_workers", "device",
-                   "resize", "save_images", *CLIP_OPTIONS)  # fmt: skip
+                   "resize", "save_images", *CLIP_RUNTIME)  # fmt: skip
 
 
 def fid_options(count_option: str) -> dict[str, Any]:
@@ -96,6 +97,12 @@ class FidTask(Task):
                 "reference": self.reference_description(),
             },
         }
+
+    def identity(self) -> dict[str, Any]:
+        """config() without the CLIP score options: recorded, but not part of the run id."""
+        identity = super().identity()
+        kept = {k: v for k, v in identity["options"].items() if k not in CLIP_RECORDED}
+        return {**identity, "options": kept}
 
     def reference_description(self) -> str:
         raise NotImplementedError

@@ -100,6 +100,8 @@ class Coco30k(FidTask):
         "captions_file=...) and the real images in <data-dir>/val2014/ (or real_images_dir=...). "
         + DOWNLOAD
         + " Needs clean-fid's Inception weights (inception-2015-12-05.pt; see docs/FID.md)."
+        " CLIP score beside FID: clip_model=HUB_NAME_OR_DIR (default openai/clip-vit-large-"
+        "patch14), clip_score=auto|on|off (auto: without the model the run goes on without it)."
     )
 
     @classmethod

@@ -85,6 +85,8 @@ class Mjhq30k(FidTask):
         f"mjhq30k_imgs/ or mjhq30k_imgs.zip) as in the Hugging Face repo {HUB_REPO}; without "
         "--data-dir that repo is fetched from the hub or its cache. Needs clean-fid's Inception "
         "weights (inception-2015-12-05.pt; see docs/FID.md)."
+        " CLIP score beside FID: clip_model=HUB_NAME_OR_DIR (default openai/clip-vit-large-"
+        "patch14), clip_score=auto|on|off (auto: without the model the run goes on without it)."
     )
 
     @classmethod

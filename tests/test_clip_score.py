@@ -21,6 +21,7 @@ from test_mjhq30k import make_mjhq
 from test_mjhq30k import options as mjhq_options
 
 from janus_eval.api import evaluate
+from janus_eval.merge import merge_runs
 from janus_eval.metrics.clip_score import ClipScorer, clip_score, load_clip_scorer
 from janus_eval.types import UserError
 
@@ -139,8 +140,7 @@ def stored(run_dir: Path) -> list[dict]:
 def test_coco30k_clip_score_is_torchmetrics_on_the_generated_images(coco, tiny_clip, tmp_path):
     out = tmp_path / "runs"
     opts = coco_options(tmp_path, clip_model=str(tiny_clip), images_per_caption=2)
-    record = evaluate("coco30k", "dummy", data_dir=coco, output_dir=out, limit=6,
-                      task_options=opts)  # fmt: skip
+    record = evaluate("coco30k", "dummy", data_dir=coco, output_dir=out, task_options=opts)
     m = record.metrics
     rows = stored(out / record.run_id)
     scores = {r["id"]: r["scores"] for r in rows}
@@ -150,7 +150,7 @@ def test_coco30k_clip_score_is_torchmetrics_on_the_generated_images(coco, tiny_c
     captions = {r["id"]: r["request"]["prompt"] for r in rows}
     flat_images = [im for sid in scores for im in images[sid]]
     flat_captions = [captions[sid] for sid in scores for _ in images[sid]]
-    assert len(flat_images) == m["n_generated"] == 12
+    assert len(flat_images) == m["n_generated"] == 24
     assert m["clip_score"] == pytest.approx(
         torchmetrics_clip_score(tiny_clip, flat_images, flat_captions), rel=1e-5
     )
@@ -159,10 +159,18 @@ def test_coco30k_clip_score_is_torchmetrics_on_the_generated_images(coco, tiny_c
     assert (
         min(per_image) > 0 and len(set(per_image)) > 3
     )  # positive and varied: the clamp hides nothing
+    assert record.config["task"]["options"]["clip_model"] == str(tiny_clip)  # recorded
+    # shards merge to the same CLIP score (the merge reads the CLIP model from the config)
+    for i in range(2):
+        evaluate("coco30k", "dummy", data_dir=coco, output_dir=tmp_path / "sliced",
+                 task_options=opts, shard=(i, 2))  # fmt: skip
+    merged = merge_runs([tmp_path / "sliced" / record.run_id])
+    # (float32 CLIP forwards over other batches: equal to ~1e-8 relative, not bit for bit)
+    assert merged.metrics["clip_score"] == pytest.approx(m["clip_score"], rel=1e-6)
     # the CLIP options are not part of the run: turning it off reuses every sample
-    off = evaluate("coco30k", "dummy", data_dir=coco, output_dir=out, limit=6,
+    off = evaluate("coco30k", "dummy", data_dir=coco, output_dir=out,
                    task_options={**opts, "clip_score": "off"})  # fmt: skip
-    assert off.run_id == record.run_id and off.n_reused == 6
+    assert off.run_id == record.run_id and off.n_reused == 12
     assert off.metrics["fid"] == m["fid"] and "clip_score" not in off.metrics
     assert off.metrics["clip_score_status"].startswith("not computed: off")
     # samples stored without a CLIP score are never mixed with scored ones: said, not averaged
