@@ -228,6 +228,7 @@ def test_without_a_clip_model_the_run_goes_on_and_says_so(coco, tmp_path, caplog
                  task_options=coco_options(tmp_path, clip_score="maybe"))  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_resumed_run_keeps_the_stored_clip_scores(cli, coco, tiny_clip, tmp_path):
     """SIGKILL midway: the samples stored before the kill keep their CLIP scores byte for byte
     and the resumed run ends with the uninterrupted run's CLIP score."""
