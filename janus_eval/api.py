@@ -33,6 +33,7 @@ from janus_eval.provenance import now
 from janus_eval.runner import ExecutionStats, Runner, image_files
 from janus_eval.set_aside import prepare_run_dir, set_aside_slice
 from janus_eval.store import RunStore, atomic_write_json
+from janus_eval.suites import task_data_dir
 from janus_eval.types import RunRecord, Sample, Task, UserError
 
 log = logging.getLogger("janus_eval")
@@ -100,7 +101,8 @@ def evaluate_tasks(
     DATA_DIR."""
     shared = SharedModel(model, model_path, model_options)
     for task in tasks:
-        where = _data_dir_for(data_dir, task, several=len(tasks) > 1)
+        name = task.name if isinstance(task, Task) else task
+        where = task_data_dir(data_dir, name, several=len(tasks) > 1)
         yield evaluate(task, shared, data_dir=where, **options)
 
 
@@ -138,14 +140,6 @@ def resolve_task(
             f"{data_path or 'its default source'}. {task_obj.data_help}".strip()
         )
     return task_obj, data_path, samples
-
-
-def _data_dir_for(data_dir: str | Path | None, task: str | Task, several: bool) -> Path | None:
-    if data_dir is None or not several:
-        return None if data_dir is None else Path(data_dir)
-    name = task.name if isinstance(task, Task) else task
-    per_task = Path(data_dir) / name
-    return per_task if per_task.is_dir() else Path(data_dir)
 
 
 def _read_samples(task: Task, data_path: Path | None, limit: int | None) -> list[Sample]:

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from janus_eval import registry
 from janus_eval.cliutil import err_console
-from janus_eval.commands import bench, catalog, reports, running
+from janus_eval.commands import bench, catalog, reports, running, suites
 from janus_eval.commands.publishing import publish
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ for command in (
     running.run,
     catalog.tasks,
     catalog.models,
+    suites.suites,
     reports.leaderboard,
     reports.compare,
     running.merge,

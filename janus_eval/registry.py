@@ -5,7 +5,8 @@ the decorators below when their module is imported; every module of those packag
 on first lookup (modules keep heavy imports such as torch inside functions, so this is cheap).
 Third-party packages add theirs through the entry-point groups `janus_eval.tasks` and
 `janus_eval.model_adapters`, whose values point at a Task subclass or an adapter class (or a
-zero-argument callable returning a list of them).
+zero-argument callable returning a list of them); suites (janus_eval.suites.Suite) likewise
+through `janus_eval.suites`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ ADAPTER_GROUP = "janus_eval.model_adapters"
 #: Where the built-in tasks and adapters live (tasks/ and model_adapters/, installed there):
 #: the plug-in loading below is the only place the core names them.
 BUILTIN_PACKAGES = (TASK_GROUP, ADAPTER_GROUP)
+SUITE_GROUP = "janus_eval.suites"
 
 _tasks: dict[str, type[Task]] = {}
 _adapters: dict[str, type] = {}
+_suites: dict[str, Any] = {}
 _loaded = False
 
 T = TypeVar("T", bound=type)
@@ -94,6 +97,14 @@ def adapter_capabilities(adapter: Any) -> frozenset[str]:
     if isinstance(adapter, type):
         return check_adapter(adapter)
     return check_adapter(type(adapter), built=True)
+
+
+def register_suite(suite: Any) -> Any:
+    """Make a `janus_eval.suites.Suite` available under `suite.name` (returns it)."""
+    if not getattr(suite, "name", "") or not getattr(suite, "tasks", ()):
+        raise TypeError(f"{suite!r}: a suite needs a non-empty `name` and `tasks`")
+    _suites[suite.name] = suite
+    return suite
 
 
 _commands: dict[tuple[str | None, str], Callable[..., Any]] = {}
@@ -194,6 +205,7 @@ def load_all(force: bool = False) -> None:
         _import_package_modules(package)
     _load_entry_points(TASK_GROUP, register_task)
     _load_entry_points(ADAPTER_GROUP, register_adapter)
+    _load_entry_points(SUITE_GROUP, register_suite)
 
 
 def _import_note() -> str:
@@ -232,6 +244,18 @@ def adapter_class(name: str) -> type:
             f"unknown model {name!r}; known models: {', '.join(sorted(_adapters))}" + _import_note()
         )
     return _adapters[name]
+
+
+def suite_names() -> list[str]:
+    load_all()
+    return sorted(_suites)
+
+
+def suite(name: str) -> Any:
+    load_all()
+    if name not in _suites:
+        raise UserError(f"unknown suite {name!r}; known suites: {', '.join(sorted(_suites))}")
+    return _suites[name]
 
 
 def coerce_options(defaults: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Generated images reach the engine in memory (`score_batch` gets the PIL images t
 returned); their features are stored per sample ({"features": float32 (n_images, dim)}), so an
 interrupted run resumes without recomputing them. `aggregate` compares all stored features with
 the reference statistics, computed once and cached (janus_eval.metrics.fid.reference_stats).
+The CLIP score of the same in-memory images is stored beside the features (tasks/_clip_score.py).
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from janus_eval.tasks._clip_score import CLIP_RECORDED, CLIP_RUNTIME, ClipScoring, clip_options
+
 from janus_eval.types import ImageRequest, Sample, Task, UserError
 
 if TYPE_CHECKING:  # numpy loads when features are scored, not when the registry lists tasks
     import numpy as np
 
 #: Options that change how fast features are computed, not their values: kept out of config()
-#: (the run id), so a resumed run may use another batch size, device or cache folder.
+#: (the run id), so a resumed run may use another batch size, device or cache folder. The CLIP
+#: score options change no FID either: `identity()` drops the recorded ones from the run id
+#: (tasks/_clip_score.py says how a run resumed with another CLIP setting is handled).
 RUNTIME_OPTIONS = ("inception_path", "stats_cache", "feature_batch_size", "num_workers", "device",
-                   "resize", "save_images")  # fmt: skip
+                   "resize", "save_images", *CLIP_RUNTIME)  # fmt: skip
 
 
 #: The demos' feature extractor: random weights, no download (janus_eval.metrics.inception).
@@ -46,6 +51,7 @@ def fid_options(count_option: str) -> dict[str, Any]:
         # Write the generated PNGs under images/ (30,000 images at 384 px are ~9 GB); without
         # them the features alone are kept and a run resumes per sample.
         "save_images": True,
+        **clip_options(),
     }
 
 
@@ -59,6 +65,8 @@ class FidTask(Task):
     protocols: dict[str, str] = {}
     #: The option that says how many images to generate per prompt.
     count_option = "images_per_prompt"
+    #: Per-sample field the CLIP score is also broken down by (MJHQ-30K: "category").
+    clip_breakdown: str | None = None
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -72,6 +80,7 @@ class FidTask(Task):
         self._extractor_model: Any = None
         self._data_dir: Path | None = None
         self._reference_stats: Any = None
+        self.clip = ClipScoring(self.name, self.options, self.device)
 
     @classmethod
     def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,6 +114,12 @@ class FidTask(Task):
                 "reference": self.reference_description(),
             },
         }
+
+    def identity(self) -> dict[str, Any]:
+        """config() without the CLIP score options: recorded, but not part of the run id."""
+        identity = super().identity()
+        kept = {k: v for k, v in identity["options"].items() if k not in CLIP_RECORDED}
+        return {**identity, "options": kept}
 
     def reference_description(self) -> str:
         raise NotImplementedError
@@ -145,6 +160,7 @@ class FidTask(Task):
             from janus_eval.metrics.inception import find_weights
 
             find_weights(self.options["inception_path"] or None)
+        self.clip.scorer()  # "on": fails here; "auto": says once that it goes on without
 
     def score(self, sample: Sample, response: Any) -> dict[str, Any]:
         return self.score_batch([sample], [response])[0]
@@ -163,11 +179,14 @@ class FidTask(Task):
             resize=self.options["resize"],
             what=f"{self.name}: generated image",
         )
+        clip = self.clip.score([s.data["prompt"] for s in samples], responses)
         out, start = [], 0
-        for sample, images in zip(samples, responses):
+        for sample, images, clip_part in zip(samples, responses, clip):
             part = feats[start : start + len(images)]
             start += len(images)
-            out.append({"features": part, "extractor": model.id, "category": sample.category})
+            out.append(
+                {"features": part, "extractor": model.id, "category": sample.category, **clip_part}
+            )
         return out
 
     # -- aggregation --------------------------------------------------------------------------
@@ -224,6 +243,7 @@ class FidTask(Task):
             "kid": kernel_distance(ref.feats, gen),
             "n_generated": int(gen.shape[0]),
             "n_reference": int(ref.feats.shape[0]),
+            **self.clip.aggregate(scored, by=self.clip_breakdown),
         }
 
     def data_root(self) -> Path:

@@ -96,12 +96,15 @@ class Coco30k(FidTask):
     name = "coco30k"
     version = "1"
     count_option = "images_per_caption"
+    metric_names = ("fid", "kid", "n_generated", "n_reference", "clip_score")
     protocols = {"gigagan": "crop256", "drawn30k": "crop256"}
     data_help = (
         "coco30k reads <data-dir>/annotations/captions_val2014.json (or --task-option "
         "captions_file=...) and the real images in <data-dir>/val2014/ (or real_images_dir=...). "
         + DOWNLOAD
         + " Needs clean-fid's Inception weights (inception-2015-12-05.pt; see docs/FID.md)."
+        " CLIP score beside FID: clip_model=HUB_NAME_OR_DIR (default openai/clip-vit-large-"
+        "patch14), clip_score=auto|on|off (auto: without the model the run goes on without it)."
     )
 
     @classmethod

@@ -77,12 +77,16 @@ class Mjhq30k(FidTask):
     name = "mjhq30k"
     version = "1"
     protocols = {"clean": "clean", "crop256": "crop256"}
-    metric_names = ("fid", "kid", "n_generated", "n_reference", "fid_per_category")
+    metric_names = ("fid", "kid", "n_generated", "n_reference", "fid_per_category", "clip_score",
+                    "clip_score_per_category")  # fmt: skip
+    clip_breakdown = "category"
     data_help = (
         f"mjhq30k reads <data-dir>/meta_data.json and the images <category>/<id>.jpg (from "
         f"mjhq30k_imgs/ or mjhq30k_imgs.zip) as in the Hugging Face repo {HUB_REPO}; without "
         "--data-dir that repo is fetched from the hub or its cache. Needs clean-fid's Inception "
         "weights (inception-2015-12-05.pt; see docs/FID.md)."
+        " CLIP score beside FID: clip_model=HUB_NAME_OR_DIR (default openai/clip-vit-large-"
+        "patch14), clip_score=auto|on|off (auto: without the model the run goes on without it)."
     )
 
     @classmethod

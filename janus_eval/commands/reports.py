@@ -30,6 +30,10 @@ def leaderboard(
         list[Path] | None,
         typer.Option(help="Reference files or folders (papers layout; default results/reference)."),
     ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(help="Order the columns as this suite's tasks (the paper's order)."),
+    ] = None,
 ) -> None:
     """One row per model/checkpoint, one column per task's primary metric, from run records."""
     from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
@@ -49,7 +53,12 @@ def leaderboard(
     elif format not in ("md", "csv", "html", "json"):
         raise UserError(f"--format {format!r}: choose md, csv, html or json")
     else:
-        frame = build_leaderboard(paths or [Path("results/runs")], sub_metrics=sub_metrics)
+        from janus_eval import registry
+
+        order = registry.suite(suite).task_names() if suite else ()
+        frame = build_leaderboard(
+            paths or [Path("results/runs")], sub_metrics=sub_metrics, task_order=order
+        )
         text = render_leaderboard(frame, format)
     if output:
         atomic_write_text(output, text, hint="or choose another --output")

@@ -9,18 +9,10 @@ import typer
 
 from janus_eval import registry
 from janus_eval.cliutil import console, metrics_table, parse_kv, setup_logging
-from janus_eval.types import RunRecord
+from janus_eval.types import RunRecord, UserError
 
 
 def run(
-    task: Annotated[
-        str,
-        typer.Option(
-            "--task",
-            "-t",
-            help="Task name, comma-separated names, or 'all'. See `janus-eval tasks`.",
-        ),
-    ],
     model: Annotated[
         str,
         typer.Option(
@@ -29,6 +21,32 @@ def run(
             help="Adapter name (see `janus-eval models`): janus, janus-tiny, hf-janus, dummy, ...",
         ),
     ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Task name, comma-separated names, or 'all'. See `janus-eval tasks`. With "
+            "--suite: only these tasks of the suite (still with the suite's settings).",
+        ),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            "-s",
+            help="Run a named list of tasks with one loaded model and each paper's settings "
+            "(see `janus-eval suites`); task options given here override the suite's.",
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip",
+            help="Leave out these tasks (repeatable or comma-separated), e.g. --skip mmvet when "
+            "no judge endpoint is at hand.",
+        ),
+    ] = None,
     model_path: Annotated[
         str | None,
         typer.Option(
@@ -40,7 +58,7 @@ def run(
         Path | None,
         typer.Option(
             help="The task's data files (see `janus-eval tasks` for what each expects). With "
-            "several tasks, DATA_DIR/<task> is used where it exists."
+            "several tasks or a suite, DATA_DIR/<task> is used where it exists."
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples.")] = None,
@@ -73,7 +91,9 @@ def run(
         typer.Option(
             "--task-option",
             "-O",
-            help="Task option KEY=VALUE (repeatable); see `janus-eval tasks`.",
+            help="Task option KEY=VALUE (repeatable); see `janus-eval tasks`. With several "
+            "tasks, KEY=VALUE goes to every task that has KEY and TASK.KEY=VALUE to TASK alone "
+            "(e.g. -O mmvet.judge_url=http://localhost:8000/v1).",
         ),
     ] = None,
     model_option: Annotated[
@@ -100,12 +120,27 @@ def run(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run tasks against a model; results go to OUTPUT_DIR/<run-id>/ as they finish."""
-    from janus_eval import api
+    """Run tasks (or a suite) against a model; results go to OUTPUT_DIR/<run-id>/ as they
+    finish. Every task is set up (options, judge) before the model is loaded."""
+    from janus_eval import api, suites
+    from janus_eval.commands.suites import print_suite_table
 
     setup_logging(verbose)
-    records = api.evaluate_tasks(
-        _task_names(task),
+    chosen = registry.suite(suite) if suite else None
+    if chosen is None and not task:
+        raise UserError("say what to run: --task NAME[,NAME...] or --suite NAME")
+    skipped = [n.strip() for item in skip or [] for n in item.split(",") if n.strip()]
+    names = suites.select(chosen, _task_names(task), skipped)
+    planned = suites.plan(
+        names,
+        suite=chosen,
+        options=parse_kv(task_option, "--task-option"),
+        data_dir=data_dir,
+        demo=demo,
+    )
+    records = []
+    for record in api.evaluate_tasks(
+        [item.task for item in planned],
         model,
         model_path=model_path,
         data_dir=data_dir,
@@ -116,18 +151,19 @@ def run(
         device=device,
         dtype=dtype,
         resume=resume,
-        task_options=parse_kv(task_option, "--task-option"),
         model_options=parse_kv(model_option, "--model-option"),
         progress=progress,
         shard=shard,
         demo=demo,
-    )
-    for record in records:
+    ):
         _print_run(record, output_dir / record.run_id, demo)
+        records.append(record)
+    if chosen is not None and not shard:
+        print_suite_table(chosen, [output_dir / r.run_id for r in records])
 
 
-def _task_names(spec: str) -> list[str]:
-    names = [t.strip() for t in spec.split(",") if t.strip()]
+def _task_names(spec: str | None) -> list[str]:
+    names = [t.strip() for t in (spec or "").split(",") if t.strip()]
     if names == ["all"]:
         return registry.task_names()
     for name in names:

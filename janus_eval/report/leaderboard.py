@@ -52,25 +52,34 @@ FORMATS = ("md", "csv", "html", "json")
 PARTIAL_MARK = "*"
 
 
-def build_leaderboard(paths: Iterable[str | Path], sub_metrics: bool = False) -> pd.DataFrame:
+def build_leaderboard(
+    paths: Iterable[str | Path], sub_metrics: bool = False, task_order: Sequence[str] = ()
+) -> pd.DataFrame:
     """Leaderboard of every run at or below `paths`.
 
     `sub_metrics` adds every other metric of each task, flattened as `task/metric/sub`, after
-    the task's primary column.
+    the task's primary column. `task_order` (a suite's tasks) puts those tasks' columns first,
+    in that order; other tasks follow by name.
     """
-    return leaderboard_from_runs(load_runs(paths), sub_metrics=sub_metrics)
+    return leaderboard_from_runs(load_runs(paths), sub_metrics=sub_metrics, task_order=task_order)
 
 
-def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.DataFrame:
+def leaderboard_from_runs(
+    runs: Sequence[Run], sub_metrics: bool = False, task_order: Sequence[str] = ()
+) -> pd.DataFrame:
     versions: dict[str, set[str]] = defaultdict(set)
     for run in runs:
         versions[run.record.task].add(str(run.record.task_version))
 
     # (model key, task column prefix) -> runs, newest first
     cells: dict[tuple[tuple[str, str, str], str], list[Run]] = defaultdict(list)
+    rank: dict[str, tuple[int, str]] = {}  # column prefix -> its place (task_order, then name)
     for run in runs:
         prefix = task_label(run.record, with_version=len(versions[run.record.task]) > 1)
         cells[(run.model_key, prefix)].append(run)
+        task = run.record.task
+        rank[prefix] = (list(task_order).index(task) if task in task_order else len(task_order),
+                        prefix)  # fmt: skip
 
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     notes: dict[tuple[str, str, str], list[str]] = defaultdict(list)
@@ -123,7 +132,7 @@ def leaderboard_from_runs(runs: Sequence[Run], sub_metrics: bool = False) -> pd.
     # primary first within a task, then the order the metrics were first seen
     metric_columns = [
         f"{prefix}/{metric}"
-        for prefix in sorted(seen)
+        for prefix in sorted(seen, key=rank.__getitem__)
         for metric in sorted(seen[prefix], key=lambda m: not seen[prefix][m])
     ]
     ordered = sorted(rows)
