@@ -126,14 +126,31 @@ def task_of(column: str) -> str:
     return column.split("/")[0].split("[")[0]
 
 
+PAPER_LABELS = ["POPE", "MME-P", "MMBench", "SEED", "VQAv2", "GQA", "MMMU", "MM-Vet",
+                "GenEval", "MSCOCO-30K FID", "MJHQ-30K FID"]  # fmt: skip
+
+
 def test_one_leaderboard_in_the_papers_column_order(paper, cli):
     proc, out = paper
     printed = leaderboard_header(proc.stdout)  # the table `run --suite` prints at the end
-    metric_columns = [c for c in printed if "/" in c]
-    assert [task_of(c) for c in metric_columns] == PAPER_ORDER  # understanding | generation
-    assert [c.rsplit("/", 1)[1] for c in metric_columns] == [PRIMARY[t] for t in PAPER_ORDER]
+    assert [c.rstrip(" ↑↓") for c in printed[3:]] == PAPER_LABELS  # understanding | generation
+    assert "understanding: POPE" in proc.stdout and "generation: GenEval" in proc.stdout
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("| ")][2:]
+    body = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    measured = [row for row in body if row[2] == "measured"]
+    assert [row[0] for row in measured] == ["dummy"]  # one model, one row
+    # the reference rows beside it: the papers' published numbers, each marked reported
+    reported = {row[0] for row in body if row[2].startswith("reported · arXiv:")}
+    assert {"Janus-1.3B", "Janus-Pro-7B", "JanusFlow-1.3B"} <= reported
+    assert len(measured) + sum(row[2].startswith("reported") for row in body) == len(body)
+    papers = cli("leaderboard", "--layout", "papers", str(out))
+    assert papers.returncode == 0, papers.stderr
+    assert leaderboard_header(papers.stdout) == printed
+    # the per-task layout, ordered by the suite, has the same tasks in the same order
     board = cli("leaderboard", "--suite", "janus-paper", str(out))
     assert board.returncode == 0, board.stderr
-    assert leaderboard_header(board.stdout) == printed
+    metric_columns = [c for c in leaderboard_header(board.stdout) if "/" in c]
+    assert [task_of(c) for c in metric_columns] == PAPER_ORDER
+    assert [c.rsplit("/", 1)[1] for c in metric_columns] == [PRIMARY[t] for t in PAPER_ORDER]
     rows = [line for line in board.stdout.splitlines() if line.startswith("| dummy")]
     assert len(rows) == 1  # one model, one row

@@ -33,12 +33,20 @@ def suites(
 
 
 def print_suite_table(suite: Suite, run_dirs: list[Path]) -> None:
-    """The suite's runs as one leaderboard, in the suite's (the paper's) column order."""
-    from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
+    """The suite's runs as one leaderboard. A suite of the papers' benchmarks gets the papers'
+    layout (understanding | generation, in the papers' column order) with the numbers the
+    papers report beside it (results/reference/); any other suite its tasks in its own order."""
+    from janus_eval.report.papers import PAPER_COLUMNS
+    from janus_eval.report.papers_render import paper_leaderboard_text
 
-    frame = build_leaderboard(run_dirs, task_order=suite.task_names())
-    console.print(
-        f"[bold]{suite.name}[/] ({len(run_dirs)} runs; again with `janus-eval leaderboard "
-        f"--suite {suite.name} DIRS`):"
-    )
-    print(render_leaderboard(frame, "md"))
+    papers = {c.task for c in PAPER_COLUMNS}
+    if set(suite.task_names()) <= papers:
+        again = "janus-eval leaderboard --layout papers DIRS"
+        text = paper_leaderboard_text(run_dirs, "md")
+    else:
+        from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
+
+        again = f"janus-eval leaderboard --suite {suite.name} DIRS"
+        text = render_leaderboard(build_leaderboard(run_dirs, task_order=suite.task_names()), "md")
+    console.print(f"[bold]{suite.name}[/] ({len(run_dirs)} runs; again with `{again}`):")
+    print(text)
