@@ -5,9 +5,10 @@ names, so a new task's breakdowns are charted without code here:
 
 * a mapping of numbers is one breakdown: MMBench `per_category` / `per_l2_category`, SEED
   `per_dimension`, GenEval `per_tag`, MJHQ-30K `fid_per_category`, VQAv2 `per_answer_type`;
-* mappings of mappings are splits (POPE stores `random`, `popular`, `adversarial`, each with
-  accuracy/precision/recall/f1): one chart per inner metric across the splits, only the task's
-  primary metric (POPE's f1) when the splits have it.
+* a mapping keyed by metric names, recognised by having the task's primary metric as a key,
+  is a split: POPE stores `random`, `popular`, `adversarial` as top-level metrics, each with
+  accuracy/precision/recall/f1; the primary metric (POPE's f1) is charted across the splits.
+  Mappings of mappings ({split: {metric: value}}) are read the same way.
 
 Counts are not scores and are left out: names starting `n_`, or ending `_images` or `_count`
 (`n_per_category`, GenEval's `per_tag_images`).
@@ -41,25 +42,37 @@ def is_count(name: str) -> bool:
 
 
 def run_breakdowns(metrics: Mapping[str, object], primary: str) -> dict[str, dict[str, float]]:
-    """One run's breakdowns: chart name -> {category: value}."""
+    """One run's breakdowns: chart name -> {category: value}.
+
+    A mapping keyed by metric names (it has the primary metric as a key, as POPE's `random`
+    split has `f1`) is a split, not a breakdown: the primary metric is charted across splits.
+    """
     out: dict[str, dict[str, float]] = {}
     splits: dict[str, dict[str, float]] = {}  # inner metric -> {split: value}
     for name, value in metrics.items():
         if not isinstance(value, Mapping) or is_count(name):
             continue
-        numbers = {str(k): float(v) for k, v in value.items() if is_number(v)}
-        if numbers and len(numbers) == len(value):
-            out[name] = numbers
-        elif all(isinstance(v, Mapping) for v in value.values()):
+        if all(isinstance(v, Mapping) for v in value.values()):  # {split: {metric: value}}
             for split, inner in value.items():
-                for metric, number in inner.items():
-                    if is_number(number) and not is_count(str(metric)):
-                        splits.setdefault(str(metric), {})[str(split)] = float(number)
-    if len(splits) > 0:
-        chosen = [primary] if primary in splits else sorted(splits)
-        for metric in chosen:
-            out[f"{metric} per split"] = splits[metric]
+                _add_split(splits, str(split), inner, primary)
+        elif primary in value:
+            _add_split(splits, name, value, primary)
+        else:
+            numbers = {str(k): float(v) for k, v in value.items() if is_number(v)}
+            if numbers:
+                out[name] = numbers
+    for metric in sorted(splits):
+        out[f"{metric} per split"] = splits[metric]
     return out
+
+
+def _add_split(splits: dict[str, dict[str, float]], split: str, inner: Mapping[str, object],
+               primary: str) -> None:  # fmt: skip
+    """The split's primary metric, or every metric when it has no primary."""
+    chosen = [primary] if primary in inner else [str(m) for m in inner if not is_count(str(m))]
+    for metric in chosen:
+        if is_number(inner.get(metric)):
+            splits.setdefault(metric, {})[split] = float(inner[metric])  # type: ignore[arg-type]
 
 
 def breakdowns(by_task: Mapping[str, Sequence[Run]]) -> list[Breakdown]:

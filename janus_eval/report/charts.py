@@ -16,8 +16,8 @@ ElementTree, which escapes them too.
 
 from __future__ import annotations
 
+import hashlib
 import io
-import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +36,6 @@ _RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
-_COUNTER = itertools.count()  # unique ids when several charts share one page
 VERDICT_COLOURS = {True: "#2a9d3a", False: "#d43c3c", None: "#777777"}
 
 
@@ -67,7 +66,7 @@ def bar_chart(
     slot = 0.8 / n_ser
     height = min(60.0, 1.0 + n_cat * (0.14 * n_ser + 0.12))
     tips: dict[str, str] = {}
-    prefix = f"c{next(_COUNTER)}"
+    prefix = _id_prefix(title, categories, series)
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(6.5, height))
         ax = fig.add_subplot()
@@ -100,7 +99,7 @@ def delta_chart(title: str, labels: Sequence[str], deltas: Sequence[float | None
     from matplotlib.figure import Figure
 
     tips: dict[str, str] = {}
-    prefix = f"c{next(_COUNTER)}"
+    prefix = _id_prefix(title, labels, deltas, intervals)
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(7.5, 1.2 + 0.28 * len(labels)))
         ax = fig.add_subplot()
@@ -120,6 +119,12 @@ def delta_chart(title: str, labels: Sequence[str], deltas: Sequence[float | None
         ax.set_title(title, loc="left")
         ax.grid(axis="x", alpha=0.3)
         return _to_svg(fig, tips)
+
+
+def _id_prefix(*content: object) -> str:
+    """Ids for the tooltip targets: unique per chart on a page (several charts share it) and
+    a function of the chart's content, so the same runs give the same bytes."""
+    return "c" + hashlib.sha256(repr(content).encode()).hexdigest()[:10]
 
 
 def _first_present(values: Sequence[float | None]) -> int:
