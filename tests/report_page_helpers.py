@@ -27,6 +27,8 @@ def geneval_run(
     bonus: int = 0,
     prompt: str = "a photo of {n} cats",
     tags: tuple[str, ...] = TAGS,
+    id_prefix: str = "g",
+    reason: str = "expected {n} cat",
 ) -> Path:
     """A GenEval-like run: prompt p has tag TAGS[p % 3]; image k is correct when p + k is even
     or k < bonus, and a wrong image's reason names the prompt. `model` is a run.json model
@@ -35,10 +37,10 @@ def geneval_run(
     for p in range(n_prompts):
         ok = [(p + k) % 2 == 0 or k < bonus for k in range(per_prompt)]
         samples.append({
-            "id": f"g{p:03d}", "prompt": prompt.format(n=p + 1),
+            "id": f"{id_prefix}{p:03d}", "prompt": prompt.format(n=p + 1),
             "images": [f"images/{p:05d}/samples/{k:04d}.png" for k in range(per_prompt)],
             "scores": {"correct": ok, "tag": tags[p % len(tags)],
-                       "reasons": ["" if good else f"expected {p + 1} cat" for good in ok]},
+                       "reasons": ["" if good else reason.format(n=p + 1) for good in ok]},
         })  # fmt: skip
     per_tag: dict[str, list[bool]] = {}
     for s in samples:
@@ -78,3 +80,18 @@ REFERENCE = TableRow(
     reported=True,
     notes="made-up reference row for the tests",
 )
+
+
+def chromium_or_skip() -> str:
+    """Path of a Chromium binary, or skip the test saying how to get one."""
+    import shutil
+
+    import pytest
+
+    for name in ("chromium", "chromium-browser", "chrome", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    pytest.skip(
+        "no Chromium on PATH: install Debian's `chromium` package (`apt-get install chromium`, "
+        "as .ci/run does) to run the browser check"
+    )

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from report_page_helpers import REFERENCE, geneval_run, pope_demo_runs
+from report_page_helpers import REFERENCE, chromium_or_skip, geneval_run, pope_demo_runs
 
 from janus_eval.report.html import write_html_report
 
@@ -167,21 +166,11 @@ def test_same_runs_give_the_same_bytes(page: dict) -> None:
     assert "generated" not in one.read_text().split("</h1>")[1][:200]
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "chrome", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    pytest.skip(
-        "no Chromium on PATH: install Debian's `chromium` package (`apt-get install chromium`, "
-        "as .ci/run does) to run the browser check"
-    )
-
-
 def test_report_in_headless_chromium(page: dict, tmp_path: Path) -> None:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
     )
-    executable = _chromium()
+    executable = chromium_or_skip()
     problems: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
