@@ -1,0 +1,108 @@
+"""The report's parts alone: the generic leaderboard table, breakdown detection, SVG charts,
+thumbnail links, and the `report` command's errors."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from test_report_fixtures import correct_samples, write_run
+
+from janus_eval.report.breakdowns import run_breakdowns
+from janus_eval.report.charts import bar_chart, delta_chart
+from janus_eval.report.leaderboard import leaderboard_from_runs
+from janus_eval.report.records import load_runs
+from janus_eval.report.table import Table, TableColumn, TableRow, table_from_leaderboard
+from janus_eval.report.thumbs import relative
+
+
+def test_best_value_is_the_lowest_for_fid_and_kid() -> None:
+    columns = [TableColumn("mjhq30k/fid", "generation", higher_is_better=False),
+               TableColumn("pope/f1", "understanding")]  # fmt: skip
+    rows = [TableRow("a", {"mjhq30k/fid": 12.5, "pope/f1": 80.0}),
+            TableRow("b", {"mjhq30k/fid": 9.0, "pope/f1": None}),
+            TableRow("paper", {"pope/f1": 86.2}, reported=True)]  # fmt: skip
+    table = Table(columns, rows)
+    assert table.best(columns[0]) == 9.0 and table.best(columns[1]) == 86.2
+    assert table.groups == [("generation", 1), ("understanding", 1)]
+
+
+def test_table_from_leaderboard_groups_understanding_before_generation(tmp_path: Path) -> None:
+    write_run(tmp_path, "fid", task="mjhq30k", kind="generation", primary="fid",
+              metrics={"fid": 10.0, "kid": 0.01})  # fmt: skip
+    write_run(tmp_path, "qa", samples=correct_samples([1, 1, 0]), checkpoint="ckpt/b")
+    runs = load_runs([tmp_path])
+    table = table_from_leaderboard(leaderboard_from_runs(runs), runs)
+    assert [(c.key, c.group, c.higher_is_better) for c in table.columns] == [
+        ("report-toy/accuracy", "understanding", True),
+        ("mjhq30k/fid", "generation", False),
+    ]
+    assert [r.label for r in table.rows] == [
+        "janus-pro-1b (ckpt/a) #aaaaaaaaaaaa", "janus-pro-1b (ckpt/b) #aaaaaaaaaaaa"
+    ]  # fmt: skip
+    assert [len(r.runs) for r in table.rows] == [1, 1]
+
+
+def test_breakdowns_by_shape() -> None:
+    pope = {"f1": 70.0, "random": {"accuracy": 80.0, "f1": 75.0},
+            "adversarial": {"accuracy": 60.0, "f1": 55.0}}  # fmt: skip
+    assert run_breakdowns(pope, "f1") == {"f1 per split": {"random": 75.0, "adversarial": 55.0}}
+    geneval = {"overall": 0.5, "per_tag": {"counting": 0.25, "colors": 0.75},
+               "per_tag_images": {"counting": 4, "colors": 4}, "n_images": 8}  # fmt: skip
+    assert run_breakdowns(geneval, "overall") == {"per_tag": {"counting": 0.25, "colors": 0.75}}
+    mjhq = {"fid": 9.0, "fid_per_category": {"animals": 20.5}, "n_per_category": {"animals": 3}}
+    assert run_breakdowns(mjhq, "fid") == {"fid_per_category": {"animals": 20.5}}
+    nested = {"acc": 1.0, "splits": {"a": {"acc": 0.5}, "b": {"acc": 0.25}}}
+    assert run_breakdowns(nested, "acc") == {"acc per split": {"a": 0.5, "b": 0.25}}
+
+
+def test_charts_are_deterministic_svg_with_text_labels() -> None:
+    args = ("cost $5 and $6", ["a $x$ b", "c"], {"model one": [1.0, None], "model two": [2.0, 3.0]})
+    one, two = bar_chart(*args), bar_chart(*args)
+    assert one == two and one.startswith("<svg") and "<metadata" not in one
+    root = ET.fromstring(one)
+    texts = [t for t in root.itertext() if t.strip()]
+    # mathtext is off: dollar signs are shown as typed, in <text> elements (svg.fonttype none)
+    for label in ("cost $5 and $6", "a $x$ b", "model one", "model two"):
+        assert label in texts, label
+    titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]
+    assert titles == ["model one · a $x$ b: 1", "model two · a $x$ b: 2", "model two · c: 3"]
+    other = bar_chart("another", ["c"], {"m": [1.0]})
+    assert not set(re.findall(r'id="(c[0-9a-f]{10}-[^"]*)"', one)) & set(
+        re.findall(r'id="(c[0-9a-f]{10}-[^"]*)"', other)
+    )  # two charts on one page never share a tooltip id
+
+
+def test_delta_chart_colours_each_verdict() -> None:
+    svg = delta_chart("b vs a", ["t:x", "t:y", "t:z"], [1.0, -2.0, 0.5],
+                      [(0.5, 1.5), None, (-1.0, 2.0)], [True, False, None], ["x", "y", "z"])  # fmt: skip
+    for colour in ("#2a9d3a", "#d43c3c", "#777777"):
+        assert colour in svg
+    assert [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}title")] == [
+        "x", "y", "z"
+    ]  # fmt: skip
+
+
+def test_links_never_start_with_a_url_scheme(tmp_path: Path) -> None:
+    image = tmp_path / "javascript:alert(1)" / "a.png"
+    image.parent.mkdir()
+    image.write_bytes(b"")
+    assert relative(image, tmp_path) == "./javascript:alert(1)/a.png"
+    assert relative(image, tmp_path / "out") == "../javascript:alert(1)/a.png"
+
+
+def test_report_command_errors_exit_2(tmp_path: Path, cli) -> None:
+    write_run(tmp_path / "runs", "a", samples=correct_samples([1, 0]))
+    write_run(tmp_path / "runs", "b", samples=correct_samples([1, 1]), checkpoint="ckpt/b")
+    out = tmp_path / "report.html"
+    bad = cli("report", str(tmp_path / "runs"), "-o", str(out), "--baseline", "nope")
+    assert bad.returncode == 2 and "--baseline 'nope': no checkpoint matches" in bad.stderr
+    assert "Traceback" not in bad.stderr and not out.exists()
+    gate = cli("report", str(tmp_path / "runs"), "-o", str(out), "--max-drop", "nope=1")
+    assert gate.returncode == 2 and "no metric 'nope'" in gate.stderr
+    good = cli("report", str(tmp_path / "runs"), "-o", str(out), "--baseline", "janus-pro-1b (ckpt/b) #aaaaaaaaaaaa", "--no-timestamp")  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert (
+        "wrote" in good.stdout and "<h3>janus-pro-1b (ckpt/a) #aaaaaaaaaaaa vs" in out.read_text()
+    )
