@@ -72,12 +72,13 @@ def bar_chart(
         ax = fig.add_subplot()
         colours = matplotlib.colormaps["tab10" if n_ser <= 10 else "tab20"].colors
         for j, name in enumerate(names):
-            for i, value in enumerate(series[name]):
-                if value is None:
-                    continue
-                y = i - 0.4 + slot * (j + 0.5)
-                (patch,) = ax.barh(y, value, height=slot * 0.9, color=colours[j % len(colours)],
-                                   label=name if i == _first_present(series[name]) else None)  # fmt: skip
+            present = [(i, v) for i, v in enumerate(series[name]) if v is not None]
+            if not present:
+                continue
+            bars = ax.barh([i - 0.4 + slot * (j + 0.5) for i, _ in present],
+                           [v for _, v in present], height=slot * 0.9,
+                           color=colours[j % len(colours)], label=name)  # fmt: skip
+            for patch, (i, value) in zip(bars.patches, present, strict=True):
                 gid = f"{prefix}-{j}-{i}"
                 patch.set_gid(gid)
                 tips[gid] = f"{name} · {categories[i]}: {value:.4g}"
@@ -107,7 +108,11 @@ def delta_chart(title: str, labels: Sequence[str], deltas: Sequence[float | None
         for i, (delta, interval) in enumerate(zip(deltas, intervals, strict=True)):
             if delta is None:
                 continue
-            xerr = None if interval is None else [[delta - interval[0]], [interval[1] - delta]]
+            # clipped at 0: a recorded (rounded) delta can sit just outside the interval of
+            # the per-sample means (compare warns when run.json and the samples disagree)
+            xerr = None
+            if interval is not None:
+                xerr = [[max(0.0, delta - interval[0])], [max(0.0, interval[1] - delta)]]
             container = ax.errorbar(delta, i, xerr=xerr, fmt="o", capsize=3,
                                     color=VERDICT_COLOURS[verdicts[i]])  # fmt: skip
             gid = f"{prefix}-{i}"
@@ -125,10 +130,6 @@ def _id_prefix(*content: object) -> str:
     """Ids for the tooltip targets: unique per chart on a page (several charts share it) and
     a function of the chart's content, so the same runs give the same bytes."""
     return "c" + hashlib.sha256(repr(content).encode()).hexdigest()[:10]
-
-
-def _first_present(values: Sequence[float | None]) -> int:
-    return next((i for i, v in enumerate(values) if v is not None), -1)
 
 
 def _to_svg(fig, tooltips: Mapping[str, str]) -> str:
