@@ -5,10 +5,13 @@ runs of two models made through the CLI."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 from test_report_fixtures import write_run
 
@@ -84,10 +87,6 @@ REFERENCE = TableRow(
 
 def chromium_or_skip() -> str:
     """Path of a Chromium binary, or skip the test saying how to get one."""
-    import shutil
-
-    import pytest
-
     for name in ("chromium", "chromium-browser", "chrome", "google-chrome"):
         if path := shutil.which(name):
             return path
@@ -95,3 +94,19 @@ def chromium_or_skip() -> str:
         "no Chromium on PATH: install Debian's `chromium` package (`apt-get install chromium`, "
         "as .ci/run does) to run the browser check"
     )
+
+
+@contextmanager
+def chromium_tab(**page_options: Any) -> Iterator[Any]:
+    """A playwright page in headless Debian Chromium (playwright's own browser download is not
+    needed: the package drives the system binary); skips when either is missing."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
+    )
+    executable = chromium_or_skip()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield browser.new_page(**page_options)
+        finally:
+            browser.close()

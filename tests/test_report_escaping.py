@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_page_helpers import chromium_or_skip, geneval_run
+from report_page_helpers import chromium_tab, geneval_run
 from test_report_fixtures import correct_samples, write_run
 
 from janus_eval.report.html import write_html_report
@@ -102,18 +102,11 @@ def test_every_channel_carried_the_payload_as_text(evil_page: tuple[Path, str]) 
 
 
 def test_payload_page_runs_no_script_in_chromium(evil_page: tuple[Path, str]) -> None:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
-    )
-    executable = chromium_or_skip()
     dialogs: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        tab = browser.new_page()
+    with chromium_tab() as tab:
         tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         tab.goto(evil_page[0].as_uri())
         tab.wait_for_load_state("load")
         scripts = tab.evaluate("document.scripts.length")
         injected = tab.evaluate("document.querySelectorAll('img[src=\"x\"], [onerror]').length")
-        browser.close()
     assert (dialogs, scripts, injected) == ([], 1, 0)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from report_page_helpers import REFERENCE, chromium_or_skip, geneval_run, pope_demo_runs
+from report_page_helpers import REFERENCE, chromium_tab, geneval_run, pope_demo_runs
 
 from janus_eval.report.html import write_html_report
 
@@ -167,14 +167,8 @@ def test_same_runs_give_the_same_bytes(page: dict) -> None:
 
 
 def test_report_in_headless_chromium(page: dict, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
-    )
-    executable = chromium_or_skip()
     problems: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    with chromium_tab(viewport={"width": 1280, "height": 900}) as tab:
         tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
                if m.type in ("error", "warning") else None)  # fmt: skip
         tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -211,7 +205,6 @@ def test_report_in_headless_chromium(page: dict, tmp_path: Path) -> None:
         )
         shot = tmp_path / "report.png"
         tab.screenshot(path=str(shot), full_page=True)
-        browser.close()
     dummy_f1 = page["pope"]["dummy"]["metrics"]["f1"]
     tiny_f1 = page["pope"]["janus-tiny"]["metrics"]["f1"]
     assert dummy_f1 < tiny_f1 < 87.4

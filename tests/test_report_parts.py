@@ -11,6 +11,7 @@ from test_report_fixtures import correct_samples, write_run
 
 from janus_eval.report.breakdowns import run_breakdowns
 from janus_eval.report.charts import bar_chart, delta_chart
+from janus_eval.report.html import write_html_report
 from janus_eval.report.leaderboard import leaderboard_from_runs
 from janus_eval.report.records import load_runs
 from janus_eval.report.table import Table, TableColumn, TableRow, table_from_leaderboard
@@ -106,3 +107,26 @@ def test_report_command_errors_exit_2(tmp_path: Path, cli) -> None:
     assert (
         "wrote" in good.stdout and "<h3>janus-pro-1b (ckpt/a) #aaaaaaaaaaaa vs" in out.read_text()
     )
+
+
+def test_fid_gallery_shows_the_same_seeded_prompts_side_by_side(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for ckpt in ("ckpt/a", "ckpt/b"):
+        samples = [{"id": f"f{i:03d}", "prompt": f"prompt {i}", "images": [f"images/{i}.png"],
+                    "scores": {}} for i in range(5)]  # fmt: skip
+        run = write_run(tmp_path / "runs", f"mjhq-{ckpt[-1]}", task="mjhq30k", kind="generation",
+                        primary="fid", metrics={"fid": 9.0}, samples=samples, checkpoint=ckpt)  # fmt: skip
+        for i in range(5):
+            (run / "images").mkdir(exist_ok=True)
+            Image.new("RGB", (32, 32), (i * 40, 0, 0)).save(run / f"images/{i}.png")
+    out = write_html_report([tmp_path / "runs"], tmp_path / "r.html", gallery_prompts=2)
+    section = out.read_text().split("<h2 id='galleries'>")[1].split("<h2 id='runs'>")[0]
+    assert "mjhq30k · samples (2 of 5 prompts, seed 0)" in section
+    # random.Random(0).sample(['f000', ..., 'f004'], 2), sorted: the documented choice
+    assert re.findall(r"<td class='prompt'><b>(f\d+)</b>", section) == ["f003", "f004"]
+    assert re.findall(r"<a href='(runs/mjhq-(?:a|b)/images/\d\.png)'>", section) == [
+        "runs/mjhq-a/images/3.png", "runs/mjhq-b/images/3.png",
+        "runs/mjhq-a/images/4.png", "runs/mjhq-b/images/4.png",
+    ]  # fmt: skip
+    assert "class='verdict'" not in section  # FID scores no single image
