@@ -99,7 +99,11 @@ def build(root: Path, pool: list[Path], checkpoints: int, n: int) -> int:
                 samples.append({"id": f"{task}-{i:05d}", "category": cats[i % len(cats)] if cats
                                 else None, "request": {"prompt": f"Question {i} about image?"},
                                 "response": "yes" if ok else "no", "scores": scores})  # fmt: skip
-            metrics = {primary: 100 * skill, "accuracy": 100 * skill}
+            # the recorded means match the samples, as a real run's do (compare checks)
+            mean = {f: 100 * sum(float(x["scores"][f]) for x in samples) / n for f in fields}
+            metrics = {"accuracy": mean[fields[0]], primary: mean[fields[0]]}
+            if "pred_yes" in fields:
+                metrics["yes_ratio"] = mean["pred_yes"]
             if task == "pope":
                 metrics |= {c: {"accuracy": 100 * skill, "f1": 100 * skill - j} for j, c in
                             enumerate(cats)}  # fmt: skip

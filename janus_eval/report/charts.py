@@ -20,7 +20,6 @@ import hashlib
 import io
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 SVG_NS = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG_NS)
@@ -39,14 +38,6 @@ _RC = {
 VERDICT_COLOURS = {True: "#2a9d3a", False: "#d43c3c", None: "#777777"}
 
 
-@dataclass(frozen=True)
-class Bar:
-    """A value with the tooltip shown on hover."""
-
-    value: float | None
-    tooltip: str
-
-
 def bar_chart(
     title: str,
     categories: Sequence[str],
@@ -59,17 +50,20 @@ def bar_chart(
     `series[name][i]` is the value of category i (None: no bar). Returns an `<svg>` element.
     """
     import matplotlib
-    from matplotlib.figure import Figure
 
     names = list(series)
     n_cat, n_ser = len(categories), max(1, len(names))
     slot = 0.8 / n_ser
-    height = min(60.0, 1.0 + n_cat * (0.14 * n_ser + 0.12))
     tips: dict[str, str] = {}
     prefix = _id_prefix(title, categories, series)
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(6.5, height))
-        ax = fig.add_subplot()
+        right = _text_width(names, 8) + 0.6  # the legend, beside the axes
+        fig, ax = _figure(
+            left=_text_width(categories, 9) + 0.2,
+            width=max(4.5, _text_width([title], 10.8) - right),
+            height=max(n_cat * (0.1 * n_ser + 0.15), 0.17 * n_ser),
+            right=right,
+        )
         colours = matplotlib.colormaps["tab10" if n_ser <= 10 else "tab20"].colors
         for j, name in enumerate(names):
             present = [(i, v) for i, v in enumerate(series[name]) if v is not None]
@@ -83,7 +77,7 @@ def bar_chart(
                 patch.set_gid(gid)
                 tips[gid] = f"{name} · {categories[i]}: {value:.4g}"
         ax.set_yticks(range(n_cat), [str(c) for c in categories])
-        ax.invert_yaxis()
+        ax.set_ylim(n_cat - 0.5, -0.5)  # first category on top, no empty margin
         ax.set_xlabel(xlabel)
         ax.set_title(title, loc="left")
         ax.grid(axis="x", alpha=0.3)
@@ -97,13 +91,17 @@ def delta_chart(title: str, labels: Sequence[str], deltas: Sequence[float | None
     """Deltas (candidate - baseline) as points with their 95% intervals as error bars, coloured by
     gate verdict (green pass, red fail, grey no gate); a line marks zero."""
     import matplotlib
-    from matplotlib.figure import Figure
 
     tips: dict[str, str] = {}
     prefix = _id_prefix(title, labels, deltas, intervals)
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(7.5, 1.2 + 0.28 * len(labels)))
-        ax = fig.add_subplot()
+        xlabel = "candidate - baseline (95% paired-bootstrap interval where per-sample)"
+        fig, ax = _figure(
+            left=_text_width(labels, 9) + 0.2,
+            width=max(5.0, _text_width([title], 10.8), _text_width([xlabel], 9)),
+            height=0.28 * len(labels) + 0.1,
+            right=0.3,
+        )
         ax.axvline(0, color="#444", linewidth=0.8)
         for i, (delta, interval) in enumerate(zip(deltas, intervals, strict=True)):
             if delta is None:
@@ -120,10 +118,37 @@ def delta_chart(title: str, labels: Sequence[str], deltas: Sequence[float | None
             tips[gid] = tooltips[i]
         ax.set_yticks(range(len(labels)), [str(s) for s in labels])
         ax.set_ylim(len(labels) - 0.5, -0.5)
-        ax.set_xlabel("candidate - baseline (95% paired-bootstrap interval where per-sample)")
+        ax.set_xlabel(xlabel)
         ax.set_title(title, loc="left")
         ax.grid(axis="x", alpha=0.3)
         return _to_svg(fig, tips)
+
+
+def _text_width(texts: Sequence[object], size: float) -> float:
+    """Width in inches of the widest text at `size` points, from matplotlib's own font metrics.
+
+    Margins are computed, not found by `bbox_inches="tight"`, which draws every figure twice
+    (half of a chart's time; charts are most of a large report's)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(family=_RC["font.family"], size=size)
+    widths = [text_to_path.get_text_width_height_descent(str(t), prop, ismath=False)[0]
+              for t in texts]  # fmt: skip
+    return max(widths, default=0.0) / 72
+
+
+def _figure(*, left: float, width: float, height: float, right: float):
+    """A figure with one axes of `width` x `height` inches and the given side margins (room
+    for the title above and the x tick labels and label below)."""
+    from matplotlib.figure import Figure
+
+    top, bottom = 0.35, 0.55
+    height = min(height, 60.0)
+    fig_w, fig_h = left + width + right, top + height + bottom
+    fig = Figure(figsize=(fig_w, fig_h))
+    ax = fig.add_axes((left / fig_w, bottom / fig_h, width / fig_w, height / fig_h))
+    return fig, ax
 
 
 def _id_prefix(*content: object) -> str:
@@ -135,7 +160,7 @@ def _id_prefix(*content: object) -> str:
 def _to_svg(fig, tooltips: Mapping[str, str]) -> str:
     """The figure as one `<svg>` element (no XML prolog), with a `<title>` per tooltip id."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
     root = ET.fromstring(buffer.getvalue())
     for meta in root.findall(f"{{{SVG_NS}}}metadata"):
         root.remove(meta)

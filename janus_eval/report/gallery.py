@@ -85,7 +85,10 @@ def _group_table(runs: Sequence[Run], samples: Sequence[Mapping[str, dict[str, A
                  ids: Sequence[str], budget: EmbedBudget, thumb_px: int,
                  images_per_cell: int) -> str:  # fmt: skip
     heads = "".join(f"<th>{html.escape(row_label(run.model_key))}</th>" for run in runs)
-    lines = [f"<table class='gallery'><thead><tr><th>prompt</th>{heads}</tr></thead><tbody>"]
+    lines = [
+        f"<div class='scroll'><table class='gallery'><thead><tr><th>prompt</th>{heads}</tr>"
+        "</thead><tbody>"
+    ]
     for sid in ids:
         first = samples[0][sid]
         prompt = (first.get("request") or {}).get("prompt", "")
@@ -93,7 +96,7 @@ def _group_table(runs: Sequence[Run], samples: Sequence[Mapping[str, dict[str, A
         for run, by_id in zip(runs, samples, strict=True):
             cells.append(f"<td><div class='cells'>{_cells(run, by_id[sid], budget, thumb_px, images_per_cell)}</div></td>")  # fmt: skip
         lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody></table>")
+    lines.append("</tbody></table></div>")
     return "\n".join(lines)
 
 

@@ -43,13 +43,14 @@ from janus_eval.report.thumbs import EmbedBudget, relative
 from janus_eval.store import atomic_write_text
 
 _CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
 table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 section.run { border-top: 2px solid #ddd; margin-top: 2em; }
 pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: 12px; }
+.scroll { overflow-x: auto; max-width: 100%; }
 svg.chart { display: block; max-width: 100%; height: auto; margin: .5em 0 1.5em; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
 figure { margin: 0; width: 200px; border: 3px solid #ddd; font-size: 11px; }

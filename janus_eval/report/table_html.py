@@ -62,6 +62,7 @@ def render_table(table: Table) -> str:
     groups = "".join(f"<th colspan='{n}'>{html.escape(name)}</th>" for name, n in table.groups)
     heads = "".join(f"<th>{html.escape(c.key)}</th>" for c in table.columns)
     lines = [
+        '<div class="scroll">',
         '<table class="leaderboard">',
         f"<thead><tr class='groups'><th></th>{groups}<th></th></tr>",
         f"<tr class='columns'><th>model</th>{heads}<th>notes</th></tr></thead>",
@@ -74,7 +75,7 @@ def render_table(table: Table) -> str:
             lines.append(
                 f"<tr class='details'><td colspan='{width}'>{runs_details(row.runs)}</td></tr>"
             )
-    lines.append("</tbody></table>")
+    lines.append("</tbody></table></div>")
     if any(r.partial for r in table.rows):
         lines.append("<p class='footnote'>* partial run (incomplete or --limit); see notes</p>")
     if any(r.reported for r in table.rows):
