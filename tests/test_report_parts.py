@@ -130,3 +130,20 @@ def test_fid_gallery_shows_the_same_seeded_prompts_side_by_side(tmp_path: Path) 
         "runs/mjhq-a/images/4.png", "runs/mjhq-b/images/4.png",
     ]  # fmt: skip
     assert "class='verdict'" not in section  # FID scores no single image
+
+
+def test_gate_on_a_task_one_candidate_lacks_is_named_not_dropped(tmp_path: Path) -> None:
+    from janus_eval.report.comparisons import compare_checkpoints
+    from janus_eval.report.html import newest_per_checkpoint
+
+    for ckpt, tasks in (("a", ("report-toy", "other-toy")), ("b", ("report-toy", "other-toy")),
+                        ("c", ("report-toy",))):  # fmt: skip
+        for task in tasks:
+            write_run(tmp_path, f"{task}-{ckpt}", task=task, checkpoint=f"ckpt/{ckpt}",
+                      samples=correct_samples([1, ckpt == "a", 1]))  # fmt: skip
+    by_task = newest_per_checkpoint(load_runs([tmp_path]))
+    b, c = compare_checkpoints(by_task, max_drop={"other-toy:accuracy": 10.0}, n_boot=50)
+    (gated,) = [r for r in b.rows if r.gate is not None]
+    assert (gated.task, gated.passed, b.failed) == ("other-toy", False, True)  # 100 -> 66.7
+    assert not [r for r in c.rows if r.gate is not None] and not c.failed
+    assert "gate other-toy:accuracy not applied: no such metric in this pair" in c.warnings

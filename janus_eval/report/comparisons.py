@@ -92,6 +92,7 @@ def _gate(comparisons: Sequence[CheckpointComparison], gates: Mapping[str, float
                 apply_gates(cmp.rows, {name: value})
             except UserError as exc:
                 errors.append(str(exc))
+                cmp.warnings.append(f"gate {name} not applied: no such metric in this pair")
         if errors and len(errors) == len(comparisons):
             raise UserError(errors[0])
 

@@ -62,6 +62,10 @@ figcaption { padding: 2px 4px; word-break: break-word; }
 """
 
 
+_SECTIONS = (("leaderboard", "Leaderboard"), ("breakdowns", "Breakdowns"),
+             ("comparisons", "Comparisons"), ("galleries", "Image galleries"), ("runs", "Runs"))  # fmt: skip
+
+
 def write_html_report(
     paths: Iterable[str | Path],
     output: str | Path,
@@ -104,6 +108,7 @@ def write_html_report(
         f"<style>{_CSS}{TABLE_CSS}{GALLERY_CSS}{COMPARE_CSS}</style></head><body>",
         "<h1>janus-eval report</h1>",
         f"<p>{len(runs)} run(s)" + (f", generated {when}" if timestamp else "") + ".</p>",
+        "<nav>" + " · ".join(f"<a href='#{a}'>{t}</a>" for a, t in _SECTIONS) + "</nav>",
         "<h2 id='leaderboard'>Leaderboard</h2>",
         "<p>Click a column header to sort. Best value per column in bold (lowest for FID/KID).</p>",
         render_table(table),
