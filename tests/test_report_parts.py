@@ -130,6 +130,13 @@ def test_fid_gallery_shows_the_same_seeded_prompts_side_by_side(tmp_path: Path) 
         "runs/mjhq-a/images/4.png", "runs/mjhq-b/images/4.png",
     ]  # fmt: skip
     assert "class='verdict'" not in section  # FID scores no single image
+    # prompts are drawn only from those every checkpoint has: f004 gone from one run
+    lines = (tmp_path / "runs/mjhq-b/samples.jsonl").read_text().splitlines()
+    (tmp_path / "runs/mjhq-b/samples.jsonl").write_text("\n".join(lines[:4]) + "\n")
+    out = write_html_report([tmp_path / "runs"], tmp_path / "r.html", gallery_prompts=2)
+    section = out.read_text().split("<h2 id='galleries'>")[1].split("<h2 id='runs'>")[0]
+    assert "mjhq30k · samples (2 of 4 prompts, seed 0)" in section
+    assert re.findall(r"<td class='prompt'><b>(f\d+)</b>", section) == ["f001", "f003"]
 
 
 def test_gate_on_a_task_one_candidate_lacks_is_named_not_dropped(tmp_path: Path) -> None:
