@@ -27,6 +27,8 @@ def test_best_value_is_the_lowest_for_fid_and_kid() -> None:
     table = Table(columns, rows)
     assert table.best(columns[0]) == 9.0 and table.best(columns[1]) == 86.2
     assert table.groups == [("generation", 1), ("understanding", 1)]
+    spans = Table([TableColumn(k, g) for k, g in (("a", "u"), ("b", "u"), ("c", "g"), ("d", "u"))])
+    assert spans.groups == [("u", 2), ("g", 1), ("u", 1)]  # header cells span adjacent columns
 
 
 def test_table_from_leaderboard_groups_understanding_before_generation(tmp_path: Path) -> None:
@@ -45,6 +47,28 @@ def test_table_from_leaderboard_groups_understanding_before_generation(tmp_path:
     assert [len(r.runs) for r in table.rows] == [1, 1]
 
 
+def test_table_partial_missing_and_reported_only_columns(tmp_path: Path) -> None:
+    from janus_eval.report.table import cell_text
+
+    write_run(tmp_path, "fid", task="mjhq30k", kind="generation", primary="fid",
+              metrics={"fid": 10.0}, limit=5)  # fmt: skip
+    write_run(tmp_path, "qa", samples=correct_samples([1, 1, 0]), checkpoint="ckpt/b")
+    runs = load_runs([tmp_path])
+    paper = TableRow("paper", {"mmmu/accuracy": 41.0, "mjhq30k/fid": 8.5}, reported=True)
+    table = table_from_leaderboard(leaderboard_from_runs(runs), runs, [paper])
+    keys = [c.key for c in table.columns]
+    assert keys == ["report-toy/accuracy", "mjhq30k/fid", "mmmu/accuracy"]
+    assert table.groups == [("understanding", 1), ("generation", 1), ("reported", 1)]
+    a, b, ref = table.rows
+    fid, acc = table.columns[1], table.columns[0]
+    assert (a.partial, cell_text(a, fid), cell_text(a, acc)) == (["mjhq30k/fid"], "10.00*", "—")
+    assert (b.partial, cell_text(b, acc), cell_text(b, fid)) == ([], "66.67", "—")
+    assert a.values["report-toy/accuracy"] is None and cell_text(ref, fid) == "8.50"
+    assert table.best(fid) == 8.5 and table.columns[2].higher_is_better
+    assert [[r.path.name for r in row.runs] for row in table.rows] == [["fid"], ["qa"], []]
+    assert "partial run fid (limit=5)" in a.notes and ref.notes == ""
+
+
 def test_breakdowns_by_shape() -> None:
     pope = {"f1": 70.0, "random": {"accuracy": 80.0, "f1": 75.0},
             "adversarial": {"accuracy": 60.0, "f1": 55.0}}  # fmt: skip
@@ -56,6 +80,9 @@ def test_breakdowns_by_shape() -> None:
     assert run_breakdowns(mjhq, "fid") == {"fid_per_category": {"animals": 20.5}}
     nested = {"acc": 1.0, "splits": {"a": {"acc": 0.5}, "b": {"acc": 0.25}}}
     assert run_breakdowns(nested, "acc") == {"acc per split": {"a": 0.5, "b": 0.25}}
+    # splits without the primary metric: every inner metric but counts
+    other = {"score": 1.0, "splits": {"a": {"acc": 0.5, "n_questions": 10}, "b": {"acc": 0.25}}}
+    assert run_breakdowns(other, "score") == {"acc per split": {"a": 0.5, "b": 0.25}}
 
 
 def test_charts_are_deterministic_svg_with_text_labels() -> None:
