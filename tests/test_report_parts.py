@@ -181,3 +181,56 @@ def test_gate_on_a_task_one_candidate_lacks_is_named_not_dropped(tmp_path: Path)
     assert (gated.task, gated.passed, b.failed) == ("other-toy", False, True)  # 100 -> 66.7
     assert not [r for r in c.rows if r.gate is not None] and not c.failed
     assert "gate other-toy:accuracy not applied: no such metric in this pair" in c.warnings
+
+
+def test_gallery_cells_show_each_images_verdict_and_reason(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+    from report_page_helpers import geneval_run
+
+    from janus_eval.report.gallery import galleries
+    from janus_eval.report.html import newest_per_checkpoint
+    from janus_eval.report.thumbs import EmbedBudget
+
+    model = {"name": "m", "checkpoint": "c", "weights_sha256": "f" * 64}
+    run = geneval_run(tmp_path, "g", model, n_prompts=1, per_prompt=5, tags=("counting",))
+    (run / "images/00000/samples/0004.png").unlink()
+    Image.new("RGB", (300, 200)).save(run / "images/00000/samples/0000.png")
+    by_task = newest_per_checkpoint(load_runs([tmp_path]))
+    html = galleries(by_task, EmbedBudget(10**6, tmp_path))  # the defaults
+    cells = re.findall(r"<div class='cell (\w*)'>(.*?)</div></div>|<div class='cell (\w*)'>"
+                       r"(<span class='missing'>.*?</span>)</div>", html)  # fmt: skip
+    assert "(1 of 1 prompts, seed 0)" in html and "+1 more" in html  # 4 images a cell
+    captions = re.findall(r"<div class='verdict'>(.*?)</div>", html)
+    # prompt 0: image k correct when k is even; reasons name the prompt's count
+    assert captions == ["✓ correct", "✗ wrong reasons: expected 1 cat.", "✓ correct",
+                        "✗ wrong reasons: expected 1 cat."]  # fmt: skip
+    assert [c[0] for c in cells] == ["ok", "bad", "ok", "bad"] and len(cells) == 4
+    thumb = re.search(r"src='data:image/jpeg;base64,([^']+)'", html).group(1)
+    with Image.open(io.BytesIO(base64.b64decode(thumb))) as image:
+        assert max(image.size) == 128
+    # a missing file is said, not an error
+    run4 = geneval_run(tmp_path / "b", "g4", model, n_prompts=1, per_prompt=4)
+    (run4 / "images/00000/samples/0000.png").unlink()
+    html = galleries(newest_per_checkpoint(load_runs([tmp_path / "b"])), EmbedBudget(0, tmp_path))
+    assert "missing: images/00000/samples/0000.png" in html and "more" not in html
+    # checkpoints with no prompt in common: said, not an empty table
+    other = {"name": "m", "checkpoint": "d", "weights_sha256": "e" * 64}
+    geneval_run(tmp_path / "b", "g-other", other, n_prompts=1, id_prefix="x")
+    html = galleries(newest_per_checkpoint(load_runs([tmp_path / "b"])), EmbedBudget(0, tmp_path))
+    assert "No prompt is present in every checkpoint's run." in html and "<table" not in html
+
+
+def test_image_verdicts_take_the_first_boolean_list_and_plain_notes() -> None:
+    from janus_eval.report.gallery import image_verdicts
+
+    scores = {"accuracy": 0.5, "tag": "x", "other": [1, 2], "correct": [True, False],
+              "also_bool": [False, False], "reasons": ["", "too few"],
+              "details": [{"a": 1}, {"b": 2}]}  # fmt: skip
+    assert image_verdicts(scores, 2) == (
+        [True, False],
+        ["other: 1. also_bool: False. ", "other: 2. also_bool: False. reasons: too few. "],
+    )
+    assert image_verdicts({"correct": []}, 0) == ([], [])

@@ -117,7 +117,7 @@ def _cells(run: Run, sample: Mapping[str, Any], budget: EmbedBudget, thumb_px: i
             if src
             else f"<span class='missing'>missing: {html.escape(str(rel))}</span>"
         )
-        caption = " ".join(t for t in (mark, notes[k]) if t)
+        caption = " ".join(t for t in (mark, notes[k].strip()) if t)
         verdict = f"<div class='verdict'>{html.escape(caption)}</div>" if caption else ""
         out.append(f"<div class='cell {klass}'>{body}{verdict}</div>")
     if len(images) > limit:
