@@ -60,7 +60,7 @@ def test_reports_on_real_runs(tmp_path: Path, cli) -> None:
     assert {"toy-qa/accuracy", "toy-gen/brightness", "toy-gen/feature_mean"} <= set(board.columns)
     assert len(board) == 1 and "newest of 2 runs" in board.loc[0, "notes"]
 
-    report = write_html_report([out / "base"], tmp_path / "report.html")
+    report = write_html_report([out / "base"], tmp_path / "report.html", gallery_prompts=0)
     assert report.read_text().count("data:image/jpeg;base64,") == 6  # 2 prompts x 3 images
 
     gate = f"--max-drop=accuracy={abs(row.delta) / 2}"

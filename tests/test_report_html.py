@@ -11,6 +11,7 @@ from PIL import Image
 from test_report_fixtures import correct_samples, write_run
 
 from janus_eval.report.html import write_html_report
+from janus_eval.report.table_html import SORT_SCRIPT
 
 
 def _generation_run(root: Path, n_prompts: int = 3, per_prompt: int = 2) -> Path:
@@ -39,10 +40,14 @@ def test_report_has_tables_and_embedded_thumbnails(tmp_path: Path) -> None:
     _generation_run(runs)
     write_run(runs, "toy-run", samples=correct_samples([1, 0, 1]),
               metrics={"accuracy": 66.67, "per_type": {"yes/no": 66.67}})  # fmt: skip
-    out = write_html_report([runs], tmp_path / "out" / "report.html", thumb_px=96)
+    # the per-run grid alone (galleries off): test_report_page.py tests the galleries
+    out = write_html_report([runs], tmp_path / "out" / "report.html", thumb_px=96,
+                            gallery_prompts=0)  # fmt: skip
     text = out.read_text()
 
-    assert text.startswith("<!DOCTYPE html>") and "<script" not in text
+    # the one script is the leaderboard sorter (issue 12: sortable by a clicked column)
+    assert text.startswith("<!DOCTYPE html>") and text.count("<script") == 1
+    assert f"<script>{SORT_SCRIPT}</script>" in text
     assert '<table class="leaderboard">' in text
     assert "<th>geneval[detector=mask2former]/overall</th>" in text
     assert "<th>report-toy/accuracy</th>" in text
@@ -65,7 +70,8 @@ def test_report_has_tables_and_embedded_thumbnails(tmp_path: Path) -> None:
 def test_image_cap_budget_and_missing_files(tmp_path: Path) -> None:
     run = _generation_run(tmp_path / "runs", n_prompts=4)
     (run / "images/00000/samples/0000.png").unlink()
-    out = write_html_report([run], tmp_path / "report.html", max_images=5, max_embed_bytes=1500)
+    out = write_html_report([run], tmp_path / "report.html", max_images=5, max_embed_bytes=1500,
+                            gallery_prompts=0)  # fmt: skip
     text = out.read_text()
     assert "Images (5 of 8)" in text
     assert "missing: images/00000/samples/0000.png" in text

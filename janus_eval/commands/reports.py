@@ -126,9 +126,43 @@ def report(
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("results/report.html"),
     max_images: Annotated[int, typer.Option(help="Thumbnails per generation run.")] = 24,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Checkpoint the others are compared with (model name or row label; "
+            "default: the first row)."
+        ),
+    ] = None,
+    max_drop: Annotated[
+        list[str] | None,
+        typer.Option(help="Gate METRIC=VALUE shown in the comparisons, as in `compare`."),
+    ] = None,
+    gallery_prompts: Annotated[
+        int, typer.Option(help="Prompts per gallery group (GenEval tag), 0 for none.")
+    ] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the gallery prompts and the bootstrap.")] = 0,
+    timestamp: Annotated[
+        bool,
+        typer.Option(help="Print the generation time (--no-timestamp: same runs, same bytes)."),
+    ] = True,
+    reference: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Reference files or folders: the papers' numbers shown as reported rows "
+            "(default results/reference)."
+        ),
+    ] = None,
 ) -> None:
-    """A self-contained HTML report: leaderboard, metrics, configs, image grids."""
+    """A self-contained HTML report: sortable leaderboard, breakdown charts, comparisons with
+    95% intervals, image galleries, run configs."""
     from janus_eval.report.html import write_html_report
+    from janus_eval.report.reference import load_reference
 
-    path = write_html_report(paths or [Path("results/runs")], output, max_images=max_images)
-    console.print(f"wrote {path}")
+    gates = {k: gate_value(v, k) for k, v in parse_kv(max_drop, "--max-drop").items()}
+    path = write_html_report(
+        paths or [Path("results/runs")], output, max_images=max_images, baseline=baseline,
+        max_drop=gates, gallery_prompts=gallery_prompts, seed=seed, timestamp=timestamp,
+        references=load_reference(reference),
+    )  # fmt: skip
+    size = path.stat().st_size / 1e6
+    console.print(f"wrote {path} ({size:.1f} MB)")

@@ -1,45 +1,70 @@
 """One self-contained HTML page for a set of runs: something to attach to a PR or publish.
 
-The page holds the leaderboard, and per run its metrics and breakdowns, sample counts, config,
-model and package versions, and a preview: generation runs show a grid of thumbnails (with the
-task's per-image verdicts, e.g. GenEval's `correct` list, when the scores have them);
-understanding runs show their first answers. Thumbnails are embedded as base64 JPEGs so the file
-survives being mailed or uploaded alone; past an overall size cap they are linked by relative
-path instead. Plain HTML and CSS: no scripts.
+The page, top to bottom: the leaderboard in the papers' layout (understanding | generation
+column groups, one row per checkpoint, reported rows, best value per column marked, sortable by
+clicking a column header), each row's runs folded away under it (configuration, versions,
+timings); bar charts of every per-task breakdown across checkpoints; comparisons of each
+checkpoint with a baseline (deltas with paired-bootstrap 95% intervals, gate verdicts coloured);
+image galleries (GenEval prompts per tag with verdict and reason on each image, a seeded subset
+of FID prompts side by side); then per run its summary, metrics, breakdown tables and a preview
+(thumbnails for generation runs, first answers for understanding runs).
+
+Self-contained: charts are inline SVG (report/charts.py), thumbnails embedded as base64 JPEGs
+until `max_embed_bytes` is spent and linked by relative path after that, and the only script is
+the ~30-line sorter (report/table_html.py). Nothing is fetched when the page is viewed.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import json
-import os
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from janus_eval.demo import DEMO_NOTE, is_demo
-from janus_eval.report.leaderboard import html_table, leaderboard_from_runs, render_leaderboard
-from janus_eval.report.records import Run, format_number, is_number, load_runs, partial_reason
+from janus_eval.report.breakdowns import breakdowns
+from janus_eval.report.comparisons import COMPARE_CSS, compare_checkpoints, render_comparison_html
+from janus_eval.report.gallery import GALLERY_CSS, galleries, image_verdicts
+from janus_eval.report.leaderboard import html_table, leaderboard_from_runs
+from janus_eval.report.records import (
+    Run,
+    finished_key,
+    format_number,
+    is_number,
+    load_runs,
+    partial_reason,
+    task_label,
+)
+from janus_eval.report.run_details import anchor as _anchor
 from janus_eval.report.stamp import generated_at
+from janus_eval.report.table import TableRow, reported_rows, row_label, table_from_leaderboard
+from janus_eval.report.table_html import SORT_SCRIPT, TABLE_CSS, render_table
+from janus_eval.report.thumbs import EmbedBudget, relative
 from janus_eval.store import atomic_write_text
 
 _CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 1400px;
+       color: #222; }
 table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 section.run { border-top: 2px solid #ddd; margin-top: 2em; }
 pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: 12px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+svg.chart { display: block; max-width: 100%; height: auto; margin: .5em 0 1.5em; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
 figure { margin: 0; width: 200px; border: 3px solid #ddd; font-size: 11px; }
 figure.ok { border-color: #3a3; } figure.bad { border-color: #c33; }
 figure img { display: block; max-width: 100%; }
 figcaption { padding: 2px 4px; word-break: break-word; }
-.partial { color: #a60; font-weight: bold; } .missing { color: #c33; }
+.partial { color: #a60; font-weight: bold; } .missing { color: #c33; } .warning { color: #a60; }
 """
+
+
+_SECTIONS = (("leaderboard", "Leaderboard"), ("breakdowns", "Breakdowns"),
+             ("comparisons", "Comparisons"), ("galleries", "Image galleries"), ("runs", "Runs"))  # fmt: skip
 
 
 def write_html_report(
@@ -48,27 +73,56 @@ def write_html_report(
     *,
     max_images: int = 24,
     thumb_px: int = 192,
-    max_embed_bytes: int = 16_000_000,
+    max_embed_bytes: int = 12_000_000,
     max_answers: int = 10,
+    reported: Sequence[TableRow] = (),
+    references: Sequence[Any] = (),
+    baseline: str | None = None,
+    max_drop: Mapping[str, float] | None = None,
+    gallery_prompts: int = 4,
+    seed: int = 0,
+    n_boot: int = 1000,
+    timestamp: bool = True,
 ) -> Path:
     """Write the report for every run at or below `paths` to `output`; returns its path.
 
-    `max_images` thumbnails per generation run, each at most `thumb_px` on its long side;
-    once `max_embed_bytes` of JPEG are embedded, further images are linked relative to `output`.
+    `reported`: leaderboard rows from papers. `baseline` (a checkpoint label or model name,
+    default the first checkpoint) is what the other checkpoints are compared with, gated by
+    `max_drop` as in `janus-eval compare`. Galleries show `gallery_prompts` prompts per group,
+    chosen with `seed`. `max_images` thumbnails per generation run's own grid, each at most
+    `thumb_px` on its long side; once `max_embed_bytes` of JPEG are embedded (galleries first),
+    further images are linked relative to `output`. `timestamp=False` leaves the generation
+    time out, so the same runs give the same bytes.
     """
     output = Path(output)
     runs = sorted(load_runs(paths), key=lambda r: (r.task_label, r.model_key, r.record.run_id))
-    budget = _EmbedBudget(max_embed_bytes, output.parent)
-    board = leaderboard_from_runs(runs, sub_metrics=False)
+    budget = EmbedBudget(max_embed_bytes, output.parent)
+    frame = leaderboard_from_runs(runs)
+    reported = [*reported, *reported_rows(references, [str(c) for c in frame.columns])]
+    table = table_from_leaderboard(frame, runs, reported)
+    by_task = newest_per_checkpoint(runs)
+    generation = {k: v for k, v in by_task.items() if v[0].record.task_kind == "generation"}
+    charts = [b.svg() for b in breakdowns(by_task)]
+    comparisons = compare_checkpoints(by_task, baseline, max_drop, n_boot=n_boot, seed=seed)
     parts = [
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<title>janus-eval report</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}{TABLE_CSS}{GALLERY_CSS}{COMPARE_CSS}</style></head><body>",
         "<h1>janus-eval report</h1>",
-        f"<p>{len(runs)} run(s), generated {generated_at()}.</p>",
-        "<h2>Leaderboard</h2>",
-        render_leaderboard(board, "html"),
-        "<h2>Runs</h2>",
+        f"<p>{len(runs)} run(s)" + (f", generated {generated_at()}" if timestamp else "") + ".</p>",
+        "<nav>" + " · ".join(f"<a href='#{a}'>{t}</a>" for a, t in _SECTIONS) + "</nav>",
+        "<h2 id='leaderboard'>Leaderboard</h2>",
+        "<p>Click a column header to sort. Best value per column in bold (lowest for FID/KID).</p>",
+        render_table(table),
+        "<h2 id='breakdowns'>Breakdowns</h2>",
+        "\n".join(charts) or "<p>No per-category breakdowns in these runs.</p>",
+        "<h2 id='comparisons'>Comparisons</h2>",
+        "\n".join(render_comparison_html(c) for c in comparisons)
+        or "<p>Only one checkpoint: nothing to compare.</p>",
+        "<h2 id='galleries'>Image galleries</h2>",
+        _galleries(generation, budget, gallery_prompts, seed),
+        "<h2 id='runs'>Runs</h2>",
         _run_index(runs),
     ]
     for run in runs:
@@ -77,63 +131,43 @@ def write_html_report(
                 run, budget, max_images=max_images, thumb_px=thumb_px, max_answers=max_answers
             )  # fmt: skip
         )
-    parts.append("</body></html>\n")
+    parts.append(f"<script>{SORT_SCRIPT}</script>\n</body></html>\n")
     atomic_write_text(output, "\n".join(parts), hint="or choose another --output")
     return output
 
 
-class _EmbedBudget:
-    """Bytes of embedded thumbnails left before images are linked instead."""
-
-    def __init__(self, limit: int, out_dir: Path) -> None:
-        self.left = limit
-        self.out_dir = out_dir
-
-    def src(self, image_path: Path, thumb_px: int) -> str | None:
-        """A data: URI (or a relative link once the budget is spent); None when unreadable."""
-        if not image_path.is_file():
-            return None
-        if self.left > 0:
-            data = _jpeg_thumbnail(image_path, thumb_px)
-            if data is None:
-                return None
-            if len(data) <= self.left:
-                self.left -= len(data)
-                return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
-            self.left = 0
-        return _relative(image_path, self.out_dir)
+def newest_per_checkpoint(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Task label -> the newest run of each checkpoint, as the leaderboard picks its cells (the
+    task version joins the label only when runs of several versions are present)."""
+    versions: dict[str, set[str]] = defaultdict(set)
+    for run in runs:
+        versions[run.record.task].add(str(run.record.task_version))
+    newest: dict[str, dict[tuple[str, str, str], Run]] = defaultdict(dict)
+    for run in runs:
+        label = task_label(run.record, with_version=len(versions[run.record.task]) > 1)
+        kept = newest[label].get(run.model_key)
+        if kept is None or finished_key(run.record) > finished_key(kept.record):
+            newest[label][run.model_key] = run
+    return {
+        label: [by_model[k] for k in sorted(by_model)] for label, by_model in sorted(newest.items())
+    }
 
 
-def _relative(path: Path, start: Path) -> str:
-    """`path` as seen from the report's folder (reports get moved with their runs)."""
-    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
-
-
-def _jpeg_thumbnail(path: Path, side: int) -> bytes | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            image.thumbnail((side, side))
-            buffer = io.BytesIO()
-            image.save(buffer, format="JPEG", quality=80)
-    except (OSError, UnidentifiedImageError):
-        return None
-    return buffer.getvalue()
+def _galleries(by_task: Mapping[str, Sequence[Run]], budget: EmbedBudget, n_prompts: int,
+               seed: int) -> str:  # fmt: skip
+    if n_prompts <= 0:
+        return "<p>Galleries switched off (--gallery-prompts 0).</p>"
+    return (
+        galleries(by_task, budget, n_prompts=n_prompts, seed=seed) or "<p>No generation runs.</p>"
+    )
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _anchor(run: Run) -> str:
-    return "run-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in run.record.run_id)
-
-
 def _model_text(run: Run) -> str:
-    name, checkpoint, weights = run.model_key
-    return name + (f" ({checkpoint})" if checkpoint else "") + (f" #{weights}" if weights else "")
+    return row_label(run.model_key)
 
 
 def _run_index(runs: Sequence[Run]) -> str:
@@ -145,7 +179,7 @@ def _run_index(runs: Sequence[Run]) -> str:
     return "<ul>\n" + "\n".join(items) + "\n</ul>"
 
 
-def _run_section(run: Run, budget: _EmbedBudget, *, max_images: int, thumb_px: int,
+def _run_section(run: Run, budget: EmbedBudget, *, max_images: int, thumb_px: int,
                  max_answers: int) -> str:  # fmt: skip
     record = run.record
     partial = partial_reason(record)
@@ -159,7 +193,7 @@ def _run_section(run: Run, budget: _EmbedBudget, *, max_images: int, thumb_px: i
         out.append(f"<p class='partial'>{_e(DEMO_NOTE)}: scored with offline stand-ins.</p>")
     summary = {
         "run id": record.run_id,
-        "directory": _relative(run.path, budget.out_dir),
+        "directory": relative(run.path, budget.out_dir),
         "task version": record.task_version,
         "kind": record.task_kind,
         "primary metric": record.primary_metric,
@@ -179,13 +213,6 @@ def _run_section(run: Run, budget: _EmbedBudget, *, max_images: int, thumb_px: i
         if isinstance(breakdown, Mapping):
             out.append(f"<h4>{_e(name)}</h4>" + _kv_table(breakdown, "breakdown"))
 
-    for title, blob in (("config", record.config), ("model", record.model),
-                        ("versions", record.versions), ("prompt", record.prompt),
-                        ("extra", record.extra)):  # fmt: skip
-        if blob:
-            dumped = json.dumps(blob, indent=2, sort_keys=True, default=str)
-            out.append(f"<details><summary>{title}</summary><pre>{_e(dumped)}</pre></details>")
-
     samples = sorted(run.samples(), key=lambda s: (s.get("index") is None, s.get("index") or 0))
     if record.task_kind == "generation":
         out.append(_image_grid(run, samples, budget, max_images=max_images, thumb_px=thumb_px))
@@ -201,28 +228,7 @@ def _kv_table(values: Mapping[str, Any], css_class: str) -> str:
     return html_table(["name", "value"], rows, css_class=css_class, cell_classes=classes)
 
 
-def _image_verdicts(
-    scores: Mapping[str, Any], n_images: int
-) -> tuple[list[bool | None], list[str]]:
-    """Per-image verdicts: the first list of booleans as long as the image list (GenEval's
-    `correct`), and the other per-image lists of plain values (GenEval's `reasons`) as caption
-    text."""
-    verdict: list[bool | None] = [None] * n_images
-    notes = [""] * n_images
-    found = False
-    for name, value in scores.items():
-        if not isinstance(value, list) or len(value) != n_images or not n_images:
-            continue
-        if not found and all(isinstance(v, bool) for v in value):
-            verdict, found = list(value), True
-            continue
-        for k, v in enumerate(value):
-            if isinstance(v, (str, int, float)) and v != "":  # not nested detector details
-                notes[k] += f"{name}: {v}. "
-    return verdict, notes
-
-
-def _image_grid(run: Run, samples: Sequence[Mapping[str, Any]], budget: _EmbedBudget, *,
+def _image_grid(run: Run, samples: Sequence[Mapping[str, Any]], budget: EmbedBudget, *,
                 max_images: int, thumb_px: int) -> str:  # fmt: skip
     figures: list[str] = []
     total = sum(len(s.get("images") or []) for s in samples)
@@ -230,7 +236,7 @@ def _image_grid(run: Run, samples: Sequence[Mapping[str, Any]], budget: _EmbedBu
         if len(figures) >= max_images:
             break
         images = sample.get("images") or []
-        verdicts, notes = _image_verdicts(sample.get("scores") or {}, len(images))
+        verdicts, notes = image_verdicts(sample.get("scores") or {}, len(images))
         prompt = (sample.get("request") or {}).get("prompt", "")
         for k, rel in enumerate(images):
             if len(figures) >= max_images:

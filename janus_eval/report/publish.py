@@ -46,7 +46,8 @@ def publish(
     paths = list(paths)
     out = Path(to)
     runs = load_runs(paths)
-    table = paper_leaderboard(runs, load_reference(reference))
+    references = load_reference(reference)
+    table = paper_leaderboard(runs, references)
     written = []
     for name, fmt in TABLE_FILES.items():
         path = out / name
@@ -55,7 +56,10 @@ def publish(
     from janus_eval.report.html import write_html_report
 
     with _source_date(runs):
-        written.append(Path(write_html_report(paths, out / REPORT_FILE, max_images=max_images)))
+        report = write_html_report(
+            paths, out / REPORT_FILE, max_images=max_images, references=references
+        )
+        written.append(Path(report))
     return written
 
 
