@@ -32,6 +32,7 @@ def geneval_run(
     tags: tuple[str, ...] = TAGS,
     id_prefix: str = "g",
     reason: str = "expected {n} cat",
+    demo: bool = False,
 ) -> Path:
     """A GenEval-like run: prompt p has tag TAGS[p % 3]; image k is correct when p + k is even
     or k < bonus, and a wrong image's reason names the prompt. `model` is a run.json model
@@ -59,6 +60,10 @@ def geneval_run(
         for k, rel in enumerate(s["images"]):
             (run / rel).parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (96, 96), (60 * k, 120, 90 * bonus)).save(run / rel)
+    if demo:  # beside demo runs of the same model: one checkpoint row, marked DEMO like them
+        record = json.loads((run / "run.json").read_text())
+        record["config"]["data"] = {"demo": True}
+        (run / "run.json").write_text(json.dumps(record))
     return run
 
 

@@ -16,8 +16,8 @@ from report_page_helpers import REFERENCE, chromium_tab, geneval_run, pope_demo_
 
 from janus_eval.report.html import write_html_report
 
-DUMMY = "dummy (none)"
-TINY_PREFIX = "janus-tiny (janus-tiny-v4) #"
+DUMMY = "dummy (DEMO) (none)"  # demo runs: rows of their own, marked DEMO
+TINY_PREFIX = "janus-tiny (DEMO) (janus-tiny-v4) #"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -25,8 +25,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 def page(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("page")
     models = pope_demo_runs(root / "runs", run_cli)
-    geneval_run(root / "runs", "gen-dummy", models["dummy"])
-    geneval_run(root / "runs", "gen-tiny", models["janus-tiny"], bonus=1)
+    geneval_run(root / "runs", "gen-dummy", models["dummy"], demo=True)
+    geneval_run(root / "runs", "gen-tiny", models["janus-tiny"], bonus=1, demo=True)
     out = write_html_report(
         [root / "runs"], root / "report.html", reported=[REFERENCE], baseline="janus-tiny",
         max_drop={"geneval:overall": 0.1, "pope:f1": 100.0}, gallery_prompts=1,
@@ -208,7 +208,7 @@ def test_report_in_headless_chromium(page: dict, tmp_path: Path) -> None:
     dummy_f1 = page["pope"]["dummy"]["metrics"]["f1"]
     tiny_f1 = page["pope"]["janus-tiny"]["metrics"]["f1"]
     assert dummy_f1 < tiny_f1 < 87.4
-    assert ascending == [DUMMY, "janus-tiny (janus-tiny-v4)", "Janus-Pro-7B (paper) reported"]
+    assert ascending == [DUMMY, "janus-tiny (DEMO) (janus-tiny-v4)", "Janus-Pro-7B (paper) reported"]
     assert descending == ascending[::-1]
     assert after == ["reported", "", "details", "", "details"]
     assert len(charts) == 3 and all(DUMMY in c and TINY_PREFIX in c for c in charts)

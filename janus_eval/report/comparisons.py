@@ -72,8 +72,12 @@ def compare_checkpoints(
 def _pick(labels: Sequence[str], wanted: str | None, by_task: Mapping[str, Sequence[Run]]) -> str:
     if wanted is None:
         return labels[0]
-    names = {row_label(r.model_key): r.model_key[0] for runs in by_task.values() for r in runs}
-    matches = [lab for lab in labels if wanted in (lab, names[lab])]
+    names: dict[str, set[str]] = {}  # label -> its row name and the model's own name
+    for r in (r for runs in by_task.values() for r in runs):
+        names.setdefault(row_label(r.model_key), set()).update(
+            {r.model_key[0], str(r.record.model.get("name"))}
+        )
+    matches = [lab for lab in labels if wanted == lab or wanted in names.get(lab, ())]
     if len(matches) != 1:
         found = "several" if matches else "no"
         raise UserError(
