@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 from janus_eval.model_adapters.janus.processor import UnderstandBatch
+from janus_eval.model_adapters.janus.engine import fit_batch_size
 from janus_eval.model_adapters.janus.understand import (
     GreedyDecoder,
     decoder_for,
-    fit_batch_size,
     greedy,
     prefill_logits,
     release,
@@ -127,7 +127,7 @@ def test_kept_decoder_and_release():
 def test_auto_batch_size_arithmetic():
     from janus_eval.model_adapters.janus.adapter import JanusAdapter
     from janus_eval.model_adapters.janus.config import JanusConfig
-    from janus_eval.model_adapters.janus.understand import bytes_per_row
+    from janus_eval.model_adapters.janus.engine import bytes_per_row
 
     assert JanusAdapter(str(tiny_dir())).auto_batch_size("understanding") == 8  # CPU
     cfg = JanusConfig()  # Janus-1.3B shapes

@@ -249,14 +249,14 @@ class JanusAdapter:
 
     def auto_batch_size(self, kind: str) -> int:
         """Requests per batch for `--batch-size auto`: on a GPU, as many as fit in 80% of its
-        free memory (KV cache and activations per request, see understand.fit_batch_size; the
+        free memory (KV cache and activations per request, see engine.fit_batch_size; the
         weights counted too when not loaded yet), at most 256; on a CPU, 8."""
         import torch
 
         if not str(self.device).startswith("cuda") or not torch.cuda.is_available():
             return 8
         from .load import DTYPES
-        from .understand import fit_batch_size
+        from .engine import fit_batch_size
 
         free, _ = torch.cuda.mem_get_info(torch.device(self.device))
         return fit_batch_size(

@@ -147,7 +147,7 @@ class JanusFlowAdapter(JanusAdapter):
         if not str(self.device).startswith("cuda") or not torch.cuda.is_available():
             return 8
         from ..janus.load import DTYPES
-        from ..janus.understand import AUTO_NEW_TOKENS, AUTO_TEXT_TOKENS, bytes_per_row
+        from ..janus.engine import AUTO_NEW_TOKENS, AUTO_TEXT_TOKENS, bytes_per_row
         from .flow import bytes_per_image
         from .load import build_empty
 
