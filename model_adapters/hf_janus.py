@@ -64,7 +64,7 @@ class HFJanusAdapter:
     @property
     def checkpoint(self):
         if self._ckpt is None:
-            from janus_eval.model_adapters.janus.config import read_config
+            from janus_eval.model_adapters.janus.layouts import read_config
             from janus_eval.model_adapters.janus.load import resolve
 
             ckpt = resolve(self.model_path)

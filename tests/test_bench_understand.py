@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from janus_eval.bench.understand import floor, janus_config, run
+from janus_eval.model_adapters.janus.bench.understand import floor, janus_config, run
 from janus_eval.types import UserError
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from janus_helpers import one_thread  # noqa: F401
 
-from janus_eval.bench import generate as bench
+from janus_eval.model_adapters.janus.bench import generate as bench
 from janus_eval.types import UserError
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -266,7 +266,7 @@ def test_memory_plan_at_the_janus_1_3b_shapes():
     x 4 B = 4,874,240."""
     from janus_eval.model_adapters.janus.load import build_empty
 
-    from janus_eval.bench.generate import model_config
+    from janus_eval.model_adapters.janus.bench.generate import model_config
 
     model = build_empty(model_config("janus-1.3b"), "meta", torch.bfloat16)
     assert S.cache_slots(40, 576) == 624

@@ -164,7 +164,7 @@ class JanusAdapter:
     def _family(self) -> tuple[Any, Any, Any]:
         """(read_config, load_model(ckpt, device, dtype), processor class) of the model family;
         JanusFlow's adapter reuses everything else here by overriding this."""
-        from .config import read_config
+        from .layouts import read_config
         from .load import load_model
         from .processor import JanusProcessor
 

@@ -35,8 +35,8 @@ import torch
 
 from janus_eval.types import UserError
 
-from .config import JanusConfig, read_config
-from .layouts import SOURCES, has_vq_encoder, plan  # noqa: F401 (plan: bench imports it here)
+from .config import JanusConfig
+from .layouts import SOURCES, has_vq_encoder, plan, read_config
 from .model import JanusModel, vq_dtype_for
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}

@@ -27,13 +27,8 @@ from typing import Any
 
 from janus_eval.types import UserError
 
-from ..janus.config import (
-    SIGLIP_TOWERS,
-    LLMConfig,
-    VisionConfig,
-    _llm_from_llama,
-    vision_from_params,
-)
+from ..janus.config import LLMConfig, VisionConfig
+from ..janus.layouts import SIGLIP_TOWERS, llm_from_llama, vision_from_params
 from ..janus.processor import _read_json
 
 #: The towers JanusFlow's own siglip_vit.py knows: Janus's, and a 256 px SigLIP-L.
@@ -160,7 +155,7 @@ def _uvit(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_original(raw: dict[str, Any]) -> JanusFlowConfig:
-    llm = _llm_from_llama(raw["language_config"])
+    llm = llm_from_llama(raw["language_config"])
     vparams = _params(raw, "vision_und_enc_config", "CLIPVisionTower")
     if vparams.get("pixel_mean") is not None or vparams.get("pixel_std") is not None:
         raise ValueError("vision_und_enc_config pixel_mean/pixel_std (a second normalisation)")
