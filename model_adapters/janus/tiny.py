@@ -21,17 +21,7 @@ from typing import Any
 
 from janus_eval.cache import cache_dir
 
-from .layouts import (
-    BOI,
-    BOS,
-    EOI,
-    EOS,
-    IMAGE,
-    PAD,
-    export_state,  # noqa: F401 (tests build variants of janus-tiny with it)
-    hf_config,
-    original_config,
-)
+from .layouts import BOI, BOS, EOI, EOS, IMAGE, PAD, export_state, hf_config, original_config
 from .tinykit import random_weights, write_once
 
 TINY_VERSION = 4

@@ -28,8 +28,7 @@ from typing import Any
 from janus_eval.types import UserError
 
 from ..janus.config import LLMConfig, VisionConfig
-from ..janus.layouts import SIGLIP_TOWERS, llm_from_llama, vision_from_params
-from ..janus.processor import _read_json
+from ..janus.layouts import SIGLIP_TOWERS, config_json, llm_from_llama, vision_from_params
 
 #: The towers JanusFlow's own siglip_vit.py knows: Janus's, and a 256 px SigLIP-L.
 TOWERS = {
@@ -105,13 +104,7 @@ class JanusFlowConfig:
 
 def read_config(path: Path) -> JanusFlowConfig:
     """The checkpoint's config.json as a JanusFlowConfig; a UserError names what is wrong."""
-    file = Path(path) / "config.json" if Path(path).is_dir() else Path(path)
-    if not file.is_file():
-        raise UserError(
-            f"{file.parent}: no config.json; a JanusFlow checkpoint directory holds config.json, "
-            f"tokenizer.json and the weights (model.safetensors or pytorch_model*.bin)"
-        )
-    raw = _read_json(file)
+    file, raw = config_json(path, "JanusFlow")
     if raw.get("model_type") != "multi_modality" or "vision_gen_enc_config" not in raw:
         hint = (
             " (a Janus checkpoint: use --model janus)"

@@ -8,7 +8,6 @@ from typing import Any
 from janus_eval.types import UserError
 
 from ..config import JanusConfig, LLMConfig
-from ..layouts import BOI, BOS, EOI, EOS, IMAGE, PAD  # noqa: F401  (the benchmarks' token ids)
 
 SIZES = ("tiny", "janus-1.3b", "janus-pro-7b")
 

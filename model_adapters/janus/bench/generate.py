@@ -26,8 +26,9 @@ from typing import Any
 
 from janus_eval.types import UserError
 
+from ..layouts import BOI, BOS, PAD
 from . import common
-from .common import BOI, BOS, PAD, SIZES, hf_config, model_config, sig, sync
+from .common import SIZES, hf_config, model_config, sig, sync
 
 
 def random_model(cfg, device: str, dtype: str, seed: int = 0, parts: str = "generation"):

@@ -35,19 +35,9 @@ import numpy as np
 
 from janus_eval.types import UserError
 
+from ..layouts import BOI, BOS, EOI, EOS, IMAGE, PAD
 from . import common
-from .common import (
-    BOI,
-    BOS,
-    EOI,
-    EOS,
-    IMAGE,
-    PAD,
-    hf_config,
-    model_config,
-    sig,
-    sync,
-)
+from .common import hf_config, model_config, sig, sync
 
 #: bf16 dense matmul rate and memory bandwidth of an H100 SXM (both measured at about these).
 PEAK_FLOPS = 790e12

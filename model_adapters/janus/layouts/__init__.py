@@ -16,6 +16,7 @@ from .configs import (
     IMAGE,
     PAD,
     SIGLIP_TOWERS,
+    config_json,
     hf_config,
     llm_from_llama,
     original_config,
@@ -34,7 +35,7 @@ from .names import (
 )
 
 __all__ = [
-    "BOI", "BOS", "EOI", "EOS", "IMAGE", "PAD", "SIGLIP_TOWERS", "SOURCES", "Piece",
+    "BOI", "BOS", "EOI", "EOS", "IMAGE", "PAD", "SIGLIP_TOWERS", "SOURCES", "Piece", "config_json",
     "export_state", "has_vq_encoder", "hf_config", "hf_sources", "llm_from_llama",
     "original_config", "original_sources", "plan", "read_config", "split_rows",
     "vision_from_params",

@@ -61,18 +61,27 @@ VQ_DEFAULTS: dict[str, int] = dict(
 VQ_ALIASES = {"codebook_size": "image_token_size", "codebook_embed_dim": "n_embed"}
 
 
-def read_config(path: Path) -> JanusConfig:
-    """The checkpoint's `config.json` as a JanusConfig; a UserError names what is wrong."""
+def config_json(path: Path, family: str = "Janus") -> tuple[Path, dict[str, Any]]:
+    """(file, parsed) of a checkpoint's config.json (`path`: its directory or the file itself);
+    a UserError says what is missing or unreadable (`family` names the checkpoint kind)."""
     file = Path(path) / "config.json" if Path(path).is_dir() else Path(path)
     if not file.is_file():
         raise UserError(
-            f"{file.parent}: no config.json; a Janus checkpoint directory holds config.json, "
+            f"{file.parent}: no config.json; a {family} checkpoint directory holds config.json, "
             f"tokenizer.json and the weights (model.safetensors or pytorch_model*.bin)"
         )
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"{file}: cannot parse config.json ({exc})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{file}: config.json should hold a JSON object")
+    return file, raw
+
+
+def read_config(path: Path) -> JanusConfig:
+    """The checkpoint's `config.json` as a JanusConfig; a UserError names what is wrong."""
+    file, raw = config_json(path)
     model_type = raw.get("model_type")
     if model_type == "multi_modality" and "vision_gen_enc_config" in raw:
         raise UserError(
