@@ -1,26 +1,16 @@
-"""The CFG image-token sampler: static KV cache, one deduplicated prefill, a fixed-shape decode
-step replayed 576 times (as CUDA graphs on a GPU), and counter-based noise.
+"""The CFG step on the decode engine (engine.py): image codes for `Stream`s.
 
 Layout. A chunk of N images keeps 2N cache rows: rows [0, N) conditional, [N, 2N) unconditional
 (the prompt with every token but the first and the final `<begin_of_image>` replaced by the pad
-id, as upstream). Prompts are left-padded to the chunk's longest; each row's RoPE positions start
-at its first real token and padding is masked out. The prefill runs once per distinct
+id, as upstream), left-padded to the chunk's longest prompt. The prefill runs once per distinct
 (prompt, cond/uncond) row and fans its keys/values out to every image of that prompt.
 
-Step. Embed the last code (gen_embed -> gen_aligner), run the LLM on 2N rows of one token, take
-gen_head logits in float32, combine `u + w * (c - u)` per image, divide by the temperature,
-optionally keep only the top-k / top-p set, and draw with Gumbel-max: argmax(z + g). Slot,
-step counter and last codes live in device tensors that the step itself advances, so a replay
-needs no host write and no host read: the loop is `graph.replay()` 575 times.
-
-Seeds belong to images: the noise is a pure function of (seed, request id, image, step, code),
-so tokens do not depend on batching (sampling.py, where the draw and its parts live).
-
-On a GPU each KV-length bucket (64 slots) gets its own captured graph (attention reads only the
-filled part of the cache, rounded up), sharing one memory pool; with `compile=True` the step is
-first fused by torch.compile (the graphs are captured by hand, not by mode="reduce-overhead"),
-compiled once: the KV length reaches it as a dynamic tensor length, not a specialised int.
-On a CPU the same step runs eagerly with the exact KV length (compiled with `compile=True`).
+Step (`cfg_step`). Embed the last code (gen_embed -> gen_aligner), run the LLM on 2N rows of one
+token, take gen_head logits in float32, combine `u + w * (c - u)` per image, temper, optionally
+truncate to top-k / top-p, and draw with Gumbel-max (sampling.py: the noise is a pure function
+of (seed, request id, image, step, code), so tokens do not depend on batching). Decode steps
+attend over the filled slots: exactly on a CPU, rounded up to the engine's KV buckets when
+replayed as CUDA graphs (compiled with `compile=True`, the default on CUDA).
 """
 
 from __future__ import annotations

@@ -1,35 +1,24 @@
-"""Batched greedy answering at device speed.
+"""The greedy step on the decode engine (engine.py): batched greedy answering at device speed.
 
-One call answers a batch of questions in three phases:
-
-1. Images: every image of the batch goes through SigLIP and the aligner in one call.
-2. Prefill: the left-padded prompts (different lengths) run through the LLM once; their keys and
-   values land in a static KV cache and the last position's logits give each row's first token.
-3. Decode: one fixed-shape step per new token. Everything the step reads or advances lives in
-   device tensors (last token, RoPE position, cache slot, step counter, per-row budget, stop ids,
-   "done" flags, the output buffer), so on a GPU the step is captured once as a CUDA graph and
-   replayed with no host work. Rows stop on their own: a row that hit a stop id or its budget
-   keeps computing (fixed shapes) but its later tokens are cut off on the host. The host asks
-   "are all rows done?" only every `check_every` steps (8 on CUDA), since each ask is a sync.
+One call answers a batch of questions: every image of the batch through SigLIP and the aligner
+in one call; one prefill of the left-padded prompts into the static cache (the last position's
+logits give each row's first token); then one fixed-shape step per new token (`greedy_step`),
+replayed as a CUDA graph on a GPU. Rows stop on their own: a row that hit a stop id or its
+budget keeps computing (fixed shapes) and its later tokens are cut off on the host, which asks
+"are all rows done?" only every `check_every` steps (8 on CUDA: each ask is a sync).
 
 Fixed shapes. The cache has R rows and S slots and only grows (R = the largest batch seen, S =
-the longest prompt + budget seen, rounded up to `bucket` = 64 slots). A smaller batch is padded
+the longest prompt + budget seen, rounded up to the engine's bucket). A smaller batch is padded
 with dummy rows that start "done" (their prefill fans out row 0's keys, so they read finite
-values); a decode step attends over `kv_len` = round_up(prompt + budget, 64) slots with a mask
-(padding and not-yet-written slots masked out), so one graph serves every step of a batch and
-is reused by any later batch of the same bucket. Graphs are keyed by kv_len and share one
-memory pool; they are dropped when the cache grows. The same fixed-shape step runs eagerly on a
-CPU, so CPU tests exercise the logic the GPU replays.
+values); every step of a batch attends over round_up(prompt + budget, bucket) slots, so one
+graph serves the batch and any later batch of the same bucket.
 
 Equal to answering one prompt at a time: each row's RoPE positions count from its own first
 real token and padding is masked out of every attention, as transformers' generate does with an
-attention mask (upstream calls `language_model.generate(..., do_sample=False)`); rows never mix
-(dummy rows and finished rows included). In float32 the greedy tokens equal one-at-a-time
-tokens. In bf16/fp16 they can differ: a batch runs different matmul shapes (and so different
-kernels and summation orders) than a single row, and a near-tie in the logits can flip. The
-benchmark (`janus-eval bench understand`) reports how often that happens.
-
-Memory: the decoder keeps its cache (and graphs) between calls; `release(model)` frees them.
+attention mask (upstream calls `language_model.generate(..., do_sample=False)`). In float32 the
+greedy tokens equal one-at-a-time tokens; in bf16/fp16 a batch runs other matmul shapes than a
+single row, so a near-tie in the logits can flip (`janus-eval bench understand` counts how
+often). The decoder keeps its cache and graphs between calls; `release(model)` frees them.
 """
 
 from __future__ import annotations
