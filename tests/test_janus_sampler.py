@@ -264,9 +264,8 @@ def test_memory_plan_at_the_janus_1_3b_shapes():
     (40 + 575 rounded up to 16); KV 2 x 2 x 24 x 16 x 128 x 624 x 2 B = 245,366,784; step
     2 x 16384 x 44 B = 1,441,792; prefill 2 x 40 x (3 x 5632 + 6 x 2048) x 2 B + 2 x 16 x 40^2
     x 4 B = 4,874,240."""
-    from janus_eval.model_adapters.janus.load import build_empty
-
     from janus_eval.model_adapters.janus.bench.generate import model_config
+    from janus_eval.model_adapters.janus.load import build_empty
 
     model = build_empty(model_config("janus-1.3b"), "meta", torch.bfloat16)
     assert S.cache_slots(40, 576) == 624

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from janus_eval.model_adapters.janus.processor import UnderstandBatch
 from janus_eval.model_adapters.janus.engine import fit_batch_size
+from janus_eval.model_adapters.janus.processor import UnderstandBatch
 from janus_eval.model_adapters.janus.understand import (
     GreedyDecoder,
     decoder_for,
