@@ -124,6 +124,22 @@ def test_kept_decoder_and_release():
     assert decoder_for(model) is not dec and decoder_for(model).rows == 0
 
 
+def test_release_frees_what_the_decoder_held():
+    """release() drops the cache, the state and the graphs (nothing held, sizes back to 0), and
+        the next call allocates afresh and answers the same; what it holds is counted in bytes; CUDA
+    graphs are never taken on a CPU (each a mutant of engine.py that survived the other tests)."""
+    model, eos = tiny_model(), {tiny_processor().ids.eos}
+    dec = GreedyDecoder(model, bucket=16, cuda_graphs=True)
+    assert not dec.cuda_graphs  # asked for, but this model is on a CPU
+    want = dec.greedy(batch(ITEMS[:2]), [3, 3], eos)
+    c = model.config.llm  # k and v: layers x rows x heads x (slots + the spare one) x head_dim
+    cache = 2 * c.n_layers * dec.rows * c.n_kv_heads * (dec.slots + 1) * c.head_dim * 4
+    assert cache < dec.held_bytes() < 2 * cache  # the state adds a little
+    dec.release()
+    assert (dec.rows, dec.slots, dec.held_bytes(), dec._state) == (0, 0, 0, {})
+    assert dec.greedy(batch(ITEMS[:2]), [3, 3], eos) == want
+
+
 def test_auto_batch_size_arithmetic():
     from janus_eval.model_adapters.janus.adapter import JanusAdapter
     from janus_eval.model_adapters.janus.config import JanusConfig
