@@ -140,6 +140,16 @@ def test_release_frees_what_the_decoder_held():
     assert dec.greedy(batch(ITEMS[:2]), [3, 3], eos) == want
 
 
+def test_kv_buckets_end_at_the_cache_length():
+    """The KV lengths graphs are captured for: multiples of the bucket, the last one the whole
+    cache, so every step of a chunk finds its graph (a mutant that dropped the last survived
+    on the CPU, where only the warm-up runs them)."""
+    dec = GreedyDecoder(tiny_model(), bucket=16)
+    assert dec.buckets(40) == [16, 32, 40]
+    assert dec.buckets(48) == [16, 32, 48]
+    assert dec.buckets(8) == [8]
+
+
 def test_auto_batch_size_arithmetic():
     from janus_eval.model_adapters.janus.adapter import JanusAdapter
     from janus_eval.model_adapters.janus.config import JanusConfig
