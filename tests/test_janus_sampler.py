@@ -94,6 +94,17 @@ def test_gpu_path_semantics_on_cpu():
     assert torch.equal(reuse.generate(ids, topk, rows=2), fresh)
 
 
+def test_a_chunk_that_fits_reuses_the_cache():
+    """The same chunk again reuses the cache (and the graphs that point into it) instead of
+    reallocating (a mutant that reallocated when the cache was exactly long enough survived)."""
+    _, _, ids, sampler = _setup()
+    streams = _streams(2, temperature=0)
+    first = sampler.generate(ids, streams, rows=2)
+    caches = sampler._caches
+    assert torch.equal(sampler.generate(ids, streams, rows=2), first)
+    assert sampler._caches is caches
+
+
 def _step0_logits(prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
     proc, model = tiny_processor(), tiny_model()
     cond = proc.generation_ids(prompt)

@@ -211,15 +211,14 @@ class CFGSampler(DecodeEngine):
         return {k: self._state["p_" + k] for k in self._active}
 
     def _ensure(self, n: int, need: int) -> None:
-        """Install a cache of 2n rows and at least `need` slots. The cache only grows, so
-        graphs captured for it stay valid for shorter prompts."""
+        """A cache of 2n rows and at least `need` slots: the one held when it fits (its graphs
+        stay valid for shorter prompts), else a new one of exactly that size."""
         if self.rows == 2 * n and self.slots >= need:
             return
-        slots = max(need, self.slots) if self.rows == 2 * n else need
         i64 = dict(dtype=torch.int64, device=self.model.device)
         self.allocate(
             2 * n,
-            slots,
+            need,
             tok=torch.zeros(n, **i64),
             pad_len=torch.zeros(2 * n, **i64),
             out=torch.zeros(n, self.model.config.num_gen_tokens, **i64),
