@@ -1,6 +1,7 @@
 """What the adapters for other libraries' checkpoints (`hf-vlm`, `diffusers`) share: which files
 of a checkpoint folder are weights, one fingerprint over a chosen set of its files, the device
-check, load failures as one message, and the options' parsing.
+check, load failures as one message, and the options' parsing (option checks and conversion,
+the device check and file fingerprints are every adapter's: _base.py).
 
 A run id must change whenever a file that changes answers or pixels changes, and must not change
 with files that are merely present (a hub cache folder collects whatever earlier downloads
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from janus_eval.types import UserError
 
+from ._base import check_device, fingerprint_files  # noqa: F401  (check_device: for the adapters)
+
 #: Files holding tensors (and their shard indexes), in any format a library might save.
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".h5", ".onnx")
 _INDEX = re.compile(r".*\.index(\.[^.]+)?\.json$")
@@ -29,32 +32,12 @@ def is_weight_file(name: str) -> bool:
 
 
 def files_fingerprint(root: Path, relpaths: Iterable[str]) -> str:
-    """sha256 over (relative path, file sha256) of `relpaths` under `root`, in sorted order;
-    file digests come from janus_eval.filehash's cache (hub blobs are never read)."""
-    from janus_eval.filehash import FileDigests
-
-    rels = sorted(set(relpaths))
-    digests = FileDigests()
-    try:
-        known = digests.many(str(root / rel) for rel in rels)
-    finally:
-        digests.save()
-    h = hashlib.sha256()
-    for rel in rels:
-        h.update(rel.encode() + b"\0" + known[str(root / rel)].encode() + b"\n")
-    return h.hexdigest()
+    """sha256 over (relative path, file sha256) of `relpaths` under `root`, in sorted order."""
+    return fingerprint_files((rel, root / rel) for rel in sorted(set(relpaths)))
 
 
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def check_device(device: str) -> None:
-    """A CUDA device asked for where there is none is the user's to fix, not a traceback."""
-    import torch
-
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {device!r}: CUDA is not available here (use --device cpu)")
 
 
 @contextmanager

@@ -38,8 +38,8 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
+from ._base import Adapter, as_bool, as_int
 from ._hf_common import check_device, files_fingerprint, load_errors, text_option
-from .janus.adapter import _as_bool, _as_int, adapter_options
 
 OPTIONS = {
     "steps": None,
@@ -57,7 +57,7 @@ NOISE = "torch.Generator('cpu') per image, seeded with stream_key(seed, request 
 
 
 @register_adapter
-class DiffusersAdapter:
+class DiffusersAdapter(Adapter):
     """Any diffusers text-to-image pipeline (DiffusionPipeline.from_pretrained: a local folder or
     a hub name such as stabilityai/stable-diffusion-xl-base-1.0) for the generation tasks; one
     seeded generator per image, so images do not depend on batching. Needs the extra
@@ -65,34 +65,24 @@ class DiffusersAdapter:
     variant, negative_prompt, safety_checker, images_per_call (docs/MODEL.md)."""
 
     name = "diffusers"
+    OPTIONS = OPTIONS
+    needs_path = (
+        "a diffusers pipeline folder (with model_index.json) or a hub name such as "
+        "stabilityai/stable-diffusion-xl-base-1.0"
+    )
 
-    def __init__(
-        self,
-        model_path: str | None = None,
-        device: str = "cpu",
-        dtype: str = "fp32",
-        **options: Any,
-    ) -> None:
+    def configure(self, opts: dict[str, Any]) -> None:
         from janus_eval.extras import require
 
-        if model_path is None:
-            raise UserError(
-                "model 'diffusers' needs --model-path: a diffusers pipeline folder (with "
-                "model_index.json) or a hub name such as stabilityai/stable-diffusion-xl-base-1.0"
-            )
-        opts = adapter_options(self.name, dtype, options, OPTIONS)
         require("diffusers", "diffusers", "model 'diffusers'")
-        self.steps = _as_int("steps", opts["steps"])
+        self.steps = as_int("steps", opts["steps"])
         self.guidance = _guidance(opts["guidance_scale"])
         self.scheduler = text_option(opts["scheduler"])
         self.resolution = _resolution(opts["resolution"])
         self.variant = text_option(opts["variant"])
         self.negative_prompt = text_option(opts["negative_prompt"])
-        self.safety_checker = _as_bool("safety_checker", opts["safety_checker"]) is not False
-        self.images_per_call = _as_int("images_per_call", opts["images_per_call"]) or 8
-        self.model_path = str(model_path)
-        self.device = device
-        self.dtype = dtype
+        self.safety_checker = as_bool("safety_checker", opts["safety_checker"]) is not False
+        self.images_per_call = as_int("images_per_call", opts["images_per_call"]) or 8
         self._spec = None
         self._pipe = None
         self._description: dict[str, Any] | None = None
@@ -192,27 +182,21 @@ class DiffusersAdapter:
                 guidance = "none (the pipeline has no guidance_scale)"
             elif guidance == "pipeline":
                 guidance = defaults["guidance_scale"]
-            self._description = {
-                "name": self.name,
-                "checkpoint": self.model_path,
-                "weights_sha256": files_fingerprint(
-                    spec.root, spec.files(self.variant, self._skipped(spec))
-                ),
-                "pipeline": spec.class_name,
-                "scheduler": self.scheduler or spec.components["scheduler"][1],
-                "steps": self.steps or defaults.get("num_inference_steps"),
-                "guidance_scale": guidance,
-                "resolution": "x".join(map(str, self.resolution or ())) or "pipeline default",
-                "negative_prompt": self.negative_prompt,
-                "variant": self.variant,
-                "safety_checker": "safety_checker"
-                in set(spec.components) - set(self._skipped(spec)),
-                "dtype": self.dtype,
-                "device": self.device,
-                "noise": NOISE,
-                "diffusers": diffusers.__version__,
-                "transformers": transformers.__version__,
-            }
+            skipped = set(self._skipped(spec))
+            self._description = self.description(
+                files_fingerprint(spec.root, spec.files(self.variant, self._skipped(spec))),
+                pipeline=spec.class_name,
+                scheduler=self.scheduler or spec.components["scheduler"][1],
+                steps=self.steps or defaults.get("num_inference_steps"),
+                guidance_scale=guidance,
+                resolution="x".join(map(str, self.resolution or ())) or "pipeline default",
+                negative_prompt=self.negative_prompt,
+                variant=self.variant,
+                safety_checker="safety_checker" in set(spec.components) - skipped,
+                noise=NOISE,
+                diffusers=diffusers.__version__,
+                transformers=transformers.__version__,
+            )
         return dict(self._description)
 
     def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:

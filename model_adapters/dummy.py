@@ -11,44 +11,31 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest
 
+from ._base import Adapter
+
 
 def _digest(*parts: object) -> bytes:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
 
 
 @register_adapter
-class DummyAdapter:
+class DummyAdapter(Adapter):
     """Answers "yes"/"no"/"A".. or a number from a hash of the prompt; images are flat colours
     drawn from a hash of (seed, request id, k)."""
 
     name = "dummy"
+    # Test hooks: `delay_s` slows each call (to interrupt a run midway); `fail_after` raises on
+    # the call after that many (to check nothing stored is lost); `exit_after` kills the
+    # process outright, as a crashed rank would (with `exit_on_rank`: only that rank dies).
+    OPTIONS = {"delay_s": 0.0, "fail_after": -1, "exit_after": -1, "exit_on_rank": -1}
 
-    def __init__(
-        self,
-        model_path: str | None = None,
-        device: str = "cpu",
-        dtype: str = "fp32",
-        **options: Any,
-    ) -> None:
-        self.model_path = model_path
-        self.device = device
-        self.dtype = dtype
-        # Test hooks: `delay_s` slows each call (to interrupt a run midway); `fail_after`
-        # raises on the call after that many (to check nothing stored is lost);
-        # `exit_after` kills the process outright, as a crashed rank would.
-        self.delay_s = float(options.pop("delay_s", 0.0))
-        self.fail_after = int(options.pop("fail_after", -1))
-        self.exit_after = int(options.pop("exit_after", -1))
-        exit_rank = int(options.pop("exit_on_rank", -1))  # with exit_after: only this rank dies
+    def configure(self, opts: dict[str, Any]) -> None:
+        self.delay_s = float(opts["delay_s"])
+        self.fail_after = int(opts["fail_after"])
+        self.exit_after = int(opts["exit_after"])
+        exit_rank = int(opts["exit_on_rank"])
         if exit_rank >= 0 and int(os.environ.get("RANK", "0")) != exit_rank:
             self.exit_after = -1
-        if options:
-            from janus_eval.types import UserError
-
-            raise UserError(
-                f"dummy adapter: unknown option(s) {sorted(options)}; known: "
-                "delay_s, fail_after, exit_after"
-            )
         self.calls = 0
 
     def _tick(self) -> None:
@@ -63,13 +50,7 @@ class DummyAdapter:
             time.sleep(self.delay_s)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "checkpoint": self.model_path or "none",
-            "weights_sha256": None,
-            "dtype": self.dtype,
-            "device": self.device,
-        }
+        return self.description(None, checkpoint=self.model_path or "none")
 
     def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:
         self._tick()

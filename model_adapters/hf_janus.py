@@ -24,39 +24,26 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
-from .janus.adapter import CFG_WEIGHT, adapter_options
+from ._base import Adapter, choice
+from .janus.adapter import CFG_WEIGHT, CHAT_FORMATS, weights_and_chat
 
 
 @register_adapter
-class HFJanusAdapter:
+class HFJanusAdapter(Adapter):
     """transformers' JanusForConditionalGeneration as people run it today (transformers-layout
     checkpoints), for side-by-side comparison with `janus`.
 
     See the module docstring for what it shares with `janus` and what is transformers' own."""
 
     name = "hf-janus"
+    OPTIONS = {"chat_format": "auto"}
+    needs_path = (
+        "a transformers-layout Janus checkpoint (model_type 'janus'), "
+        "e.g. deepseek-community/Janus-Pro-1B"
+    )
 
-    def __init__(
-        self,
-        model_path: str | None = None,
-        device: str = "cpu",
-        dtype: str = "fp32",
-        **options: Any,
-    ) -> None:
-        if model_path is None:
-            raise UserError(
-                "model 'hf-janus' needs --model-path: a transformers-layout Janus checkpoint "
-                "(model_type 'janus'), e.g. deepseek-community/Janus-Pro-1B"
-            )
-        opts = adapter_options(self.name, dtype, options, {"chat_format": "auto"})
-        if opts["chat_format"] not in ("auto", "pro", "janus"):
-            raise UserError(
-                f"model option chat_format={opts['chat_format']!r}: expected auto, pro or janus"
-            )
-        self.model_path = str(model_path)
-        self.device = device
-        self.dtype = dtype
-        self.chat_format = opts["chat_format"]
+    def configure(self, opts: dict[str, Any]) -> None:
+        self.chat_format = choice("chat_format", opts["chat_format"], CHAT_FORMATS)
         self._loaded = None
         self._fingerprint = None
         self._ckpt = None
@@ -64,7 +51,7 @@ class HFJanusAdapter:
     @property
     def checkpoint(self):
         if self._ckpt is None:
-            from janus_eval.model_adapters.janus.config import read_config
+            from janus_eval.model_adapters.janus.layouts import read_config
             from janus_eval.model_adapters.janus.load import resolve
 
             ckpt = resolve(self.model_path)
@@ -98,23 +85,8 @@ class HFJanusAdapter:
 
     def describe(self) -> dict[str, Any]:
         import transformers
-        from janus_eval.model_adapters.janus.load import fingerprint
-        from janus_eval.model_adapters.janus.processor import resolve_chat_format
 
-        # The role spelling changes every prompt, so it belongs in the results key; resolved
-        # first, so a checkpoint whose format nobody stated stops the run before any hashing.
-        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.checkpoint)
-        return {
-            "name": self.name,
-            "checkpoint": self.model_path,
-            "weights_sha256": self._fingerprint,
-            "dtype": self.dtype,
-            "device": self.device,
-            "chat_format": chat,
-            "transformers": transformers.__version__,
-        }
+        return self.description(**weights_and_chat(self), transformers=transformers.__version__)
 
     def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:
         import torch

@@ -36,6 +36,7 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
+from ._base import Adapter
 from ._hf_common import (
     check_device,
     files_fingerprint,
@@ -45,7 +46,6 @@ from ._hf_common import (
     text_option,
     text_sha256,
 )
-from .janus.adapter import adapter_options
 
 OPTIONS = {"attn_implementation": None, "chat_template": None, "system_prompt": None}
 ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
@@ -55,27 +55,20 @@ IMAGE = "<image>"
 
 
 @register_adapter
-class HFVLMAdapter:
+class HFVLMAdapter(Adapter):
     """Any transformers image-text-to-text model (AutoModelForImageTextToText + AutoProcessor,
     e.g. llava-hf/llava-1.5-7b-hf, Qwen/Qwen2-VL-2B-Instruct) for the understanding tasks:
     prompts through the model's chat template, batched greedy answers. No remote code.
     Options: attn_implementation, chat_template (file or text), system_prompt (docs/MODEL.md)."""
 
     name = "hf-vlm"
+    OPTIONS = OPTIONS
+    needs_path = (
+        "a transformers image-text-to-text checkpoint "
+        "(a local folder or a hub name such as llava-hf/llava-1.5-7b-hf)"
+    )
 
-    def __init__(
-        self,
-        model_path: str | None = None,
-        device: str = "cpu",
-        dtype: str = "fp32",
-        **options: Any,
-    ) -> None:
-        if model_path is None:
-            raise UserError(
-                "model 'hf-vlm' needs --model-path: a transformers image-text-to-text checkpoint "
-                "(a local folder or a hub name such as llava-hf/llava-1.5-7b-hf)"
-            )
-        opts = adapter_options(self.name, dtype, options, OPTIONS)
+    def configure(self, opts: dict[str, Any]) -> None:
         self.attn = text_option(opts["attn_implementation"])
         if self.attn is not None and self.attn not in ATTENTION:
             raise UserError(
@@ -84,9 +77,6 @@ class HFVLMAdapter:
             )
         self.template_override = _read_template(text_option(opts["chat_template"]))
         self.system_prompt = text_option(opts["system_prompt"])
-        self.model_path = str(model_path)
-        self.device = device
-        self.dtype = dtype
         self._ckpt: Path | None = None
         self._config: dict | None = None
         self._processor = None
@@ -184,21 +174,17 @@ class HFVLMAdapter:
             from .janus.load import fingerprint
 
             ckpt = self.checkpoint
-            self._description = {
-                "name": self.name,
-                "checkpoint": self.model_path,
-                "weights_sha256": fingerprint(ckpt),
-                "model_type": self._config["model_type"],
-                "processor_sha256": files_fingerprint(ckpt, processor_files(ckpt)),
-                "chat_template": "override" if self.template_override else "checkpoint",
-                "chat_template_sha256": text_sha256(self.chat_template),
-                "system_prompt": self.system_prompt,
-                "attn_implementation": self.attn or "default",
-                "dtype": self.dtype,
-                "device": self.device,
-                "decoding": "greedy",
-                "transformers": transformers.__version__,
-            }
+            self._description = self.description(
+                fingerprint(ckpt),
+                model_type=self._config["model_type"],
+                processor_sha256=files_fingerprint(ckpt, processor_files(ckpt)),
+                chat_template="override" if self.template_override else "checkpoint",
+                chat_template_sha256=text_sha256(self.chat_template),
+                system_prompt=self.system_prompt,
+                attn_implementation=self.attn or "default",
+                decoding="greedy",
+                transformers=transformers.__version__,
+            )
         return dict(self._description)
 
     def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:

@@ -44,7 +44,7 @@ def tiny_model(layout: str = "original"):
 
 @functools.cache
 def tiny_processor(layout: str = "original"):
-    from janus_eval.model_adapters.janus.config import read_config
+    from janus_eval.model_adapters.janus.layouts import read_config
     from janus_eval.model_adapters.janus.processor import JanusProcessor
 
     return JanusProcessor(tiny_dir(layout), read_config(tiny_dir(layout)))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from janus_eval.model_adapters.janus.bench.understand import floor, janus_config, run
 
-from janus_eval.bench.understand import floor, janus_config, run
 from janus_eval.types import UserError
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import janus_eval
 
 CORE = Path(janus_eval.__file__).resolve().parent
@@ -76,12 +74,6 @@ def test_the_core_imports_no_task_and_no_adapter():
     assert _violations(files) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17: janus_eval/bench moves to model_adapters/janus (branch i17-model) and "
-    "janus_eval/detection to tasks/geneval (branch i17-tasks); once both have landed this "
-    "passes, and the lead removes this xfail at merge",
-)
 def test_the_leaving_folders_are_gone():
     assert [d for d in LEAVING if (CORE / d).exists()] == []
     assert _violations(_core_files(leaving=True)) == []

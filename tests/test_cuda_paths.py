@@ -86,7 +86,7 @@ def test_auto_batch_size_reads_free_gpu_memory(monkeypatch):
 
 
 def test_bench_commands_time_and_measure_memory_on_cuda():
-    from janus_eval.bench import generate, understand
+    from janus_eval.model_adapters.janus.bench import generate, understand
 
     out = generate.run("tiny", images_per_prompt=2, prompts=2, device="cuda", dtype="bf16",
                        steps=8, repeats=1)  # fmt: skip

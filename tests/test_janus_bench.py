@@ -4,9 +4,9 @@ docs/PERFORMANCE.md), and its bandwidth floor is the arithmetic the issue quotes
 from __future__ import annotations
 
 import pytest
+from janus_eval.model_adapters.janus.bench import generate as bench
 from janus_helpers import one_thread  # noqa: F401
 
-from janus_eval.bench import generate as bench
 from janus_eval.types import UserError
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -94,10 +94,10 @@ def test_the_steps_compile_to_one_graph_with_no_break_or_recompilation(monkeypat
 def test_a_kv_length_int_would_recompile(monkeypatch):
     """The test above has power: the step fed kv_len as a plain int (no dynamic tensor length)
     is recompiled when the length changes."""
-    from janus_eval.model_adapters.janus import llm
+    from janus_eval.model_adapters.janus import engine, llm
 
     monkeypatch.setattr(llm, "decode_keys", lambda arange, n, compiled: arange[:n])
-    monkeypatch.setattr(S, "decode_keys", llm.decode_keys)
+    monkeypatch.setattr(engine, "decode_keys", llm.decode_keys)
     with compiled_with("aot_eager", monkeypatch), pytest.raises(Exception, match="ecompil"):
         S.CFGSampler(tiny_model(), PAD, compile=True).generate(PROMPTS, _streams(), n_tokens=4)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from janus_eval.model_adapters.janus.config import read_config
+from janus_eval.model_adapters.janus.layouts import read_config
 from janus_eval.model_adapters.janus.load import load_model
 from janus_helpers import one_thread, rel_err, tiny_dir, tiny_model  # noqa: F401
 from safetensors.torch import load_file, save_file

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from janus_eval.model_adapters.janus.config import read_config
+from janus_eval.model_adapters.janus.layouts import read_config
 from janus_eval.model_adapters.janus.processor import (
     DEFAULT_SYSTEM_PROMPT,
     JanusProcessor,

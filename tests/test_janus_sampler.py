@@ -94,6 +94,17 @@ def test_gpu_path_semantics_on_cpu():
     assert torch.equal(reuse.generate(ids, topk, rows=2), fresh)
 
 
+def test_a_chunk_that_fits_reuses_the_cache():
+    """The same chunk again reuses the cache (and the graphs that point into it) instead of
+    reallocating (a mutant that reallocated when the cache was exactly long enough survived)."""
+    _, _, ids, sampler = _setup()
+    streams = _streams(2, temperature=0)
+    first = sampler.generate(ids, streams, rows=2)
+    caches = sampler._caches
+    assert torch.equal(sampler.generate(ids, streams, rows=2), first)
+    assert sampler._caches is caches
+
+
 def _step0_logits(prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
     proc, model = tiny_processor(), tiny_model()
     cond = proc.generation_ids(prompt)
@@ -264,9 +275,8 @@ def test_memory_plan_at_the_janus_1_3b_shapes():
     (40 + 575 rounded up to 16); KV 2 x 2 x 24 x 16 x 128 x 624 x 2 B = 245,366,784; step
     2 x 16384 x 44 B = 1,441,792; prefill 2 x 40 x (3 x 5632 + 6 x 2048) x 2 B + 2 x 16 x 40^2
     x 4 B = 4,874,240."""
+    from janus_eval.model_adapters.janus.bench.generate import model_config
     from janus_eval.model_adapters.janus.load import build_empty
-
-    from janus_eval.bench.generate import model_config
 
     model = build_empty(model_config("janus-1.3b"), "meta", torch.bfloat16)
     assert S.cache_slots(40, 576) == 624

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from janus_eval.model_adapters.janus.engine import fit_batch_size
 from janus_eval.model_adapters.janus.processor import UnderstandBatch
 from janus_eval.model_adapters.janus.understand import (
     GreedyDecoder,
     decoder_for,
-    fit_batch_size,
     greedy,
     prefill_logits,
     release,
@@ -124,10 +124,36 @@ def test_kept_decoder_and_release():
     assert decoder_for(model) is not dec and decoder_for(model).rows == 0
 
 
+def test_release_frees_what_the_decoder_held():
+    """release() drops the cache, the state and the graphs (nothing held, sizes back to 0), and
+        the next call allocates afresh and answers the same; what it holds is counted in bytes; CUDA
+    graphs are never taken on a CPU (each a mutant of engine.py that survived the other tests)."""
+    model, eos = tiny_model(), {tiny_processor().ids.eos}
+    dec = GreedyDecoder(model, bucket=16, cuda_graphs=True)
+    assert not dec.cuda_graphs  # asked for, but this model is on a CPU
+    want = dec.greedy(batch(ITEMS[:2]), [3, 3], eos)
+    c = model.config.llm  # k and v: layers x rows x heads x (slots + the spare one) x head_dim
+    cache = 2 * c.n_layers * dec.rows * c.n_kv_heads * (dec.slots + 1) * c.head_dim * 4
+    assert cache < dec.held_bytes() < 2 * cache  # the state adds a little
+    dec.release()
+    assert (dec.rows, dec.slots, dec.held_bytes(), dec._state) == (0, 0, 0, {})
+    assert dec.greedy(batch(ITEMS[:2]), [3, 3], eos) == want
+
+
+def test_kv_buckets_end_at_the_cache_length():
+    """The KV lengths graphs are captured for: multiples of the bucket, the last one the whole
+    cache, so every step of a chunk finds its graph (a mutant that dropped the last survived
+    on the CPU, where only the warm-up runs them)."""
+    dec = GreedyDecoder(tiny_model(), bucket=16)
+    assert dec.buckets(40) == [16, 32, 40]
+    assert dec.buckets(48) == [16, 32, 48]
+    assert dec.buckets(8) == [8]
+
+
 def test_auto_batch_size_arithmetic():
     from janus_eval.model_adapters.janus.adapter import JanusAdapter
     from janus_eval.model_adapters.janus.config import JanusConfig
-    from janus_eval.model_adapters.janus.understand import bytes_per_row
+    from janus_eval.model_adapters.janus.engine import bytes_per_row
 
     assert JanusAdapter(str(tiny_dir())).auto_batch_size("understanding") == 8  # CPU
     cfg = JanusConfig()  # Janus-1.3B shapes

@@ -29,6 +29,17 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UnderstandRequest, UserError
 
+from .._base import (  # noqa: F401  (adapter_options: other branches import it from here)
+    Adapter,
+    adapter_options,
+    as_bool,
+    as_int,
+    check_device,
+    check_image_request,
+    choice,
+    per_request,
+)
+
 #: Upstream's guidance weight (generation_inference.py), used when a request leaves it to the model.
 CFG_WEIGHT = 5.0
 
@@ -43,105 +54,48 @@ OPTIONS = {
 }
 
 
-def adapter_options(
-    name: str, dtype: str, options: dict[str, Any], defaults: dict[str, Any]
-) -> dict[str, Any]:
-    """`defaults` updated by `options`, after the checks every Janus adapter (`janus`,
-    `janus-tiny`, `hf-janus`) makes before anything loads: no unknown option, a known dtype."""
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise UserError(
-            f"model {name!r} has no option(s) {sorted(unknown)}; known: {sorted(defaults)}"
-        )
-    if dtype not in ("bf16", "fp16", "fp32"):
-        raise UserError(f"dtype {dtype!r}: expected bf16, fp16 or fp32")
-    return {**defaults, **options}
+CHAT_FORMATS = ("auto", "pro", "janus")
 
 
-def check_image_request(r: ImageRequest, native: int) -> None:
-    """What every image request must pass before any work: the model's own size (or none) and
-    image indices inside range(n)."""
-    if r.size not in (None, native):
-        raise UserError(
-            f"request {r.request_id}: size {r.size} is not supported; this checkpoint "
-            f"generates {native}x{native} images (leave size unset or pass {native})"
-        )
-    bad = [k for k in r.indices if not 0 <= k < r.n]
-    if bad:
-        raise UserError(f"request {r.request_id}: image indices {bad} are outside range({r.n})")
+def weights_and_chat(adapter) -> dict[str, Any]:
+    """The chat format (resolved first: a checkpoint whose format nobody stated stops the run
+    before any hashing; the role spelling changes every prompt, so it belongs in the results
+    key) and the weights' fingerprint (computed once per adapter), as describe() reports them:
+    `janus` and `hf-janus` alike."""
+    from .load import fingerprint
+    from .processor import resolve_chat_format
 
-
-def per_request(reqs: Sequence[ImageRequest], images: list[Any]) -> list[list[Any]]:
-    """Images made in request order, `len(r.indices)` each, back into one list per request."""
-    out, i = [], 0
-    for r in reqs:
-        out.append(images[i : i + len(r.indices)])
-        i += len(r.indices)
-    return out
-
-
-def _as_bool(name: str, value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    if text in {"", "auto", "none"}:
-        return None
-    raise UserError(f"model option {name}={value!r}: expected true, false or auto")
-
-
-def _as_int(name: str, value: Any) -> int | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "auto", "none"}):
-        return None
-    try:
-        out = int(value)
-    except (TypeError, ValueError):
-        raise UserError(f"model option {name}={value!r}: expected an integer") from None
-    if out < 1:
-        raise UserError(f"model option {name}={value!r}: must be at least 1")
-    return out
+    chat = resolve_chat_format(adapter.chat_format, adapter.checkpoint, adapter.model_path)
+    if adapter._fingerprint is None:
+        adapter._fingerprint = fingerprint(adapter.checkpoint)
+    return {"weights_sha256": adapter._fingerprint, "chat_format": chat}
 
 
 @register_adapter
-class JanusAdapter:
+class JanusAdapter(Adapter):
     """DeepSeek Janus / Janus-Pro through janus-eval's own implementation."""
 
     name = "janus"
     #: Optional methods it has (janus_eval.types.ADAPTER_CAPABILITIES).
     capabilities = frozenset({"auto_batch_size"})
+    OPTIONS = OPTIONS
+    needs_path = (
+        "a local Janus checkpoint directory or a hub name such as deepseek-ai/Janus-Pro-7B "
+        "(or use --model janus-tiny for a toy model)"
+    )
 
-    def __init__(
-        self,
-        model_path: str | None = None,
-        device: str = "cpu",
-        dtype: str = "fp32",
-        **options: Any,
-    ) -> None:
-        opts = adapter_options(self.name, dtype, options, OPTIONS)
-        if opts["chat_format"] not in ("auto", "pro", "janus"):
-            raise UserError(
-                f"model option chat_format={opts['chat_format']!r}: expected auto, pro or janus"
-            )
-        if opts["sampler"] not in ("fast", "reference"):
-            raise UserError(f"model option sampler={opts['sampler']!r}: expected fast or reference")
-        self.chat_format = opts["chat_format"]
-        self.sampler_kind = opts["sampler"]
-        if opts["parts"] not in ("all", "generation"):
-            raise UserError(f"model option parts={opts['parts']!r}: expected all or generation")
-        self.parts = opts["parts"]
-        self.rows_per_batch = _as_int("rows_per_batch", opts["rows_per_batch"])
-        self.compile = _as_bool("compile", opts["compile"])
-        self.cuda_graphs = _as_bool("cuda_graphs", opts["cuda_graphs"])
-        self.decode_batch = _as_int("decode_batch", opts["decode_batch"]) or 8
-        self.model_path = self._default_path() if model_path is None else str(model_path)
+    def configure(self, opts: dict[str, Any]) -> None:
+        opts = {**OPTIONS, **opts}  # a family's own OPTIONS may leave some out
+        self.chat_format = choice("chat_format", opts["chat_format"], CHAT_FORMATS)
+        self.sampler_kind = choice("sampler", opts["sampler"], ("fast", "reference"))
+        self.parts = choice("parts", opts["parts"], ("all", "generation"))
+        self.rows_per_batch = as_int("rows_per_batch", opts["rows_per_batch"])
+        self.compile = as_bool("compile", opts["compile"])
+        self.cuda_graphs = as_bool("cuda_graphs", opts["cuda_graphs"])
+        self.decode_batch = as_int("decode_batch", opts["decode_batch"]) or 8
         #: What describe() calls the checkpoint: the path or hub name as given (janus-tiny's
         #: default is named by its version, not by where this machine caches it).
-        self.checkpoint_label = self._default_label() if model_path is None else str(model_path)
-        self.device = device
-        self.dtype = dtype
+        self.checkpoint_label = self._default_label() if self.default_model else self.model_path
         self._ckpt: Path | None = None
         self._cfg = None
         self._model = None
@@ -152,12 +106,6 @@ class JanusAdapter:
     def _default_label(self) -> str:
         return self.model_path
 
-    def _default_path(self) -> str:
-        raise UserError(
-            "model 'janus' needs --model-path: a local Janus checkpoint directory or a hub name "
-            "such as deepseek-ai/Janus-Pro-7B (or use --model janus-tiny for a toy model)"
-        )
-
     # ---- lazy pieces -------------------------------------------------------------------------
 
     #: How messages name the checkpoint (an adapter for another family of the house says its own).
@@ -166,7 +114,7 @@ class JanusAdapter:
     def _family(self) -> tuple[Any, Any, Any]:
         """(read_config, load_model(ckpt, device, dtype), processor class) of the model family;
         JanusFlow's adapter reuses everything else here by overriding this."""
-        from .config import read_config
+        from .layouts import read_config
         from .load import load_model
         from .processor import JanusProcessor
 
@@ -188,13 +136,8 @@ class JanusAdapter:
 
     def _load(self):
         if self._model is None:
-            import torch
-
             _, load_model, processor = self._family()
-            if self.device.startswith("cuda") and not torch.cuda.is_available():
-                raise UserError(
-                    f"device {self.device!r}: CUDA is not available here (use --device cpu)"
-                )
+            check_device(self.device)
             self._proc = processor(self.checkpoint, self.config, self.chat_format, self.model_path)
             self._model, _ = load_model(self.checkpoint, self.device, self.dtype)
         return self._model, self._proc
@@ -202,24 +145,13 @@ class JanusAdapter:
     # ---- protocol ----------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        from .load import fingerprint
-        from .processor import resolve_chat_format
-
-        # first: a checkpoint whose chat format nobody stated stops the run before any hashing
-        chat = resolve_chat_format(self.chat_format, self.checkpoint, self.model_path)
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.checkpoint)
-        return {
-            "name": self.name,
-            "checkpoint": self.checkpoint_label,
-            "weights_sha256": self._fingerprint,
-            "layout": self.config.layout,
-            "dtype": self.dtype,
-            "device": self.device,
-            "chat_format": chat,
-            "sampler": self.sampler_kind,
-            "image_size": self.config.image_size,
-        }
+        return self.description(
+            **weights_and_chat(self),
+            checkpoint=self.checkpoint_label,
+            layout=self.config.layout,
+            sampler=self.sampler_kind,
+            image_size=self.config.image_size,
+        )
 
     def understand(self, reqs: Sequence[UnderstandRequest]) -> list[str]:
         from .understand import greedy
@@ -251,14 +183,14 @@ class JanusAdapter:
 
     def auto_batch_size(self, kind: str) -> int:
         """Requests per batch for `--batch-size auto`: on a GPU, as many as fit in 80% of its
-        free memory (KV cache and activations per request, see understand.fit_batch_size; the
+        free memory (KV cache and activations per request, see engine.fit_batch_size; the
         weights counted too when not loaded yet), at most 256; on a CPU, 8."""
         import torch
 
         if not str(self.device).startswith("cuda") or not torch.cuda.is_available():
             return 8
+        from .engine import fit_batch_size
         from .load import DTYPES
-        from .understand import fit_batch_size
 
         free, _ = torch.cuda.mem_get_info(torch.device(self.device))
         return fit_batch_size(

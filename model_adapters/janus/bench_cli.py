@@ -45,7 +45,7 @@ def bench_generate(
     ] = None,
 ) -> None:
     """Image-generation throughput of the CFG sampler against the bandwidth floor."""
-    from janus_eval.bench.generate import run as run_bench
+    from .bench.generate import run as run_bench
 
     print_json(
         run_bench(
@@ -76,7 +76,7 @@ def bench_understand(
     dtype: BenchDtype = "bf16",
 ) -> None:
     """Understanding throughput (questions/s) of the batched path."""
-    from janus_eval.bench.understand import run as run_bench
+    from .bench.understand import run as run_bench
 
     print_json(
         run_bench(

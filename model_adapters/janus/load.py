@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import hashlib
 import json
 import os
 import pickle
@@ -35,8 +34,8 @@ import torch
 
 from janus_eval.types import UserError
 
-from .config import JanusConfig, read_config
-from .layouts import SOURCES, has_vq_encoder, plan  # noqa: F401 (plan: bench imports it here)
+from .config import JanusConfig
+from .layouts import SOURCES, has_vq_encoder, plan, read_config
 from .model import JanusModel, vq_dtype_for
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -335,19 +334,13 @@ def _tied(ckpt: Path) -> bool:
 
 
 def fingerprint(ckpt: Path, files: list[Path] | None = None) -> str:
-    """sha256 over the weight files' own sha256s (and config.json's); `files`: other weight
-    files than a Janus checkpoint's (JanusFlow's VAE).
+    """sha256 over the weight files' own sha256s (and config.json's), each under its file name;
+    `files`: other weight files than a Janus checkpoint's (JanusFlow's VAE).
 
     A hub snapshot's files are symlinks to blobs named by their sha256, which is used as is;
     other files are hashed once and remembered under $JANUS_EVAL_CACHE/filehash, keyed by path
     and checked against (size, mtime, ctime, inode) (janus_eval.filehash)."""
-    from janus_eval.filehash import FileDigests
+    from .._base import fingerprint_files
 
-    digests = FileDigests()
-    h = hashlib.sha256()
-    try:
-        for path in [ckpt / "config.json", *(weight_files(ckpt) if files is None else files)]:
-            h.update(path.name.encode() + b"\0" + digests.sha256(path).encode() + b"\n")
-    finally:
-        digests.save()
-    return h.hexdigest()
+    paths = [ckpt / "config.json", *(weight_files(ckpt) if files is None else files)]
+    return fingerprint_files((path.name, path) for path in paths)

@@ -21,7 +21,7 @@ from typing import Any
 
 from janus_eval.cache import cache_dir
 
-from .layouts import export_state  # noqa: F401 (tests build variants of janus-tiny with it)
+from .layouts import BOI, BOS, EOI, EOS, IMAGE, PAD, export_state, hf_config, original_config
 from .tinykit import random_weights, write_once
 
 TINY_VERSION = 4
@@ -40,11 +40,11 @@ SEED = 20240611
 #: tokens follow the order of the checkpoint's additional_special_tokens list after
 #: <image_placeholder>. Code never hard-codes these: it looks tokens up by text.
 SPECIAL_TOKENS: dict[int, str] = {
-    100000: "<｜begin▁of▁sentence｜>",
-    100001: "<｜end▁of▁sentence｜>",
-    100015: "<｜▁pad▁｜>",
-    100016: "<begin_of_image>",
-    100581: "<image_placeholder>",
+    BOS: "<｜begin▁of▁sentence｜>",
+    EOS: "<｜end▁of▁sentence｜>",
+    PAD: "<｜▁pad▁｜>",
+    BOI: "<begin_of_image>",
+    IMAGE: "<image_placeholder>",
     100582: "<patch_placeholder>",
     100583: "<|ref|>",
     100584: "<|/ref|>",
@@ -53,7 +53,7 @@ SPECIAL_TOKENS: dict[int, str] = {
     100587: "<|grounding|>",
     100588: "<|User|>",
     100589: "<|Assistant|>",
-    100593: "<end_of_image>",
+    EOI: "<end_of_image>",
 }
 LAST_SPECIAL = max(SPECIAL_TOKENS)
 
@@ -191,97 +191,11 @@ def write_processor_files(
 
 
 def _original_config() -> dict[str, Any]:
-    d = LLM["hidden_size"]
-    return {
-        "model_type": "multi_modality",
-        "architectures": ["MultiModalityCausalLM"],
-        "language_config": {"model_type": "llama", "torch_dtype": "float32", **LLM},
-        "vision_config": {
-            "cls": "CLIPVisionTower",
-            "model_type": "vision",
-            "params": {
-                "image_size": IMAGE_SIZE,
-                "model_name": "janus_tiny_siglip",
-                "select_feature": "same",
-                "select_layer": -1,
-                **VISION,
-            },
-        },
-        "aligner_config": {
-            "cls": "MlpProjector",
-            "model_type": "aligner",
-            "params": {
-                "depth": 2,
-                "input_dim": VISION["width"],
-                "n_embed": d,
-                "projector_type": "mlp_gelu",
-            },
-        },
-        "gen_vision_config": {
-            "cls": "VQ-16",
-            "model_type": "gen_vision",
-            "params": {"image_token_size": 16384, "n_embed": 8, **VQ},
-        },
-        "gen_aligner_config": {
-            "cls": "MlpProjector",
-            "model_type": "gen_aligner",
-            "params": {"depth": 2, "input_dim": 8, "n_embed": d, "projector_type": "mlp_gelu"},
-        },
-        "gen_head_config": {
-            "cls": "vision_head",
-            "model_type": "gen_head",
-            "params": {"image_token_embed": d, "image_token_size": 16384, "n_embed": d},
-        },
-        "torch_dtype": "float32",
-    }
+    return original_config(tiny_config(), tower="janus_tiny_siglip")
 
 
 def _hf_config() -> dict[str, Any]:
-    d = LLM["hidden_size"]
-    return {
-        "model_type": "janus",
-        "architectures": ["JanusForConditionalGeneration"],
-        "image_token_id": 100581,
-        "tie_word_embeddings": False,
-        "text_config": {
-            "model_type": "llama",
-            **LLM,
-            "rms_norm_eps": 1e-6,
-            "hidden_act": "silu",
-            "rope_parameters": {"rope_theta": 10000.0, "rope_type": "default"},
-            "tie_word_embeddings": False,
-            "bos_token_id": 100000,
-            "eos_token_id": 100001,
-            "pad_token_id": 100015,
-        },
-        "vision_config": {
-            "model_type": "janus_vision_model",
-            "hidden_size": VISION["width"],
-            "num_hidden_layers": VISION["layers"],
-            "num_attention_heads": VISION["heads"],
-            "image_size": IMAGE_SIZE,
-            "patch_size": VISION["patch_size"],
-            "mlp_ratio": VISION["mlp_ratio"],
-            "projection_dim": d,
-            "depth": 2,
-            "num_image_tokens": (IMAGE_SIZE // VISION["patch_size"]) ** 2,
-            "hidden_act": "gelu",
-            "layer_norm_eps": 1e-6,
-        },
-        "vq_config": {
-            "model_type": "janus_vqgan",
-            "embed_dim": 8,
-            "num_embeddings": 16384,
-            "latent_channels": VQ["z_channels"],
-            "base_channels": VQ["ch"],
-            "channel_multiplier": VQ["ch_mult"],
-            "num_res_blocks": VQ["num_res_blocks"],
-            "projection_dim": d,
-            "image_token_embed_dim": d,
-            "num_hidden_layers": 2,
-            "hidden_act": "gelu",
-        },
-    }
+    return hf_config(tiny_config())
 
 
 def _word(i: int) -> str:
@@ -302,14 +216,14 @@ def _write_tokenizer(root: Path, chat_template: str | None = CHAT_TEMPLATE) -> N
     vocab = {ch: i for i, ch in enumerate(sorted(ByteLevel.alphabet()))}
     for i in range(len(vocab), 100000):
         vocab[_word(i)] = i
-    for i in range(100000, LAST_SPECIAL + 1):
+    for i in range(BOS, LAST_SPECIAL + 1):
         vocab[SPECIAL_TOKENS.get(i, f"<｜reserved▁{i}｜>")] = i
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
-    bos = SPECIAL_TOKENS[100000]
+    bos = SPECIAL_TOKENS[BOS]
     tok.post_processor = processors.TemplateProcessing(  # BOS first, as LlamaTokenizerFast does
-        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, 100000)]
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, BOS)]
     )
     data = json.loads(tok.to_str())
     data["added_tokens"] = [
@@ -330,9 +244,9 @@ def _write_tokenizer(root: Path, chat_template: str | None = CHAT_TEMPLATE) -> N
         {
             "add_bos_token": True,
             "add_eos_token": False,
-            "bos_token": SPECIAL_TOKENS[100000],
-            "eos_token": SPECIAL_TOKENS[100001],
-            "pad_token": SPECIAL_TOKENS[100015],
+            "bos_token": SPECIAL_TOKENS[BOS],
+            "eos_token": SPECIAL_TOKENS[EOS],
+            "pad_token": SPECIAL_TOKENS[PAD],
             "clean_up_tokenization_spaces": False,
             **({"chat_template": chat_template} if chat_template else {}),
             "model_max_length": 16384,
@@ -348,9 +262,9 @@ def _write_tokenizer(root: Path, chat_template: str | None = CHAT_TEMPLATE) -> N
     _dump(
         root / "special_tokens_map.json",
         {
-            "bos_token": SPECIAL_TOKENS[100000],
-            "eos_token": SPECIAL_TOKENS[100001],
-            "additional_special_tokens": [SPECIAL_TOKENS[i] for i in range(100581, 100590)],
+            "bos_token": SPECIAL_TOKENS[BOS],
+            "eos_token": SPECIAL_TOKENS[EOS],
+            "additional_special_tokens": [SPECIAL_TOKENS[i] for i in range(IMAGE, 100590)],
         },
     )
 

@@ -29,14 +29,8 @@ from typing import Any
 from janus_eval.registry import register_adapter
 from janus_eval.types import ImageRequest, UserError
 
-from ..janus.adapter import (
-    JanusAdapter,
-    _as_int,
-    _toy_threads,
-    adapter_options,
-    check_image_request,
-    per_request,
-)
+from .._base import as_int, check_image_request, per_request
+from ..janus.adapter import JanusAdapter, _toy_threads
 
 OPTIONS = {
     "chat_format": "auto",
@@ -55,31 +49,21 @@ class JanusFlowAdapter(JanusAdapter):
 
     name = "janusflow"
 
-    def __init__(
-        self, model_path: str | None = None, device: str = "cpu", dtype: str = "fp32", **options
-    ) -> None:
-        opts = adapter_options(self.name, dtype, options, OPTIONS)
-        super().__init__(
-            model_path,
-            device,
-            dtype,
-            chat_format=opts["chat_format"],
-            compile=opts["compile"],
-            cuda_graphs=opts["cuda_graphs"],
-        )
-        self.steps = _as_int("steps", opts["steps"])
+    OPTIONS = OPTIONS
+    needs_path = (
+        "a local JanusFlow checkpoint directory or a hub name such as deepseek-ai/JanusFlow-1.3B "
+        "(or use --model janusflow-tiny)"
+    )
+
+    def configure(self, opts: dict[str, Any]) -> None:
+        super().configure(opts)  # Janus's: chat format, compile, CUDA graphs
+        self.steps = as_int("steps", opts["steps"])
         if self.steps is None:
             raise UserError("model option steps: expected a positive integer (upstream: 30)")
-        self.rows_per_batch = _as_int("rows_per_batch", opts["rows_per_batch"]) or 8
+        self.rows_per_batch = as_int("rows_per_batch", opts["rows_per_batch"]) or 8
         self.vae_spec = str(opts["vae"]) if opts["vae"] else None
         self._vae_dir: Path | None = None
         self._vae = None
-
-    def _default_path(self) -> str:
-        raise UserError(
-            "model 'janusflow' needs --model-path: a local JanusFlow checkpoint directory or a "
-            "hub name such as deepseek-ai/JanusFlow-1.3B (or use --model janusflow-tiny)"
-        )
 
     def _default_vae(self) -> str:
         from .vae import DEFAULT_VAE
@@ -146,8 +130,8 @@ class JanusFlowAdapter(JanusAdapter):
 
         if not str(self.device).startswith("cuda") or not torch.cuda.is_available():
             return 8
+        from ..janus.engine import AUTO_NEW_TOKENS, AUTO_TEXT_TOKENS, bytes_per_row
         from ..janus.load import DTYPES
-        from ..janus.understand import AUTO_NEW_TOKENS, AUTO_TEXT_TOKENS, bytes_per_row
         from .flow import bytes_per_image
         from .load import build_empty
 

@@ -27,14 +27,8 @@ from typing import Any
 
 from janus_eval.types import UserError
 
-from ..janus.config import (
-    SIGLIP_TOWERS,
-    LLMConfig,
-    VisionConfig,
-    _llm_from_llama,
-    vision_from_params,
-)
-from ..janus.processor import _read_json
+from ..janus.config import LLMConfig, VisionConfig
+from ..janus.layouts import SIGLIP_TOWERS, config_json, llm_from_llama, vision_from_params
 
 #: The towers JanusFlow's own siglip_vit.py knows: Janus's, and a 256 px SigLIP-L.
 TOWERS = {
@@ -110,13 +104,7 @@ class JanusFlowConfig:
 
 def read_config(path: Path) -> JanusFlowConfig:
     """The checkpoint's config.json as a JanusFlowConfig; a UserError names what is wrong."""
-    file = Path(path) / "config.json" if Path(path).is_dir() else Path(path)
-    if not file.is_file():
-        raise UserError(
-            f"{file.parent}: no config.json; a JanusFlow checkpoint directory holds config.json, "
-            f"tokenizer.json and the weights (model.safetensors or pytorch_model*.bin)"
-        )
-    raw = _read_json(file)
+    file, raw = config_json(path, "JanusFlow")
     if raw.get("model_type") != "multi_modality" or "vision_gen_enc_config" not in raw:
         hint = (
             " (a Janus checkpoint: use --model janus)"
@@ -160,7 +148,7 @@ def _uvit(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_original(raw: dict[str, Any]) -> JanusFlowConfig:
-    llm = _llm_from_llama(raw["language_config"])
+    llm = llm_from_llama(raw["language_config"])
     vparams = _params(raw, "vision_und_enc_config", "CLIPVisionTower")
     if vparams.get("pixel_mean") is not None or vparams.get("pixel_std") is not None:
         raise ValueError("vision_und_enc_config pixel_mean/pixel_std (a second normalisation)")

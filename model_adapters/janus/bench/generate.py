@@ -24,26 +24,24 @@ import platform
 import time
 from typing import Any
 
-from janus_eval.bench.common import BOI, BOS, PAD, SIZES, hf_config, model_config, sig, sync
 from janus_eval.types import UserError
+
+from ..layouts import BOI, BOS, PAD
+from . import common
+from .common import SIZES, hf_config, model_config, sig, sync
 
 
 def random_model(cfg, device: str, dtype: str, seed: int = 0, parts: str = "generation"):
     """A JanusModel with N(0, 0.02) weights (norm weights 1), built directly on `device`
     (by default only what generation runs, as `--model-option parts=generation` loads it)."""
-    import torch
 
-    from janus_eval.model_adapters.janus.load import DTYPES, build_empty
+    def fill(name, p, g) -> None:
+        if p.dim() == 1:
+            p.fill_(1.0 if "norm" in name and name.endswith("weight") else 0.0)
+        else:
+            p.normal_(0.0, 0.02, generator=g)
 
-    model = build_empty(cfg, device, DTYPES[dtype], parts)
-    g = torch.Generator(device=device).manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 1:
-                p.fill_(1.0 if "norm" in name and name.endswith("weight") else 0.0)
-            else:
-                p.normal_(0.0, 0.02, generator=g)
-    return model
+    return common.random_model(cfg, device, dtype, fill, parts=parts, seed=seed)
 
 
 def step_bytes(model, rows: int, prompt: int, steps: int) -> tuple[int, int]:
@@ -77,8 +75,8 @@ def run(
     """Time the sampler (and optionally the baselines); return the JSON-ready result."""
     import torch
 
-    from janus_eval.model_adapters.janus.sampler import CFGSampler, Stream, stream_key
-    from janus_eval.model_adapters.janus.vq import to_uint8
+    from ..sampler import CFGSampler, Stream, stream_key
+    from ..vq import to_uint8
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(
@@ -94,7 +92,7 @@ def run(
     else:
         if model_path is None:
             raise UserError("bench generate without --random-weights needs --model-path")
-        from janus_eval.model_adapters.janus.load import load_model
+        from ..load import load_model
 
         model, _ = load_model(model_path, device, dtype, parts="generation")
         cfg = model.config
@@ -203,7 +201,7 @@ def _hf_model(cfg, device: str, dtype: str):
     import torch
     from transformers import JanusForConditionalGeneration
 
-    from janus_eval.model_adapters.janus.load import DTYPES
+    from ..load import DTYPES
 
     with torch.device(device):
         return JanusForConditionalGeneration(hf_config(cfg)).to(DTYPES[dtype]).eval()

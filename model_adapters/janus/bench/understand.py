@@ -33,19 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from janus_eval.bench.common import (
-    BOI,
-    BOS,
-    EOI,
-    EOS,
-    IMAGE,
-    PAD,
-    hf_config,
-    model_config,
-    sig,
-    sync,
-)
 from janus_eval.types import UserError
+
+from ..layouts import BOI, BOS, EOI, EOS, IMAGE, PAD
+from . import common
+from .common import hf_config, model_config, sig, sync
 
 #: bf16 dense matmul rate and memory bandwidth of an H100 SXM (both measured at about these).
 PEAK_FLOPS = 790e12
@@ -70,24 +62,19 @@ def random_model(cfg, device: str, dtype: str, seed: int = 0):
     are, so activations stay O(1) through every layer and the logits have real gaps (N(0, 0.02)
     weights, as `bench generate` uses, leave nearly flat logits whose argmax is a near-tie, which
     would make the agreement numbers meaningless)."""
-    import torch
 
-    from janus_eval.model_adapters.janus.load import DTYPES, build_empty
+    def fill(name, p, g) -> None:
+        p.normal_(generator=g)
+        if p.dim() == 1 and "norm" in name and name.endswith("weight"):
+            p.mul_(0.1).add_(1.0)
+        elif p.dim() == 1:
+            p.mul_(0.02)
+        elif "embed" in name and "patch" not in name:
+            p.mul_(0.02 if name.endswith("pos_embed") else 1.0)
+        else:
+            p.div_(float(np.prod(p.shape[1:])) ** 0.5)
 
-    model = build_empty(cfg, device, DTYPES[dtype])
-    g = torch.Generator(device=device).manual_seed(seed)
-    with torch.no_grad():
-        for name, p in sorted(model.named_parameters()):
-            p.normal_(generator=g)
-            if p.dim() == 1 and "norm" in name and name.endswith("weight"):
-                p.mul_(0.1).add_(1.0)
-            elif p.dim() == 1:
-                p.mul_(0.02)
-            elif "embed" in name and "patch" not in name:
-                p.mul_(0.02 if name.endswith("pos_embed") else 1.0)
-            else:
-                p.div_(float(np.prod(p.shape[1:])) ** 0.5)
-    return model
+    return common.random_model(cfg, device, dtype, fill, seed=seed, in_name_order=True)
 
 
 def make_questions(cfg, n: int, seed: int = 0) -> list[tuple[list[int], Any]]:
@@ -109,7 +96,7 @@ def make_questions(cfg, n: int, seed: int = 0) -> list[tuple[list[int], Any]]:
 def make_batch(items: list[tuple[list[int], Any]]):
     import torch
 
-    from janus_eval.model_adapters.janus.processor import UnderstandBatch, left_pad
+    from ..processor import UnderstandBatch, left_pad
 
     ids, valid = left_pad([i for i, _ in items], PAD)
     return UnderstandBatch(ids, valid, torch.stack([p for _, p in items]), (ids == IMAGE) & valid)
@@ -158,7 +145,8 @@ def hf_model(cfg, model, dtype: str):
     from transformers import JanusForConditionalGeneration
     from transformers.utils import logging
 
-    from janus_eval.model_adapters.janus.load import DTYPES, plan
+    from ..layouts import plan
+    from ..load import DTYPES
 
     logging.set_verbosity_error()
     hf_cfg = hf_config(cfg)
@@ -242,7 +230,7 @@ def run(
             out["fraction_of_floor"] = sig(out["questions_per_s"] / out["floor"]["questions_per_s"])
             answers = out.pop("answers")
 
-            from janus_eval.model_adapters.janus.understand import GreedyDecoder
+            from ..understand import GreedyDecoder
 
             solo = GreedyDecoder(model)
             n_solo = min(questions, 64)
@@ -277,7 +265,7 @@ def _batched(model, items, batch_size: int, bar, phase) -> dict[str, Any]:
     """Our batched path: one untimed pass, then a timed one split into prefill and decode."""
     import torch
 
-    from janus_eval.model_adapters.janus.understand import GreedyDecoder
+    from ..understand import GreedyDecoder
 
     cuda = model.device.type == "cuda"
     batches = [make_batch(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]

@@ -1,4 +1,4 @@
-"""Where each parameter of our Janus lives in a checkpoint, for both layouts.
+"""Where each parameter of our Janus lives in a checkpoint, for both layouts (tensor names).
 
 Our module names follow the original deepseek-ai checkpoint minus its `language_model.model.`
 and `vision_model.vision_tower.` prefixes, with q/k/v and gate/up fused; the transformers layout
@@ -20,7 +20,7 @@ from janus_eval.types import UserError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from .config import JanusConfig
+    from ..config import JanusConfig
 
 
 @dataclass(frozen=True)

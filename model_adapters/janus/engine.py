@@ -1,0 +1,288 @@
+"""One static-cache decode engine under both of Janus's loops (greedy answers, CFG image codes).
+
+Like gpt-fast's generate.py: a static KV cache written at given slots, a prefill, then one
+fixed-shape decode step run again and again. What the two loops share lives here:
+
+* the cache (`allocate`: rows x slots in the LLM's attention layers, installed only while the
+  engine runs) and the decode state as device tensors that the step advances itself (last
+  token, cache slot, step counter, output buffer, ...), so a step needs no host write or read;
+* the step: a pure `core(*inputs, keys) -> next token per row` (torch.compile'd once with
+  `compile=True`: the attended slots `keys` carry the KV length as a dynamic tensor length)
+  and an in-place `advance(next)` that the step functions (understand.py, sampler.py) define;
+* CUDA graphs: one per KV-length bucket (`bucket` slots), captured after a warm-up on a side
+  stream, all sharing one memory pool, dropped when the cache is reallocated;
+* memory planning: bytes per question / per image, free device memory, `fit_batch_size`.
+
+Warm-up and capture run the step for real at a parked state (the last cache slot, which a real
+run writes before it reads it; the last output column), then restore the state, so they never
+disturb the work in progress. On a CPU the same step runs eagerly, so CPU tests exercise what
+the GPU replays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Hashable, Iterator
+
+import torch
+from torch import Tensor
+
+from .llm import causal_mask, decode_keys, positions
+
+#: KV slots are allocated and attended over in multiples of this (one graph per bucket).
+BUCKET = 64
+#: What `--batch-size auto` plans for (the adapter cannot see the task's prompts): one image,
+#: generous text and answers, and a typical image-generation prompt.
+AUTO_TEXT_TOKENS = 384
+AUTO_NEW_TOKENS = 128
+AUTO_GEN_PROMPT_TOKENS = 128
+
+
+def round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+class DecodeEngine:
+    """The cache, the device-side state and the (graphed) step for one model. Subclasses say
+    what the step reads (`inputs`) and how it advances the state (`advance`)."""
+
+    #: State tensors a warm-up step changes (saved before it, restored after).
+    mutable: tuple[str, ...] = ("tok", "slot", "step", "out")
+
+    def __init__(
+        self, model, core: Callable[..., Tensor], *, cuda_graphs, compile: bool, bucket: int
+    ) -> None:
+        self.model = model
+        cuda = model.device.type == "cuda"
+        self.cuda_graphs = cuda if cuda_graphs is None else bool(cuda_graphs and cuda)
+        self.compile = bool(compile)
+        self.bucket = bucket
+        self._core = torch.compile(core, fullgraph=True, dynamic=None) if self.compile else core
+        self._graphs: dict[Hashable, dict[int, torch.cuda.CUDAGraph]] = {}
+        self._pool = None
+        self._caches = None
+        self._state: dict[str, Tensor] = {}
+        self.rows = self.slots = 0
+
+    # ---- buffers -----------------------------------------------------------------------------
+
+    def allocate(self, rows: int, slots: int, **state: Tensor) -> None:
+        """A fresh cache of `rows` x `slots` and the state (plus slot, step and the slot
+        indices); the old buffers, and the graphs pointing into them, are dropped first."""
+        self.release()
+        llm, dev = self.model.llm, self.model.device
+        llm.drop_cache()
+        self._caches = llm.setup_cache(rows, slots)
+        llm.use_cache(None)
+        i64 = dict(dtype=torch.int64, device=dev)
+        self._state = {
+            **state,
+            "slot": torch.zeros((), **i64),
+            "step": torch.zeros((), **i64),
+            "arange": torch.arange(slots, **i64),
+        }
+        self.rows, self.slots = rows, slots
+
+    def release(self) -> None:
+        """Free the cache, the state and the graphs."""
+        self._graphs.clear()
+        self._pool = self._caches = None
+        self._state = {}
+        self.rows = self.slots = 0
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Our cache in the model's attention layers for the duration (the other loop installs
+        its own; neither leaves one behind)."""
+        self.model.llm.use_cache(self._caches)
+        try:
+            yield
+        finally:
+            self.model.llm.use_cache(None)
+
+    def held_bytes(self) -> int:
+        """Bytes of the cache and state held (free again for a new allocation)."""
+        tensors = [t for c in self._caches or [] for t in (c.k, c.v)] + list(self._state.values())
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    # ---- prefill and steps -------------------------------------------------------------------
+
+    def prefill_cache(self, x: Tensor, valid: Tensor, cache_rows: Tensor) -> Tensor:
+        """Run left-padded prompts (`x` embeddings, `valid` [B, T]) once, write their keys and
+        values to slots [0, T) of cache rows `cache_rows` (row i gets prompt cache_rows[i]);
+        returns the last position's hidden state of each prompt."""
+        t = x.shape[1]
+        h = self.model.llm(
+            x,
+            positions(valid),
+            causal_mask(valid),
+            slots=torch.arange(t, device=x.device),
+            cache_rows=cache_rows,
+        )
+        return h[:, -1]
+
+    def inputs(self) -> tuple:
+        """The core's arguments before `keys` (state tensors, parameters)."""
+        raise NotImplementedError
+
+    def advance(self, nxt: Tensor) -> None:
+        """Write the step's tokens `nxt` into the state (in place: graphs hold the addresses)."""
+        raise NotImplementedError
+
+    def step(self, kv_len: int) -> None:
+        """One decode step attending over the first `kv_len` cache slots."""
+        keys = decode_keys(self._state["arange"], kv_len, self.compile)
+        self.advance(self._core(*self.inputs(), keys))
+
+    def decode_n(self, steps: int, kv_len: Callable[[int], int], graphs=None, check_every=0) -> int:
+        """Steps 1 .. steps-1 (`kv_len(t)` slots at step t, replayed from `graphs` when given);
+        with `check_every`, stop once every row is `done` (asked every that many steps: each
+        ask is a host sync). Returns the steps run."""
+        ran = 0
+        for t in range(1, steps):
+            if check_every and (t - 1) % check_every == 0 and bool(self._state["done"].all()):
+                break
+            if graphs is not None:
+                graphs[kv_len(t)].replay()
+            else:
+                self.step(kv_len(t))
+            ran += 1
+        return ran
+
+    def buckets(self, slots: int) -> list[int]:
+        """The KV lengths of the bucketed steps: multiples of `bucket`, the last = slots."""
+        return sorted({min(e, slots) for e in range(self.bucket, slots + self.bucket, self.bucket)})
+
+    # ---- warm-up and CUDA graphs -------------------------------------------------------------
+
+    def warm_up(self, kv_lens: list[int]) -> dict[str, Tensor]:
+        """One step per KV length (compiling, autotuning) at the parked state; the state is
+        restored after. Returns the saved state."""
+        saved = {k: self._state[k].clone() for k in self.mutable}
+        for kv_len in kv_lens:
+            self._park(saved)
+            self.step(kv_len)
+        self._restore(saved)
+        return saved
+
+    def graphs(self, key: Hashable, kv_lens: list[int]) -> dict[int, torch.cuda.CUDAGraph]:
+        """The step captured as a CUDA graph per KV length (kept under `key`), warmed up on a
+        side stream first, all graphs in one memory pool."""
+        if key in self._graphs:
+            return self._graphs[key]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm up (and compile) outside capture
+            saved = self.warm_up(kv_lens)
+        torch.cuda.current_stream().wait_stream(side)
+        graphs = {}
+        for kv_len in kv_lens:
+            self._park(saved)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=self._pool):
+                self.step(kv_len)
+            self._pool = graph.pool()
+            graphs[kv_len] = graph
+        self._restore(saved)  # capture runs no kernels, but _park wrote to the state
+        self._graphs[key] = graphs
+        return graphs
+
+    def _park(self, saved: dict[str, Tensor]) -> None:
+        self._restore(saved)
+        st = self._state
+        st["slot"].fill_(st["arange"].shape[0] - 1)
+        st["step"].fill_(st["out"].shape[1] - 1)
+
+    def _restore(self, saved: dict[str, Tensor]) -> None:
+        for k, v in saved.items():
+            self._state[k].copy_(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory planning
+
+
+def available_bytes(device: torch.device) -> int:
+    """Free memory of `device`: the CUDA allocator's view, else the host's MemAvailable."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def cache_slots(prompt_len: int, gen_tokens: int) -> int:
+    """KV slots an image chunk needs: the prompt and every code but the last (its keys are
+    never read), rounded up to 16."""
+    return round_up(prompt_len + gen_tokens - 1, 16)
+
+
+def bytes_per_image(model, prompt_len: int, gen_tokens: int) -> int:
+    """Device bytes one image (two cache rows) needs while sampling, generously counted: its KV
+    cache, the step's logits and noise ([V] float32 and int64 temporaries) and its share of the
+    prefill activations."""
+    c = model.config.llm
+    elem = torch.finfo(model.dtype).bits // 8
+    slots = cache_slots(prompt_len, gen_tokens)
+    kv = 2 * 2 * c.n_layers * c.n_kv_heads * c.head_dim * slots * elem
+    step = 2 * model.config.vq.codebook_size * (4 * 3 + 8 * 4)
+    prefill = (
+        2 * prompt_len * (c.ffn_dim * 3 + c.dim * 6) * elem + 2 * c.n_heads * prompt_len**2 * 4
+    )
+    return kv + step + prefill
+
+
+def bytes_per_row(
+    model_config, elem_bytes: int, prompt_len: int, new_tokens: int, images: int = 1
+) -> int:
+    """Device bytes one question needs, generously counted: its KV cache (bucketed slots), its
+    share of the prefill's transient activations (one layer's worth, float32 norms, the
+    [T, T] attention mask as bool and as an additive bias), its images' vision-tower
+    activations and its logits."""
+    c, v = model_config.llm, model_config.vision
+    slots = round_up(prompt_len + new_tokens, BUCKET)
+    kv = 2 * c.n_layers * c.n_kv_heads * c.head_dim * slots * elem_bytes
+    t = prompt_len
+    layer = t * (3 * c.ffn_dim + 8 * c.dim + 4 * c.n_kv_heads * c.head_dim) * elem_bytes
+    norms = 2 * t * c.dim * 4
+    mask = t * t * (1 + elem_bytes)
+    vision = images * v.num_tokens * (int(v.width * v.mlp_ratio) * 2 + 8 * v.width) * elem_bytes
+    return kv + layer + norms + mask + vision + c.vocab_size * 4
+
+
+def fit_batch_size(
+    config,
+    dtype: torch.dtype,
+    kind: str,
+    free_bytes: int,
+    *,
+    weights_loaded: bool,
+    fraction: float = 0.8,
+    cap: int = 256,
+) -> int:
+    """Requests per batch that fit in `fraction` of `free_bytes` of device memory (the weights'
+    bytes subtracted first when they are not loaded yet). Understanding counts bytes_per_row
+    for one image + AUTO_TEXT_TOKENS text + AUTO_NEW_TOKENS new tokens; generation counts
+    bytes_per_image (two cache rows) for one image per request, the sampler splitting bigger
+    requests into chunks itself."""
+    from .model import JanusModel
+
+    elem = torch.finfo(dtype).bits // 8
+    with torch.device("meta"):
+        meta = JanusModel(config).to(dtype)
+    if not weights_loaded:
+        free_bytes -= sum(p.numel() for p in meta.parameters()) * elem
+    if kind.startswith("generat"):
+        need = bytes_per_image(meta, AUTO_GEN_PROMPT_TOKENS, config.num_gen_tokens)
+    else:
+        prompt = config.vision.num_tokens + 2 + AUTO_TEXT_TOKENS
+        need = bytes_per_row(config, elem, prompt, AUTO_NEW_TOKENS)
+    return max(1, min(cap, int(max(free_bytes, 0) * fraction // need)))
