@@ -86,12 +86,18 @@ class FidTask(Task):
     def demo_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
         """The random-weight extractor (DEMO_EXTRACTOR), unless the user names one, with its
         reference statistics computed from the demo's reference images and cached apart from
-        real statistics (under $JANUS_EVAL_CACHE/demo/)."""
-        if {"extractor", "inception_path"} & set(given):
-            return {}
+        real statistics (under $JANUS_EVAL_CACHE/demo/); and, unless the user names a CLIP or
+        turns the score off, a tiny random CLIP for the CLIP score."""
         from janus_eval.cache import cache_dir
 
-        return {"extractor": DEMO_EXTRACTOR, "stats_cache": cache_dir("demo", "fid-stats")}
+        options: dict[str, Any] = {}
+        if not {"extractor", "inception_path"} & set(given):
+            options.update(extractor=DEMO_EXTRACTOR, stats_cache=cache_dir("demo", "fid-stats"))
+        if not {"clip_model", "clip_score"} & set(given):
+            from ._clip_score_demo import demo_clip_score_model
+
+            options["clip_model"] = demo_clip_score_model()
+        return options
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -11,21 +11,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from janus_eval.tasks._clip_score_demo import clip_tokenizer  # one for demo and tests
+
 _ROOT = Path(tempfile.mkdtemp(prefix="diffusers-tests-"))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-
-
-def clip_tokenizer(max_length: int = 16):
-    """CLIP's BPE with no merges over the byte alphabet: each character is a token (the last one
-    of a word with CLIP's </w> mark), so different prompts give different ids."""
-    from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import CLIPTokenizer
-
-    chars = sorted(ByteLevel.alphabet())
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
-    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
 @functools.cache
