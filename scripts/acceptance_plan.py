@@ -23,7 +23,6 @@ class Step:
     name: str
     args: tuple[str, ...]
     timeout_s: float
-    baselines: bool = False  # carries --baselines (dropped, and said, when transformers is old)
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,7 @@ def _generate(name: str, size: str, per_prompt: int, prompts: int, dry: bool) ->
         name,
         ("bench", "generate", *shape, "--images-per-prompt", str(per_prompt),
          "--prompts", str(prompts), "--baselines"),
-        timeout_s=150 if size == "janus-pro-7b" else 120,
-        baselines=True,
+        timeout_s={"janus-pro-7b": 200, "janus-1.3b": 150}[size] + 30 * (prompts > 1),
     )  # fmt: skip
 
 
@@ -63,7 +61,7 @@ def _understand(name: str, size: str, dry: bool) -> Step:
     shape = (("--size", "tiny", "--device", "cpu", "--dtype", "fp32", "--questions", "4",
               "--batch-size", "2") if dry else ("--size", size, "--device", "cuda", "--dtype",
               "bf16"))  # fmt: skip
-    return Step(name, ("bench", "understand", *shape, "--baselines"), 90, baselines=True)
+    return Step(name, ("bench", "understand", *shape, "--baselines"), 120)
 
 
 def steps(dry: bool, test_files: list[str], inception_path: str | None) -> list[Step]:
@@ -78,7 +76,7 @@ def steps(dry: bool, test_files: list[str], inception_path: str | None) -> list[
         Step(
             "cuda_tests",
             ("pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", "-rs", *test_files),
-            timeout_s=240,
+            timeout_s=180,
         ),  # fmt: skip
         _generate("generate_1.3b_16", "janus-1.3b", 16, 1, dry),
         _generate("generate_1.3b_64", "janus-1.3b", 16, 4, dry),
