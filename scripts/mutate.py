@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warm", default="", help="Python run once in the parent before forking")
     p.add_argument("--lines", default="", help="only mutants on lines A-B")
     p.add_argument("--list", action="store_true", help="list the mutants and stop")
+    p.add_argument("--index", default="", help="only mutants N,M,... (numbers from --list)")
     p.add_argument("--max", type=int, default=0, help="run at most N mutants, a seeded sample")
     p.add_argument("--seed", type=int, default=0, help="the sample's seed (with --max)")
     p.add_argument("--timeout-factor", type=float, default=3.0)
@@ -173,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.lines:
         lo, hi = (int(x) for x in a.lines.split("-"))
         mutants = [m for m in mutants if lo <= m["line"] <= hi]
+    if a.index:
+        wanted = {int(i) for i in a.index.split(",")}
+        mutants = [m for m in mutants if m["index"] in wanted]
     found = len(mutants)
     if a.max and a.max < found:
         keep = set(random.Random(a.seed).sample(range(found), a.max))
