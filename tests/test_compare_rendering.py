@@ -80,3 +80,14 @@ def test_one_run_per_task_in_folders_gives_no_newest_warning(tmp_path: Path) -> 
         write_run(tmp_path / side, "fid", task="fidtask", primary="fid", metrics={"fid": 10.0})
     cmp = compare_runs(tmp_path / "base", tmp_path / "cand")
     assert not [w for w in cmp.warnings if "runs of" in w]
+
+
+def test_markdown_puts_each_footer_line_in_a_list_under_the_table(tmp_path: Path) -> None:
+    base = write_run(tmp_path, "b", samples=correct_samples([1, 0]), metrics={"accuracy": 50.0})
+    cand = write_run(tmp_path, "c", samples=correct_samples([1, 0]), metrics={"accuracy": 90.0})
+    cmp = compare_runs(base, cand)
+    (warning,) = cmp.warnings
+    md = render_comparison(cmp, "md")
+    assert md.endswith(
+        f"|\n\n- warning: {warning}\n- RESULT: PASS\n"
+    )  # a blank line ends the table
