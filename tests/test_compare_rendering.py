@@ -70,8 +70,9 @@ def test_a_metric_only_one_side_has_shows_a_dash(tmp_path: Path) -> None:
     cmp = compare_runs(base, cand)
     (extra,) = [r for r in cmp.rows if r.metric == "extra"]
     assert extra.delta is None
-    (line,) = [x for x in render_comparison(cmp, "table").splitlines() if "extra" in x]
-    assert "—" in line
+    (line,) = [x for x in render_comparison(cmp, "md").splitlines() if "| extra" in x]
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[2:6] == ["3.00", "—", "—", ""]  # baseline, candidate, delta, 95% CI
 
 
 def test_one_run_per_task_in_folders_gives_no_newest_warning(tmp_path: Path) -> None:
