@@ -220,18 +220,18 @@ def main(argv: list[str] | None = None) -> int:
     a = parse(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    plan = steps(a.dry_run, cuda_test_files(ROOT / "tests"), a.inception_path)
+    unknown = set(a.only) - {s.name for s in plan}
+    if unknown:
+        print(f"gpu_acceptance: unknown step(s) {sorted(unknown)}; the steps are "
+              f"{', '.join(s.name for s in plan)}", file=sys.stderr)  # fmt: skip
+        return 2
     import torch
 
     if not a.dry_run and not torch.cuda.is_available():
         print("gpu_acceptance: no CUDA device here (torch.cuda.is_available() is False, torch "
               f"{torch.__version__}). Run it on a machine with a GPU, or pass --dry-run to run "
               "the same steps on the CPU at toy sizes.", file=sys.stderr)  # fmt: skip
-        return 2
-    plan = steps(a.dry_run, cuda_test_files(ROOT / "tests"), a.inception_path)
-    unknown = set(a.only) - {s.name for s in plan}
-    if unknown:
-        print(f"gpu_acceptance: unknown step(s) {sorted(unknown)}; the steps are "
-              f"{', '.join(s.name for s in plan)}", file=sys.stderr)  # fmt: skip
         return 2
     plan = [s for s in plan if not a.only or s.name in a.only]
     started = dt.datetime.now(dt.timezone.utc)

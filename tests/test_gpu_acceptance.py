@@ -159,3 +159,21 @@ def test_version_tuple():
     assert plan.version_tuple("5.24.0") == (5, 24, 0)
     assert plan.version_tuple("5.0.0rc1") == (5, 0, 0)
     assert plan.version_tuple("4.57.1") < plan.MIN_TRANSFORMERS <= plan.version_tuple("5.0.0")
+
+
+def test_an_old_transformers_is_named_with_how_to_carry_a_newer_one(monkeypatch, tmp_path):
+    monkeypatch.setattr(gpu_acceptance, "_version", lambda dist: "4.46.3")
+    message = gpu_acceptance.ensure_transformers(tmp_path / "no-wheels-here")
+    assert message.startswith("the baselines need transformers>=5.0 (found 4.46.3)")
+    assert "pip download 'transformers>=5.0' -d .whl" in message and "--wheels DIR" in message
+    monkeypatch.setattr(gpu_acceptance, "_version", lambda dist: "5.0.0")
+    assert gpu_acceptance.ensure_transformers(tmp_path / "no-wheels-here") is None
+
+
+def test_a_step_without_the_baselines_or_without_time(tmp_path):
+    step = plan.Step("fid_help", ("bench", "fid", "--help", "--baselines"), 120)
+    out = gpu_acceptance.run_step(step, tmp_path, 0.0, False, {})
+    assert out["status"] == "skipped: no time left in the budget" and out["seconds"] == 0.0
+    out = gpu_acceptance.run_step(step, tmp_path, 120, True, dict(os.environ))
+    assert out["command"] == ["-m", "janus_eval", "bench", "fid", "--help"]
+    assert out["status"] == "failed (no JSON on stdout)"  # --help prints text, not figures
