@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import sys
 import types
 
 CMP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -302,5 +303,10 @@ def _set_constant(module, path) -> str | None:
     if where is None or dataclasses.is_dataclass(where):  # a field default lives in __init__
         return None
     value = eval(compile(ast.Expression(stmt.value), "<c>", "eval"), dict(vars(module)))
+    old = getattr(where, target.id, None)
     setattr(where, target.id, value)
+    if owner is None:  # `from module import NAME` copies elsewhere (tasks, tests) follow
+        for other in list(sys.modules.values()):
+            if other is not module and getattr(other, target.id, None) is old and old is not None:
+                setattr(other, target.id, value)
     return target.id if owner is None else ""

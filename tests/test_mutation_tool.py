@@ -88,8 +88,11 @@ def test_a_mutant_runs_in_the_live_module(tmp_path):
     assert clip(5) == 5 and clip(0) == 1
 
 
-def test_a_module_constant_is_rebound(tmp_path):
+def test_a_module_constant_is_rebound_with_its_imported_copies(tmp_path, monkeypatch):
     module = _live(tmp_path, "mutation_target_b")
+    importer = type(sys)("mutation_importer")  # as `from mutation_target_b import LIMIT`
+    importer.LIMIT = module.LIMIT
+    monkeypatch.setitem(sys.modules, "mutation_importer", importer)
     (m,) = [m for m in mutants.enumerate_mutants(SOURCE) if m["op"] == "3 -> 4"]
     assert mutants.apply_mutant(module, SOURCE, m["index"])
-    assert module.LIMIT == 4 and module.clip(9) == 4
+    assert module.LIMIT == 4 and module.clip(9) == 4 and importer.LIMIT == 4
