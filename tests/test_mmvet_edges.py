@@ -32,3 +32,9 @@ def test_a_judge_that_never_scores_gives_zero_and_its_last_reply() -> None:
         "model": "judge",
         "attempts": len(TEMPERATURES),
     }
+
+
+def test_a_grade_records_the_reply_that_scored() -> None:
+    replies = iter(["no idea", "0.5"])
+    got = grade("q", "a", "p", lambda prompt, temperature: (next(replies), "judge"))
+    assert got == {"score": 0.5, "reply": "0.5", "model": "judge", "attempts": 2}
