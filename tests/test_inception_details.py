@@ -31,11 +31,12 @@ class _Capture(nn.Module):
         raise _Seen(x)
 
 
-@pytest.fixture(scope="module")
-def fidelity(tmp_path_factory):
+@pytest.fixture
+def fidelity(tmp_path):
+    """Built per test (not per module), so a mutation run credits its lines to every test."""
     from cleanfid import inception_pytorch as ip
 
-    path = tmp_path_factory.mktemp("fidelity") / FIDELITY_FILE
+    path = tmp_path / FIDELITY_FILE
     torch.save(
         ip._inception_v3(num_classes=1008, aux_logits=False, weights=None).state_dict(), path
     )
