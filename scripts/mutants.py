@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import sys
 import types
 
 CMP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -21,6 +22,12 @@ BIN = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
        ast.FloorDiv: ast.Div, ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult, ast.BitAnd: ast.BitOr,
        ast.BitOr: ast.BitAnd, ast.BitXor: ast.BitOr, ast.LShift: ast.RShift,
        ast.RShift: ast.LShift}  # fmt: skip
+CALLS = {"min": "max", "max": "min", "any": "all", "all": "any"}
+#: Module-level names holding verbatim official data (contraction, number and punctuation
+#: tables, MMBench's abbreviations, revision metadata): compared entry by entry with the
+#: official objects (test_scorer_crosscheck.py), so never mutated here.
+VERBATIM_TABLES = {"CONTRACTIONS", "NUMBER_MAP", "PUNCTUATION", "ARTICLES", "MMB_ABBRS",
+                   "REVISIONS", "REFUSALS"}  # fmt: skip
 
 
 # ---- finding mutants --------------------------------------------------------------------------
@@ -58,11 +65,16 @@ def _skipped_subtrees(tree: ast.AST) -> set[int]:
             mark(node.msg)
         elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("warnings.warn", "warn"):
             mark(node)
+    for node in getattr(tree, "body", []):
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id in VERBATIM_TABLES for t in targets):
+            mark(node)
     return skip
 
 
-def _replacements(node: ast.AST) -> list[tuple[str, object]]:
-    """(description, what to do) for each mutation of `node` itself."""
+def _replacements(node: ast.AST, in_body: bool) -> list[tuple[str, object]]:
+    """(description, what to do) for each mutation of `node` itself; `in_body`: the node sits
+    in a function body (statements there may be dropped)."""
     out: list[tuple[str, object]] = []
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
@@ -82,8 +94,20 @@ def _replacements(node: ast.AST) -> list[tuple[str, object]]:
             out.append((f"{v} -> {v + 1}", ("const", v + 1)))
         elif isinstance(v, float):
             out.append((f"{v} -> {v + 1}", ("const", v + 1.0)))
+        elif isinstance(v, str) and v:
+            out.append((f"{v[:20]!r} -> ''", ("const", "")))
     elif isinstance(node, (ast.Break, ast.Continue)):
         out.append(("break <-> continue", ("flow",)))
+    elif isinstance(node, (ast.If, ast.While, ast.IfExp)):
+        out.append(("negate condition", ("negate",)))
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CALLS:
+        out.append((f"{node.func.id} -> {CALLS[node.func.id]}", ("call",)))
+    elif isinstance(node, ast.Return) and not (
+        node.value is None or (isinstance(node.value, ast.Constant) and node.value.value is None)
+    ):
+        out.append(("return None", ("return",)))
+    if in_body and isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        out.append(("drop assignment", ("drop",)))
     return out
 
 
@@ -102,6 +126,14 @@ def _apply(node: ast.AST, how: tuple) -> ast.AST:
         node.value = how[1]
     elif kind == "flow":
         return ast.Continue() if isinstance(node, ast.Break) else ast.Break()
+    elif kind == "negate":
+        node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
+    elif kind == "call":
+        node.func.id = CALLS[node.func.id]
+    elif kind == "return":
+        node.value = ast.Constant(value=None)
+    elif kind == "drop":
+        return ast.Pass()
     return node
 
 
@@ -127,7 +159,7 @@ def enumerate_mutants(source: str) -> list[dict]:
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
-        for desc, how in _replacements(node):
+        for desc, how in _replacements(node, id(node) in body):
             line = getattr(node, "lineno", 0)
             out.append({"index": len(out), "line": line, "col": getattr(node, "col_offset", 0),
                         "op": desc, "how": how, "code": lines[line - 1].strip() if line else "",
@@ -138,13 +170,13 @@ def enumerate_mutants(source: str) -> list[dict]:
 def mutated_tree(source: str, index: int) -> tuple[ast.Module, list[ast.AST]]:
     """The module's AST with mutant `index` applied, and the path of nodes down to it."""
     tree = ast.parse(source)
-    skip = _skipped_subtrees(tree)
+    skip, body = _skipped_subtrees(tree), _function_bodies(tree)
     parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     i = 0
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
-        for _, how in _replacements(node):
+        for _, how in _replacements(node, id(node) in body):
             if i == index:
                 path = [node]
                 while id(path[-1]) in parents:
@@ -271,5 +303,10 @@ def _set_constant(module, path) -> str | None:
     if where is None or dataclasses.is_dataclass(where):  # a field default lives in __init__
         return None
     value = eval(compile(ast.Expression(stmt.value), "<c>", "eval"), dict(vars(module)))
+    old = getattr(where, target.id, None)
     setattr(where, target.id, value)
+    if owner is None:  # `from module import NAME` copies elsewhere (tasks, tests) follow
+        for other in list(sys.modules.values()):
+            if other is not module and getattr(other, target.id, None) is old and old is not None:
+                setattr(other, target.id, value)
     return target.id if owner is None else ""

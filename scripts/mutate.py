@@ -17,11 +17,18 @@ so a crash or a kill never leaves a mutated file behind, and no import cost is p
 
 Operators: comparisons (< <=, > >=, == !=, in / not in, is / is not), arithmetic and bitwise
 (+ -, * /, // /, % //, ** *, & |, ^ |, << >>, also in augmented assignments), and / or,
-`not x` -> x, `-x` -> x, integer n -> n + 1, float x -> x + 1, True <-> False,
-break <-> continue. Never mutated: strings (messages), docstrings, annotations, f-strings,
-arguments of `raise`, `warnings.warn` and `assert` messages. Function bodies and default
-arguments, and simple constant assignments at module or class level, are mutated; other
-module-level code is reported as "not applied".
+`not x` -> x, `-x` -> x, integer n -> n + 1, float x -> x + 1, True <-> False, a non-empty
+string -> "", break <-> continue, `if` / `while` / `x if c else y` conditions negated,
+min <-> max, any <-> all, a returned value -> None, an assignment in a function body dropped.
+Never mutated: docstrings, annotations, decorators, f-strings, arguments of `raise`,
+`warnings.warn` and `assert` messages (they hold messages, not logic), and the verbatim
+official tables named in mutants.VERBATIM_TABLES (test_scorer_crosscheck.py compares them entry
+by entry with the official objects). Function bodies and default arguments, and simple
+constant assignments at module or class level, are mutated; other module-level code is
+reported as "not applied".
+
+--max N runs N of the mutants, drawn with a fixed seed (--seed) and run in file order: a
+budget for slow tests or a shared machine; the summary says how many of how many ran.
 
 The tests are traced once (main process only) to learn which of them execute each line; a
 mutant in a function body is then run against those tests alone, and is "not covered" when
@@ -35,6 +42,7 @@ import ast
 import importlib
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -156,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warm", default="", help="Python run once in the parent before forking")
     p.add_argument("--lines", default="", help="only mutants on lines A-B")
     p.add_argument("--list", action="store_true", help="list the mutants and stop")
+    p.add_argument("--index", default="", help="only mutants N,M,... (numbers from --list)")
+    p.add_argument("--max", type=int, default=0, help="run at most N mutants, a seeded sample")
+    p.add_argument("--seed", type=int, default=0, help="the sample's seed (with --max)")
     p.add_argument("--timeout-factor", type=float, default=3.0)
     a = p.parse_args(argv)
     source = a.target.read_text()
@@ -163,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     if a.lines:
         lo, hi = (int(x) for x in a.lines.split("-"))
         mutants = [m for m in mutants if lo <= m["line"] <= hi]
+    if a.index:
+        wanted = {int(i) for i in a.index.split(",")}
+        mutants = [m for m in mutants if m["index"] in wanted]
+    found = len(mutants)
+    if a.max and a.max < found:
+        keep = set(random.Random(a.seed).sample(range(found), a.max))
+        mutants = [m for i, m in enumerate(mutants) if i in keep]
     if a.list:
         for m in mutants:
             print(f"{m['index']:4d} {a.target}:{m['line']}  {m['op']:<20} {m['code']}")
@@ -184,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if status != "passed":
         raise SystemExit(f"the tests fail without any mutant: {status}")
     timeout = a.timeout_factor * base + 30
-    print(f"{len(mutants)} mutants; tests take {base:.1f} s; timeout {timeout:.0f} s",
+    print(f"{len(mutants)} of {found} mutants; tests take {base:.1f} s; timeout {timeout:.0f} s",
           file=sys.stderr)  # fmt: skip
     counts: dict[str, int] = {}
     with out.open("w") as f:

@@ -51,3 +51,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real benchmark data files not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+#: The reason every CUDA-only test gives when it skips; scripts/gpu_acceptance.py selects the
+#: tests that carry it (as the `cuda` marker below) to run them on a GPU.
+CUDA_REASON = "needs a CUDA GPU"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"cuda: skipped without a GPU ('{CUDA_REASON} ...')")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `cuda` every test skipped for want of a GPU, so `-m cuda` runs exactly those (and a
+    new CUDA test joins the GPU acceptance run by giving the usual reason)."""
+    for item in items:
+        if any(CUDA_REASON in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
+            item.add_marker(pytest.mark.cuda)

@@ -117,7 +117,9 @@ def mmvet_scores(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _by_count(groups: Mapping[str, Sequence[float]]) -> list[tuple[str, Sequence[float]]]:
-    return sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    """Most rows first, ties in the order the data first shows them: the evaluator's column
+    order (a stable sort; `groups` keeps first-seen order)."""
+    return sorted(groups.items(), key=lambda kv: -kv[1][1])
 
 
 def _points(score_sum: float, count: float) -> float:
