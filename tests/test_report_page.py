@@ -208,7 +208,11 @@ def test_report_in_headless_chromium(page: dict, tmp_path: Path) -> None:
     dummy_f1 = page["pope"]["dummy"]["metrics"]["f1"]
     tiny_f1 = page["pope"]["janus-tiny"]["metrics"]["f1"]
     assert dummy_f1 < tiny_f1 < 87.4
-    assert ascending == [DUMMY, "janus-tiny (DEMO) (janus-tiny-v4)", "Janus-Pro-7B (paper) reported"]
+    assert ascending == [
+        DUMMY,
+        "janus-tiny (DEMO) (janus-tiny-v4)",
+        "Janus-Pro-7B (paper) reported",
+    ]
     assert descending == ascending[::-1]
     assert after == ["reported", "", "details", "", "details"]
     assert len(charts) == 3 and all(DUMMY in c and TINY_PREFIX in c for c in charts)
