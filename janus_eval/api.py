@@ -96,8 +96,7 @@ def evaluate_tasks(
     **options: Any,
 ) -> Iterator[RunRecord]:
     """`evaluate` for each task in turn (the other keywords are evaluate's), yielding each
-    record as its run finishes. The adapter is built once, after the first task's data are
-    read, and shared. With several tasks, DATA_DIR/<task> is read where it exists, else
+    record as its run finishes. The adapter is built once, for the first task, and shared. With several tasks, DATA_DIR/<task> is read where it exists, else
     DATA_DIR."""
     shared = SharedModel(model, model_path, model_options)
     for task in tasks:

@@ -234,3 +234,28 @@ def test_image_verdicts_take_the_first_boolean_list_and_plain_notes() -> None:
         ["other: 1. also_bool: False. ", "other: 2. also_bool: False. reasons: too few. "],
     )
     assert image_verdicts({"correct": []}, 0) == ([], [])
+
+
+def test_reference_numbers_join_the_runs_columns_as_reported_rows(tmp_path: Path) -> None:
+    from janus_eval.report.reference import ReferenceValue
+    from janus_eval.report.table import reported_rows
+
+    def ref(checkpoint: str, task: str, metric: str, value: float, paper: str) -> ReferenceValue:
+        return ReferenceValue(checkpoint, task, metric, value, paper, "Table 3", checkpoint,
+                              task, "as printed")  # fmt: skip
+
+    refs = [
+        ref("deepseek-ai/Janus-Pro-7B", "mjhq30k", "fid", 8.5, "arXiv:2"),
+        ref("deepseek-ai/Janus-Pro-7B", "pope", "f1", 87.4, "arXiv:2"),
+        ref("deepseek-ai/Janus-1.3B", "pope", "f1", 87.0, "arXiv:1"),
+    ]
+    # the runs' column for MJHQ's FID carries task options: the reported FID goes into it
+    rows = reported_rows(refs, ["report-toy/accuracy", "mjhq30k[protocol=x]/fid"])
+    assert [(r.label, dict(r.values), r.reported) for r in rows] == [
+        ("Janus-1.3B (reported, arXiv:1)", {"pope/f1": 87.0}, True),
+        ("Janus-Pro-7B (reported, arXiv:2)", {"pope/f1": 87.4, "mjhq30k[protocol=x]/fid": 8.5}, True),
+    ]  # fmt: skip
+    write_run(tmp_path, "fid", task="mjhq30k", kind="generation", primary="fid",
+              metrics={"fid": 10.0})  # fmt: skip
+    page = write_html_report([tmp_path], tmp_path / "r.html", references=refs).read_text()
+    assert "Janus-Pro-7B (reported, arXiv:2)" in page and "8.5" in page

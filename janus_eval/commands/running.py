@@ -138,24 +138,24 @@ def run(
         data_dir=data_dir,
         demo=demo,
     )
+    shared = api.SharedModel(model, model_path, parse_kv(model_option, "--model-option"))
     records = []
-    for record in api.evaluate_tasks(
-        [item.task for item in planned],
-        model,
-        model_path=model_path,
-        data_dir=data_dir,
-        limit=limit,
-        batch_size=batch_size,
-        seed=seed,
-        output_dir=output_dir,
-        device=device,
-        dtype=dtype,
-        resume=resume,
-        model_options=parse_kv(model_option, "--model-option"),
-        progress=progress,
-        shard=shard,
-        demo=demo,
-    ):
+    for item in planned:  # each task with its own data folder (suites.plan found it)
+        record = api.evaluate(
+            item.task,
+            shared,
+            data_dir=item.data_dir,
+            limit=limit,
+            batch_size=batch_size,
+            seed=seed,
+            output_dir=output_dir,
+            device=device,
+            dtype=dtype,
+            resume=resume,
+            progress=progress,
+            shard=shard,
+            demo=demo,
+        )
         _print_run(record, output_dir / record.run_id, demo)
         records.append(record)
     if chosen is not None and not shard:

@@ -111,26 +111,32 @@ def table_from_leaderboard(
 
 
 def reported_rows(references: Sequence[Any], column_keys: Sequence[str] = ()) -> list[TableRow]:
-    """One reported row per (checkpoint, paper) from `reference.ReferenceValue`s. A number goes
-    into the leaderboard column of its task and metric where the runs have one (the first, when
-    task options split a task into several), else into a column `task/metric` of its own."""
+    """The papers' reported rows (`papers.paper_leaderboard`'s, one per checkpoint and paper)
+    as table rows. A number goes into the leaderboard column of its task and metric where the
+    runs have one (the first, when task options split a task into several), else into a column
+    `task/metric` of its own."""
+    from janus_eval.report.papers import paper_leaderboard
+
     by_task_metric: dict[tuple[str, str], str] = {}
     for key in column_keys:
         by_task_metric.setdefault((_base_task(key), _metric(key)), key)
-    rows: dict[tuple[str, str], TableRow] = {}
-    for ref in references:
-        key = by_task_metric.get((ref.task, ref.metric), f"{ref.task}/{ref.metric}")
-        row = rows.setdefault(
-            (ref.checkpoint, ref.paper),
+    table = paper_leaderboard((), references)
+    task_metric = {c["key"]: (c["task"], c["metric"]) for c in table["columns"]}
+    rows = []
+    for row in table["rows"]:
+        values = {}
+        for key, cell in row["cells"].items():
+            task, metric = task_metric[key]
+            values[by_task_metric.get((task, metric), f"{task}/{metric}")] = float(cell["value"])
+        rows.append(
             TableRow(
-                label=f"{ref.checkpoint.rsplit('/', 1)[-1]} (reported, {ref.paper})",
-                values={},
+                label=f"{row['model']} (reported, {row['paper']})",
+                values=values,
                 reported=True,
-                notes=f"numbers printed in {ref.paper} (results/reference/)",
-            ),
+                notes=f"numbers printed in {row['paper']} (results/reference/)",
+            )
         )
-        row.values[key] = float(ref.value)  # type: ignore[index]
-    return [rows[k] for k in sorted(rows)]
+    return rows
 
 
 def cell_text(row: TableRow, column: TableColumn) -> str:
