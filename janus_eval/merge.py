@@ -5,10 +5,15 @@ Slices merge only when they come from the same arguments (same run id), cover ev
 id and result keys rest on the data's content, not its path, so slices run on machines that
 mount the data in different places merge. The merged
 metrics are then the single-process metrics: aggregation sees the same scores in the same order.
+
+Merging holds every slice directory's run lock (and the output's) exclusively, as an unsharded
+run would: a slice still running is named and the merge refused, and no slice can start while
+its results are being read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from collections.abc import Sequence
@@ -17,9 +22,13 @@ from typing import Any
 
 from janus_eval import registry
 from janus_eval.finish import finish_run, task_facts
+from janus_eval.lock import run_lock
 from janus_eval.provenance import now, stable_hash
 from janus_eval.store import RunStore, read_jsonl, shard_filename
 from janus_eval.types import RunRecord, Sample, UserError
+
+#: The end of the refusal message when a slice is still running.
+_WAIT_FOR_SLICES = "Merge once every slice has finished: wait for it, then run the merge again."
 
 
 def _shard_records(paths: Sequence[Path]) -> list[tuple[Path, RunRecord]]:
@@ -73,6 +82,22 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
         )
 
     first = shards[0][1]
+    dirs = set(seen.values())
+    out_dir = (
+        next(iter(dirs))
+        if len(dirs) == 1 and output_dir is None
+        else (Path(output_dir or "results/runs") / first.run_id)
+    )
+    with contextlib.ExitStack() as locks:
+        for folder in sorted(dirs | {out_dir}):
+            locks.enter_context(run_lock(folder, None, purpose=_WAIT_FOR_SLICES))
+        return _merge_locked(shards, seen, n, out_dir)
+
+
+def _merge_locked(
+    shards: list[tuple[Path, RunRecord]], seen: dict[int, Path], n: int, out_dir: Path
+) -> RunRecord:
+    first = shards[0][1]
     expected = first.config["data"]["n_samples"]
     results: dict[str, dict[str, Any]] = {}
     for i, run_dir in sorted(seen.items()):
@@ -102,13 +127,6 @@ def merge_runs(paths: Sequence[Path], output_dir: Path | None = None) -> RunReco
     samples = _samples_for(task, [rec for _, rec in shards], ordered)
     scored = [r["scores"] for r in ordered]
 
-    dirs = set(seen.values())
-    out_dir = (
-        dirs.pop()
-        if len(dirs) == 1 and output_dir is None
-        else (Path(output_dir or "results/runs") / first.run_id)
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
     if {out_dir} != set(seen.values()):
         _copy_shard_files(seen, n, out_dir)
 

@@ -30,6 +30,7 @@ from fault_helpers import (
 
 from janus_eval import api
 from janus_eval.commands.reports import gate_value as cli_float
+from janus_eval.lock import run_lock
 from janus_eval.merge import merge_runs
 from janus_eval.types import UserError
 
@@ -174,6 +175,17 @@ def test_no_resume_sets_aside_only_this_slices_results(tmp_path):
         if "shard-0" in path.name or (path.parent.name not in mine and "images" in path.parts):
             assert path.read_bytes() == data
     assert merge_runs([run_dir]).n_samples == 8
+
+
+def test_merge_waits_for_a_slice_that_is_still_running(tmp_path):
+    kw = dict(output_dir=tmp_path, task_options={"n": 4})
+    first = [api.evaluate("toy-qa", "dummy", shard=s, **kw) for s in ("0/2", "1/2")]
+    run_dir = tmp_path / first[0].run_id
+    with run_lock(run_dir, (1, 2)):  # slice 1 is running (resumed) in this folder
+        with pytest.raises(UserError, match=r"slice 1/2.*Merge once every slice has finished"):
+            merge_runs([run_dir])
+        assert not (run_dir / "run.json").exists()
+    assert merge_runs([run_dir]).n_samples == 4
 
 
 def test_temporary_files_of_an_interrupted_write_go_on_the_next_run(tmp_path):
