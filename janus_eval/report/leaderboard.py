@@ -36,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from janus_eval.report.escape import csv_text
 from janus_eval.report.records import (
     Run,
     finished_key,
@@ -158,7 +159,7 @@ def render_leaderboard(df: pd.DataFrame, fmt: str = "md") -> str:
     """
     if fmt == "csv":
         buffer = io.StringIO()
-        df.to_csv(buffer, index=False)
+        df.apply(lambda column: column.map(csv_text)).to_csv(buffer, index=False)
         return buffer.getvalue()
     if fmt == "json":
         return json.dumps(_json_rows(df), indent=2) + "\n"

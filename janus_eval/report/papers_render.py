@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.report.escape import md_escape
+from janus_eval.report.escape import csv_text, md_escape
 from janus_eval.report.leaderboard import html_table, markdown_table
 from janus_eval.report.papers import row_label
 from janus_eval.report.records import format_number
@@ -132,9 +132,9 @@ def _csv(table: dict[str, Any]) -> str:
                      *[c["label"] for c in table["columns"]], "notes"])  # fmt: skip
     for row in table["rows"]:
         values = [repr(row["cells"][k]["value"]) if k in row["cells"] else "" for k in keys]
-        writer.writerow([str(row["reported"]).lower(), row["model"], row["checkpoint"],
-                         row["weights"], row["paper"] or "", *values,
-                         "; ".join(row["notes"])])  # fmt: skip
+        text = [row["model"], row["checkpoint"], row["weights"], row["paper"] or ""]
+        writer.writerow([str(row["reported"]).lower(), *map(csv_text, text), *values,
+                         csv_text("; ".join(row["notes"]))])  # fmt: skip
     return buffer.getvalue()
 
 
