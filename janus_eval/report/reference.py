@@ -34,7 +34,14 @@ from typing import Any
 from janus_eval.types import UserError
 
 #: Where the repository keeps the reference files; `JANUS_EVAL_REFERENCE_DIR` overrides it.
-DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[2] / "results" / "reference"
+#: The checkout's results/reference/; an installed wheel carries the same files as
+#: janus_eval/reference_rows/ (pyproject's package-dir).
+_CHECKOUT_REFERENCE_DIR = Path(__file__).resolve().parents[2] / "results" / "reference"
+DEFAULT_REFERENCE_DIR = (
+    _CHECKOUT_REFERENCE_DIR
+    if _CHECKOUT_REFERENCE_DIR.is_dir()
+    else Path(__file__).resolve().parents[1] / "reference_rows"
+)
 REFERENCE_ENV = "JANUS_EVAL_REFERENCE_DIR"
 
 _ROW_FIELDS = ("checkpoint", "task", "metric", "value", "table", "row", "column", "definition")
