@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from geneval_model_helpers import data_dir, run_geneval, tiny  # noqa: F401  (fixtures)
 from janus_helpers import one_thread  # noqa: F401  (a fixture)
-from test_geneval_models import data_dir, run_geneval, tiny  # noqa: F401  (fixtures)
 from test_mjhq30k import make_mjhq
 from test_mjhq30k import options as mjhq_options
 

@@ -323,7 +323,7 @@ def test_detections_and_verdicts_match_mmdet(official):
 
 @pytest.mark.slow
 def test_official_is_the_default_and_never_shares_a_run_or_column(tmp_path, cache, tiny_v2):
-    from test_geneval_models import SizedDummy, build_clip_dir, build_mask2former
+    from geneval_model_helpers import SizedDummy, build_clip_dir, build_mask2former
 
     from janus_eval.api import evaluate
     from janus_eval.report.leaderboard import build_leaderboard

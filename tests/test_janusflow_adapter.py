@@ -1,6 +1,6 @@
 """The janusflow / janusflow-tiny adapters as the runner uses them: description, checks before
 work, batch-invariant images, the diffusers extra, checkpoint formats, and a POPE run end to end
-(GenEval end to end is in test_geneval_models.py)."""
+(GenEval end to end is in test_geneval_pipeline.py)."""
 
 from __future__ import annotations
 

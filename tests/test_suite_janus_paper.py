@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from clip_helpers import save_tiny_clip
+from geneval_model_helpers import NAMES, PROMPTS, build_clip_dir, build_mask2former
 from judge_server import FakeJudge
 from official_cases import load
 from test_coco30k import make_coco
-from test_geneval_models import NAMES, PROMPTS, build_clip_dir, build_mask2former
 from test_gqa_task import write_gqa
 from test_mjhq30k import make_mjhq
 from test_mmbench_task import dev_rows, write_tsv
