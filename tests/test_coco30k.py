@@ -104,10 +104,14 @@ def test_gigagan_run_matches_folder_fid_and_resumes(coco, tmp_path):
     # and this fixture's val2014/: compute_fid(images, val2014, mode="clean",
     # custom_feat_extractor=load_extractor("random:0:4"), custom_image_tranform=GigaGAN's
     # resize_and_center_crop) for FID; np.random.seed(0), then kernel_distance(val2014 features,
-    # generated features) for KID (kid_folder's order). Relative bounds: clean-fid's float32
-    # mean moves FID by < 1e-6 relative (test_fid_cleanfid_parity), its float32 KID sums ~5e-6.
-    assert m["fid"] == pytest.approx(0.43341057609284883, rel=2e-6)
-    assert m["kid"] == pytest.approx(0.03665749356150627, rel=1e-5)
+    # generated features) for KID (kid_folder's order). Relative bounds: the random extractor's
+    # float32 kernels differ between CPUs, so clean-fid itself gives other last digits on another
+    # machine (recorded on the first; on an AMD EPYC the FID moved 1e-6 and the KID 1.1e-5
+    # relative). The bounds leave room for that and still catch a covariance over N instead of
+    # N - 1 (7.6% here, tried); same-machine parity with clean-fid is held to 1e-6 in
+    # test_fid_cleanfid_parity.
+    assert m["fid"] == pytest.approx(0.43341057609284883, rel=1e-5)
+    assert m["kid"] == pytest.approx(0.03665749356150627, rel=5e-5)
     assert record.primary_metric == "fid"
     assert record.config["task"]["protocol"]["name"] == "gigagan"
     assert record.config["task"]["protocol"]["preprocess"] == "crop256"

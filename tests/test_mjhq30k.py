@@ -68,12 +68,16 @@ def test_run_gives_overall_and_fid_per_category(mjhq, tmp_path):
     # compute_fid(generated, reference, mode="clean", custom_feat_extractor=
     # load_extractor("random:2:4")), overall with every generated image against mjhq30k_imgs/,
     # per category with that category's generated images (copied to one folder) against its
-    # folder. Relative bound: clean-fid's float32 mean moves FID by < 1e-6 (measured 7e-7 at most).
-    assert m["fid"] == pytest.approx(0.12720464936964776, rel=2e-6)
+    # folder. Relative bound: the random extractor's float32 kernels differ between CPUs, so
+    # clean-fid itself gives other last digits on another machine (recorded on the first; on an
+    # AMD EPYC clean-fid moved the overall FID 1.7e-6 relative and ours stayed within 1.2e-7 of
+    # it; "people", 4 images, moved 4e-6). 1e-5 leaves room for that and still catches a
+    # covariance over N instead of N - 1 (6.6% here, tried).
+    assert m["fid"] == pytest.approx(0.12720464936964776, rel=1e-5)
     assert m["fid_per_category"] == pytest.approx(
         {"animals": 0.26120984738548614, "food": 0.19577938774606127,
          "people": 0.21537138712044915},
-        rel=2e-6,
+        rel=1e-5,
     )  # fmt: skip
 
 
