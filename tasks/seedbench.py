@@ -7,7 +7,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.metrics.seedbench import DIMENSIONS, seedbench_accuracy, seedbench_letter
+from janus_eval.metrics.seedbench import (
+    DIMENSIONS,
+    QUESTION_TYPES,
+    seedbench_accuracy,
+    seedbench_letter,
+)
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
@@ -111,7 +116,7 @@ class SEEDBench(UnderstandingTask):
             dimension = int(q["question_type_id"])
         except (TypeError, ValueError):
             dimension = 0
-        if 1 <= dimension <= 12:
+        if dimension in QUESTION_TYPES.values():
             return dimension in DIMENSIONS
         self.bad_record(
             str(q["question_id"]),
