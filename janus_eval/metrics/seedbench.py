@@ -9,8 +9,9 @@ and reads it with exact matching.
 VLMEvalKit (vlmeval/dataset/image_mcq.py `evaluate_heuristic` -> utils/multiple_choice.py
 `mcq_vanilla_eval` -> `extract_answer_from_item` -> `report_acc`), with no LLM judge
 (`exact_matching`):
-1. The letter is `can_infer(prediction, choices)` (`janus_eval.metrics.mcq.extract_choice`);
-   when it cannot tell, "Z" (counted wrong). SEED is scored vanilla, never circularly.
+1. The letter is `can_infer(prediction, choices)` (`janus_eval.metrics.mcq.extract_choice`, at
+   the revision `scorer` names); when it cannot tell, "Z" (counted wrong). SEED is scored
+   vanilla, never circularly.
 2. hit = letter == answer; overall = mean hit; per dimension (the TSV's `category`) the same,
    dimensions sorted by name. Reported here in percent (VLMEvalKit's table holds fractions).
 VLMEvalKit's default judge (ChatGPT, used only when can_infer fails and an API key is set) is
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from janus_eval.metrics.mcq import accuracy_by, extract_choice
+from janus_eval.metrics.mcq import DEFAULT_SCORER, accuracy_by, extract_choice
 
 #: SEED-Bench.json's "question_type" map as the file writes it (name -> question_type_id), so it
 #: can be checked line by line against the file and eval.py's `task_names`; ids 10-12 are the
@@ -46,9 +47,12 @@ QUESTION_TYPES: dict[str, int] = {
 DIMENSIONS: dict[int, str] = {i: name for name, i in QUESTION_TYPES.items() if i <= 9}
 
 
-def seedbench_letter(prediction: str, choices: Mapping[str, str]) -> str:
-    """The option letter VLMEvalKit reads, or "Z" when it cannot tell."""
-    return extract_choice(prediction, choices) or "Z"
+def seedbench_letter(
+    prediction: str, choices: Mapping[str, str], *, scorer: str = DEFAULT_SCORER
+) -> str:
+    """The option letter VLMEvalKit reads at the `scorer` revision (`mcq.REVISIONS`: can_infer
+    changed upstream), or "Z" when it cannot tell."""
+    return extract_choice(prediction, choices, scorer=scorer) or "Z"
 
 
 def seedbench_scores(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
