@@ -19,7 +19,14 @@ from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
 from ._hub import HubImageCache, load_table, progress, undecoded_images
 from ._records import find_file, image_dirs, read_json
-from ._understanding import UnderstandingTask, common_options, option_lines, prose, scorer_help
+from ._understanding import (
+    COUNTS,
+    UnderstandingTask,
+    common_options,
+    option_lines,
+    prose,
+    scorer_help,
+)
 from .mmbench import MCQ_TEMPLATE
 
 QUESTION_FILES = ("SEED-Bench.json", "SEED-Bench_v1.json")
@@ -31,7 +38,7 @@ class SEEDBench(UnderstandingTask):
     name = "seedbench"
     version = "1"
     primary_metric = "accuracy"
-    metric_names = ("accuracy", "per_dimension", "n_questions", "n_skipped_records")
+    metric_names = ("accuracy", "per_dimension", *COUNTS)
     sample_metrics = {"accuracy": ("hit", 100.0)}
     splits = ("test",)
     prompt_fields = ("hint", "question", "options")
@@ -178,5 +185,4 @@ class SEEDBench(UnderstandingTask):
         metrics: Metrics = seedbench_accuracy(
             [s["hit"] for s in scored], [s["dimension"] for s in scored]
         )
-        metrics["n_questions"] = len(scored)
-        return self.with_skips(metrics)
+        return self.with_counts(metrics, scored)
