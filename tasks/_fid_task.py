@@ -28,6 +28,13 @@ RUNTIME_OPTIONS = ("inception_path", "stats_cache", "feature_batch_size", "num_w
                    "resize", "save_images", *CLIP_RUNTIME)  # fmt: skip
 
 
+#: How every FID task's data_help ends: the Inception weights it needs and the CLIP score options.
+FID_HELP = (
+    " Needs clean-fid's Inception weights (inception-2015-12-05.pt; see docs/FID.md)."
+    " CLIP score beside FID: clip_model=HUB_NAME_OR_DIR (default openai/clip-vit-large-"
+    "patch14), clip_score=auto|on|off (auto: without the model the run goes on without it)."
+)
+
 #: The demos' feature extractor: random weights, no download (janus_eval.metrics.inception).
 DEMO_EXTRACTOR = "random:0:16"
 

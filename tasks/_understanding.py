@@ -8,7 +8,7 @@ source (official files or a Hugging Face dataset, `_records` / `_hub`) live here
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from ._records import locate_image
 #: `<image>` marks the image's place explicitly, so adapters that would otherwise put their own
 #: separator after a leading image reproduce that text exactly.
 SHORT_ANSWER_TEMPLATE = "<image>\n{question}\nAnswer the question using a single word or phrase."
+#: The counts a task scoring one sample per question ends its metric_names with (`with_counts`).
+COUNTS = ("n_questions", "n_skipped_records")
 
 
 def prose(*parts: str) -> str:
@@ -159,6 +161,11 @@ class UnderstandingTask(Task):
     def with_skips(self, metrics: Metrics) -> Metrics:
         metrics["n_skipped_records"] = len(self.skipped)
         return metrics
+
+    def with_counts(self, metrics: Metrics, scored: Sequence[Any]) -> Metrics:
+        """`metrics` plus COUNTS, for a task whose every scored sample is one question."""
+        metrics["n_questions"] = len(scored)
+        return self.with_skips(metrics)
 
     # -- requests ---------------------------------------------------------------------------
     def build_request(

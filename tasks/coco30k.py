@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from janus_eval.tasks._fid_task import FidTask, fid_options
+from janus_eval.tasks._fid_task import FID_HELP, FidTask, fid_options
 
 from janus_eval.registry import register_task
 from janus_eval.types import Sample, UserError
@@ -102,9 +102,7 @@ class Coco30k(FidTask):
         "coco30k reads <data-dir>/annotations/captions_val2014.json (or --task-option "
         "captions_file=...) and the real images in <data-dir>/val2014/ (or real_images_dir=...). "
         + DOWNLOAD
-        + " Needs clean-fid's Inception weights (inception-2015-12-05.pt; see docs/FID.md)."
-        " CLIP score beside FID: clip_model=HUB_NAME_OR_DIR (default openai/clip-vit-large-"
-        "patch14), clip_score=auto|on|off (auto: without the model the run goes on without it)."
+        + FID_HELP
     )
 
     @classmethod

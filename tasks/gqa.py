@@ -17,7 +17,7 @@ from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
 from ._hub import HubImageCache, load_table, progress, undecoded_images
 from ._records import find_file, image_dirs, read_json
-from ._understanding import UnderstandingTask, common_options, prose
+from ._understanding import COUNTS, UnderstandingTask, common_options, prose
 
 log = logging.getLogger("janus_eval")
 
@@ -32,15 +32,7 @@ class GQA(UnderstandingTask):
     name = "gqa"
     version = "1"
     primary_metric = "accuracy"
-    metric_names = (
-        "accuracy",
-        "binary",
-        "open",
-        "per_structural",
-        "per_semantic",
-        "n_questions",
-        "n_skipped_records",
-    )
+    metric_names = ("accuracy", "binary", "open", "per_structural", "per_semantic", *COUNTS)
     sample_metrics = {"accuracy": ("correct", 100.0)}
     leaderboard_keys = ("scorer",)
     splits = ("testdev", "val")
@@ -138,8 +130,7 @@ class GQA(UnderstandingTask):
 
     def aggregate(self, scored: Sequence[dict[str, Any]]) -> Metrics:
         metrics: Metrics = gqa_scores(scored)
-        metrics["n_questions"] = len(scored)
-        return self.with_skips(metrics)
+        return self.with_counts(metrics, scored)
 
     def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:
         """The predictions in eval.py's input format, to check the numbers with GQA's own

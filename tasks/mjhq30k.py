@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.tasks._fid_task import FidTask, fid_options
+from janus_eval.tasks._fid_task import FID_HELP, FidTask, fid_options
 
 from janus_eval.registry import register_task
 from janus_eval.types import Sample, UserError
@@ -83,10 +83,7 @@ class Mjhq30k(FidTask):
     data_help = (
         f"mjhq30k reads <data-dir>/meta_data.json and the images <category>/<id>.jpg (from "
         f"mjhq30k_imgs/ or mjhq30k_imgs.zip) as in the Hugging Face repo {HUB_REPO}; without "
-        "--data-dir that repo is fetched from the hub or its cache. Needs clean-fid's Inception "
-        "weights (inception-2015-12-05.pt; see docs/FID.md)."
-        " CLIP score beside FID: clip_model=HUB_NAME_OR_DIR (default openai/clip-vit-large-"
-        "patch14), clip_score=auto|on|off (auto: without the model the run goes on without it)."
+        "--data-dir that repo is fetched from the hub or its cache." + FID_HELP
     )
 
     @classmethod

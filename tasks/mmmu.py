@@ -15,7 +15,7 @@ from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
 from ._hub import HubImageCache, load_table, progress, undecoded_images
-from ._understanding import UnderstandingTask, common_options, option_lines, prose
+from ._understanding import COUNTS, UnderstandingTask, common_options, option_lines, prose
 from .mmbench import MCQ_TEMPLATE
 
 #: VLMEvalKit janus.py, MCQ branch with no options (MMMU's open questions).
@@ -30,13 +30,7 @@ class MMMU(UnderstandingTask):
     name = "mmmu"
     version = "1"
     primary_metric = "accuracy"
-    metric_names = (
-        "accuracy",
-        "per_subject",
-        "per_discipline",
-        "n_questions",
-        "n_skipped_records",
-    )
+    metric_names = ("accuracy", "per_subject", "per_discipline", *COUNTS)
     sample_metrics = {"accuracy": ("correct", 100.0)}
     splits = ("validation", "dev")
     prompt_fields = ("hint", "question", "options")
@@ -162,9 +156,8 @@ class MMMU(UnderstandingTask):
             "accuracy": 100 * out["overall"],
             "per_subject": {k: 100 * v for k, v in out["per_subject"].items()},
             "per_discipline": {k: 100 * v for k, v in out["per_discipline"].items()},
-            "n_questions": len(scored),
         }
-        return self.with_skips(metrics)
+        return self.with_counts(metrics, scored)
 
 
 def _literal(value: Any, what: str) -> list:

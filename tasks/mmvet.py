@@ -23,7 +23,7 @@ from ._hub import HubImageCache, load_table, progress, undecoded_images
 from ._judge import ChatJudge, VerdictCache, chat_endpoint
 from ._mmvet_demo import DEMO_JUDGE_MODEL, DEMO_JUDGE_URL, demo_complete
 from ._records import find_file, image_dirs, read_json
-from ._understanding import UnderstandingTask, common_options, prose
+from ._understanding import COUNTS, UnderstandingTask, common_options, prose
 
 #: VLMEvalKit janus.py for MMVet: this system prompt, and the image followed by "\n" + question;
 #: max_new_tokens 512 as janus.py had it when the Janus numbers were made (b3a2f81, PR #541; it
@@ -51,13 +51,7 @@ class MMVet(UnderstandingTask):
     name = "mmvet"
     version = "1"
     primary_metric = "total"
-    metric_names = (
-        "total",
-        "per_capability",
-        "per_capability_set",
-        "n_questions",
-        "n_skipped_records",
-    )
+    metric_names = ("total", "per_capability", "per_capability_set", *COUNTS)
     sample_metrics = {"total": ("score", 100.0)}
     leaderboard_keys = ("judge_model",)
     splits = ("test",)
@@ -219,8 +213,7 @@ class MMVet(UnderstandingTask):
 
     def aggregate(self, scored: Sequence[dict[str, Any]]) -> Metrics:
         metrics: Metrics = mmvet_scores(scored)
-        metrics["n_questions"] = len(scored)
-        return self.with_skips(metrics)
+        return self.with_counts(metrics, scored)
 
 
 def _problem(q: Any, fields: tuple[str, ...]) -> str | None:

@@ -7,13 +7,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from janus_eval.metrics.seedbench import DIMENSIONS, seedbench_accuracy, seedbench_letter
+from janus_eval.metrics.mcq import DEFAULT_SCORER, REVISIONS
+from janus_eval.metrics.seedbench import (
+    DIMENSIONS,
+    QUESTION_TYPES,
+    seedbench_accuracy,
+    seedbench_letter,
+)
 from janus_eval.registry import register_task
 from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 
 from ._hub import HubImageCache, load_table, progress, undecoded_images
 from ._records import find_file, image_dirs, read_json
-from ._understanding import UnderstandingTask, common_options, option_lines, prose
+from ._understanding import (
+    COUNTS,
+    UnderstandingTask,
+    common_options,
+    option_lines,
+    prose,
+    scorer_help,
+)
 from .mmbench import MCQ_TEMPLATE
 
 QUESTION_FILES = ("SEED-Bench.json", "SEED-Bench_v1.json")
@@ -25,10 +38,12 @@ class SEEDBench(UnderstandingTask):
     name = "seedbench"
     version = "1"
     primary_metric = "accuracy"
-    metric_names = ("accuracy", "per_dimension", "n_questions", "n_skipped_records")
+    metric_names = ("accuracy", "per_dimension", *COUNTS)
     sample_metrics = {"accuracy": ("hit", 100.0)}
     splits = ("test",)
     prompt_fields = ("hint", "question", "options")
+    #: The VLMEvalKit revision that reads the letter; in the run id, so revisions never mix.
+    scorers = REVISIONS
     data_help = prose(
         """
         SEED-Bench reads SEED-Bench.json (its 'questions' list: question_id, question,
@@ -38,13 +53,14 @@ class SEEDBench(UnderstandingTask):
         (SEED-Bench.json, SEED-Bench-image.zip). Only image questions are used (dimensions 1-9;
         the video dimensions 10-12 are skipped). Without --data-dir it reads the Hugging Face
         dataset lmms-lab/SEED-Bench (split test; --task-option source=NAME_OR_LOCAL_DIR).
-        """
+        """,
+        scorer_help(REVISIONS),
     )
 
     @classmethod
     def default_options(cls) -> dict[str, Any]:
         options = common_options("test", "lmms-lab/SEED-Bench", MCQ_TEMPLATE, max_new_tokens=128)
-        return {**options, "image_dir": ""}
+        return {**options, "image_dir": "", "scorer": DEFAULT_SCORER}
 
     # -- reading ------------------------------------------------------------------------------
     def read_files(self, data_dir: Path) -> Iterator[Sample]:
@@ -111,7 +127,7 @@ class SEEDBench(UnderstandingTask):
             dimension = int(q["question_type_id"])
         except (TypeError, ValueError):
             dimension = 0
-        if 1 <= dimension <= 12:
+        if dimension in QUESTION_TYPES.values():
             return dimension in DIMENSIONS
         self.bad_record(
             str(q["question_id"]),
@@ -157,7 +173,7 @@ class SEEDBench(UnderstandingTask):
 
     def score(self, sample: Sample, response: str) -> dict[str, Any]:
         d = sample.data
-        pred = seedbench_letter(response, d["choices"])
+        pred = seedbench_letter(response, d["choices"], scorer=self.scorer.name)
         return {
             "dimension": d["dimension"],
             "answer": d["answer"],
@@ -169,5 +185,4 @@ class SEEDBench(UnderstandingTask):
         metrics: Metrics = seedbench_accuracy(
             [s["hit"] for s in scored], [s["dimension"] for s in scored]
         )
-        metrics["n_questions"] = len(scored)
-        return self.with_skips(metrics)
+        return self.with_counts(metrics, scored)

@@ -26,6 +26,7 @@ from janus_eval.types import Metrics, Sample, UnderstandRequest, UserError
 from ._hub import HubImageCache, load_column, load_table, progress, undecoded_images
 from ._records import field_problem, find_file, image_dirs, locate_image, read_json
 from ._understanding import (
+    COUNTS,
     SHORT_ANSWER_TEMPLATE,
     UnderstandingTask,
     common_options,
@@ -57,13 +58,7 @@ class VQAv2(UnderstandingTask):
     name = "vqav2"
     version = "1"
     primary_metric = "accuracy"
-    metric_names = (
-        "accuracy",
-        "per_answer_type",
-        "per_question_type",
-        "n_questions",
-        "n_skipped_records",
-    )
+    metric_names = ("accuracy", "per_answer_type", "per_question_type", *COUNTS)
     sample_metrics = {"accuracy": ("accuracy", 100.0)}
     splits = ("val", "testdev", "test")
     scorers = REVISIONS
@@ -286,8 +281,7 @@ class VQAv2(UnderstandingTask):
                 [s["answer_type"] for s in scored],
                 [s["question_type"] for s in scored],
             )
-        metrics["n_questions"] = len(scored)
-        return self.with_skips(metrics)
+        return self.with_counts(metrics, scored)
 
     def finalize(self, run_dir: Path, samples: Sequence[Sample], scored: Sequence[dict]) -> None:
         """Write the EvalAI submission: every test2015 question id, "" for any without an

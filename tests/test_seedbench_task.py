@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from resume_helpers import dummy_run, sigkill_and_resume
-from understanding_helpers import ScriptedAdapter, run_janus_tiny, shards_merge_to_whole
+from understanding_helpers import (
+    ScriptedAdapter,
+    run_janus_tiny,
+    shards_merge_to_whole,
+    stored_samples,
+)
 
 from janus_eval import registry
 from janus_eval.types import UserError
@@ -106,6 +111,30 @@ def test_end_to_end_hand_checked(seed_dir: Path, tmp_path: Path) -> None:
         "Text Understanding": 50.0,
     }
     assert m["n_questions"] == 6 and m["n_skipped_records"] == 0
+
+
+def test_scorer_revision_is_in_the_run_id_and_reads_the_letters(
+    seed_dir: Path, tmp_path: Path
+) -> None:
+    """Two letters in "The answer is A, not B": VLMEvalKit's 2cf2a36 (the default) reads A with
+    its "answer is X" rule, 18fc37a cannot tell ("Z"). Each revision is its own run."""
+    from janus_eval.api import evaluate
+
+    adapter = ScriptedAdapter({"Question 0:": "The answer is A, not B", "": "I cannot tell"})
+    out = tmp_path / "runs"
+    current = evaluate("seedbench", adapter, data_dir=seed_dir, output_dir=out)
+    old = evaluate("seedbench", adapter, data_dir=seed_dir, output_dir=out,
+                   task_options={"scorer": "vlmevalkit-18fc37a"})  # fmt: skip
+    assert current.run_id != old.run_id
+    assert current.config["task"]["scorer"]["name"] == "vlmevalkit-2cf2a36"
+    assert old.config["task"]["scorer"]["name"] == "vlmevalkit-18fc37a"
+    assert current.metrics["accuracy"] == pytest.approx(100 / 6)
+    assert old.metrics["accuracy"] == 0.0
+    for record, letter in ((current, "A"), (old, "Z")):
+        preds = {x["id"]: x["scores"]["pred"] for x in stored_samples(out, record)}
+        assert preds["101"] == letter  # question 0
+    with pytest.raises(UserError, match="unknown scorer"):
+        registry.make_task("seedbench", {"scorer": "vlmevalkit"})
 
 
 def test_hub_layout_from_local_copy(tmp_path: Path, monkeypatch) -> None:

@@ -9,8 +9,9 @@ and reads it with exact matching.
 VLMEvalKit (vlmeval/dataset/image_mcq.py `evaluate_heuristic` -> utils/multiple_choice.py
 `mcq_vanilla_eval` -> `extract_answer_from_item` -> `report_acc`), with no LLM judge
 (`exact_matching`):
-1. The letter is `can_infer(prediction, choices)` (`janus_eval.metrics.mcq.extract_choice`);
-   when it cannot tell, "Z" (counted wrong). SEED is scored vanilla, never circularly.
+1. The letter is `can_infer(prediction, choices)` (`janus_eval.metrics.mcq.extract_choice`, at
+   the revision `scorer` names); when it cannot tell, "Z" (counted wrong). SEED is scored
+   vanilla, never circularly.
 2. hit = letter == answer; overall = mean hit; per dimension (the TSV's `category`) the same,
    dimensions sorted by name. Reported here in percent (VLMEvalKit's table holds fractions).
 VLMEvalKit's default judge (ChatGPT, used only when can_infer fails and an API key is set) is
@@ -23,25 +24,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from janus_eval.metrics.mcq import accuracy_by, extract_choice
+from janus_eval.metrics.mcq import DEFAULT_SCORER, accuracy_by, extract_choice
 
-#: SEED-Bench.json `question_type` for the image dimensions (question_type_id 1-9).
-DIMENSIONS: dict[int, str] = {
-    1: "Scene Understanding",
-    2: "Instance Identity",
-    3: "Instance Attributes",
-    4: "Instance Location",
-    5: "Instances Counting",
-    6: "Spatial Relation",
-    7: "Instance Interaction",
-    8: "Visual Reasoning",
-    9: "Text Understanding",
+#: SEED-Bench.json's "question_type" map as the file writes it (name -> question_type_id), so it
+#: can be checked line by line against the file and eval.py's `task_names`; ids 10-12 are the
+#: video dimensions, which the image benchmark leaves out.
+QUESTION_TYPES: dict[str, int] = {
+    "Scene Understanding": 1,
+    "Instance Identity": 2,
+    "Instance Attributes": 3,
+    "Instance Location": 4,
+    "Instances Counting": 5,
+    "Spatial Relation": 6,
+    "Instance Interaction": 7,
+    "Visual Reasoning": 8,
+    "Text Understanding": 9,
+    "Action Recognition": 10,
+    "Action Prediction": 11,
+    "Procedure Understanding": 12,
 }
+#: The image dimensions by id (question_type_id 1-9), as eval.py inverts its map (`task_ids`).
+DIMENSIONS: dict[int, str] = {i: name for name, i in QUESTION_TYPES.items() if i <= 9}
 
 
-def seedbench_letter(prediction: str, choices: Mapping[str, str]) -> str:
-    """The option letter VLMEvalKit reads, or "Z" when it cannot tell."""
-    return extract_choice(prediction, choices) or "Z"
+def seedbench_letter(
+    prediction: str, choices: Mapping[str, str], *, scorer: str = DEFAULT_SCORER
+) -> str:
+    """The option letter VLMEvalKit reads at the `scorer` revision (`mcq.REVISIONS`: can_infer
+    changed upstream), or "Z" when it cannot tell."""
+    return extract_choice(prediction, choices, scorer=scorer) or "Z"
 
 
 def seedbench_scores(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
