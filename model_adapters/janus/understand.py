@@ -1,24 +1,14 @@
 """The greedy step on the decode engine (engine.py): batched greedy answering at device speed.
 
-One call answers a batch of questions: every image of the batch through SigLIP and the aligner
-in one call; one prefill of the left-padded prompts into the static cache (the last position's
-logits give each row's first token); then one fixed-shape step per new token (`greedy_step`),
-replayed as a CUDA graph on a GPU. Rows stop on their own: a row that hit a stop id or its
-budget keeps computing (fixed shapes) and its later tokens are cut off on the host, which asks
-"are all rows done?" only every `check_every` steps (8 on CUDA: each ask is a sync).
+One call: every image of the batch through SigLIP at once, one prefill of the left-padded
+prompts, then one fixed-shape step per new token (a CUDA graph on a GPU). A row that hit a stop
+id or its budget keeps computing and is cut off on the host, which asks "all rows done?" only
+every `check_every` steps (each ask is a sync). The cache only grows (rows and bucketed slots);
+a smaller batch is padded with dummy rows that start done and read row 0's keys.
 
-Fixed shapes. The cache has R rows and S slots and only grows (R = the largest batch seen, S =
-the longest prompt + budget seen, rounded up to the engine's bucket). A smaller batch is padded
-with dummy rows that start "done" (their prefill fans out row 0's keys, so they read finite
-values); every step of a batch attends over round_up(prompt + budget, bucket) slots, so one
-graph serves the batch and any later batch of the same bucket.
-
-Equal to answering one prompt at a time: each row's RoPE positions count from its own first
-real token and padding is masked out of every attention, as transformers' generate does with an
-attention mask (upstream calls `language_model.generate(..., do_sample=False)`). In float32 the
-greedy tokens equal one-at-a-time tokens; in bf16/fp16 a batch runs other matmul shapes than a
-single row, so a near-tie in the logits can flip (`janus-eval bench understand` counts how
-often). The decoder keeps its cache and graphs between calls; `release(model)` frees them.
+Each row counts RoPE positions from its own first real token and masks padding out, as
+transformers' generate does, so float32 tokens equal one-at-a-time tokens; in bf16/fp16 other
+matmul shapes can flip a near-tie (`janus-eval bench understand` counts how often).
 """
 
 from __future__ import annotations
@@ -26,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .engine import BUCKET, DecodeEngine, round_up
-from .llm import causal_mask, decode_mask, positions
+from .engine import BUCKET, DecodeEngine, decode_hidden, round_up
+from .llm import causal_mask, positions
 from .model import JanusModel
 from .processor import UnderstandBatch
 
@@ -91,17 +81,15 @@ def release(model: JanusModel) -> None:
         decoder.release()
 
 
-def greedy_step(llm, tok: Tensor, pos: Tensor, slot: Tensor, pad_len: Tensor, keys: Tensor):
-    """Next token of every row: pure tensor work (`keys`, the attended slots, set kv_len)."""
-    mask = decode_mask(keys, pad_len, slot)
-    h = llm(llm.embed_tokens(tok)[:, None], pos[:, None], mask, slot.view(1), keys.shape[0])
-    return llm.lm_head(h[:, 0]).argmax(-1)
+def greedy_step(llm, tok: Tensor, slot: Tensor, pad_len: Tensor, keys: Tensor) -> Tensor:
+    """Next token of every row: pure tensor work."""
+    return llm.lm_head(decode_hidden(llm, llm.embed_tokens(tok), slot, pad_len, keys)).argmax(-1)
 
 
 class GreedyDecoder(DecodeEngine):
     """Static-cache batched greedy decoding for one model (see the module docstring)."""
 
-    mutable = ("tok", "pos", "slot", "step", "done", "out")
+    mutable = (*DecodeEngine.mutable, "done")
 
     def __init__(
         self,
@@ -150,7 +138,6 @@ class GreedyDecoder(DecodeEngine):
         i64 = dict(dtype=torch.int64, device=dev)
         for key, value in {
             "tok": model.llm.lm_head(h).argmax(-1),
-            "pos": valid.sum(1),  # each row's next RoPE position
             "pad_len": (~valid).sum(1),
             "budget": torch.tensor(max_new_tokens, **i64),
             "stop": torch.tensor(sorted(stop_ids), **i64),
@@ -158,10 +145,8 @@ class GreedyDecoder(DecodeEngine):
             st[key].fill_(-1 if key == "stop" else 0)
             st[key][: len(value)] = value
         st["step"].zero_()
-        st["out"][:, 0] = st["tok"]
         st["done"].copy_(self._finished(st["tok"]))
-        st["slot"].fill_(t)
-        st["step"].fill_(1)
+        self.start(st["tok"], t)
         self._run = (b, steps, kv_len, list(max_new_tokens), sorted(stop_ids))
 
     @torch.inference_mode()
@@ -199,7 +184,7 @@ class GreedyDecoder(DecodeEngine):
             return
         rows, slots = max(rows, self.rows), max(slots, self.slots)
         i64 = dict(dtype=torch.int64, device=self.model.device)
-        vectors = {k: torch.zeros(rows, **i64) for k in ("tok", "pos", "pad_len", "budget")}
+        vectors = {k: torch.zeros(rows, **i64) for k in ("tok", "pad_len", "budget")}
         self.allocate(
             rows,
             slots,
@@ -211,7 +196,7 @@ class GreedyDecoder(DecodeEngine):
 
     def inputs(self) -> tuple:
         st = self._state
-        return self.model.llm, st["tok"], st["pos"], st["slot"], st["pad_len"]
+        return self.model.llm, st["tok"], st["slot"], st["pad_len"]
 
     def _finished(self, tok: Tensor) -> Tensor:
         """Rows whose token `tok` (written at index `step`) is a stop id or uses up the budget."""
@@ -219,10 +204,5 @@ class GreedyDecoder(DecodeEngine):
         return (tok[:, None] == st["stop"][None]).any(-1) | (st["step"] + 1 >= st["budget"])
 
     def advance(self, nxt: Tensor) -> None:
-        st = self._state
-        st["out"].index_copy_(1, st["step"].view(1), nxt[:, None])
-        st["done"] |= self._finished(nxt)
-        st["tok"].copy_(nxt)
-        st["pos"].add_(1)
-        st["slot"].add_(1)
-        st["step"].add_(1)
+        self._state["done"] |= self._finished(nxt)
+        super().advance(nxt)
