@@ -77,48 +77,42 @@ def _mid(ch: int) -> nn.ModuleList:
     return nn.ModuleList([ResnetBlock(ch, ch), AttnBlock(ch), ResnetBlock(ch, ch)])
 
 
-class Level(nn.Module):
-    """One resolution: `res` blocks, `attn` blocks (bottom level only), an optional resampler."""
+def _levels(c: VQConfig, mult: tuple[int, ...], n_res: int, resample: str) -> nn.ModuleList:
+    """One `Level` per resolution from `mult[0]` to `mult[-1]`; attention at the low end."""
+    n = len(mult) - 1
+    low = n - 1 if resample == "downsample" else 0
+    return nn.ModuleList(
+        Level(c.ch * mult[i], c.ch * mult[i + 1], n_res, i == low, resample if i != n - 1 else None)
+        for i in range(n)
+    )
 
-    def __init__(
-        self,
-        blocks: list[ResnetBlock],
-        with_attn: bool,
-        resample: nn.Module | None,
-        resample_name: str,
-    ) -> None:
+
+class Level(nn.Module):
+    """One resolution: `n` ResnetBlocks (each followed by an AttnBlock at the lowest one), then
+    an optional resampler under upstream's name (`downsample` or `upsample`)."""
+
+    def __init__(self, cin: int, cout: int, n: int, attn: bool, resample: str | None) -> None:
         super().__init__()
-        self.res = nn.ModuleList(blocks)
-        self.attn = (
-            nn.ModuleList(AttnBlock(b.conv2.out_channels) for b in blocks)
-            if with_attn
-            else nn.ModuleList()
-        )
+        self.res = nn.ModuleList(ResnetBlock(cin if j == 0 else cout, cout) for j in range(n))
+        self.attn = nn.ModuleList(AttnBlock(cout) for _ in range(n if attn else 0))
+        self.resample = resample
         if resample is not None:
-            self.add_module(resample_name, resample)
-        self.resample_name = resample_name if resample is not None else None
+            self.add_module(resample, (Downsample if resample == "downsample" else Upsample)(cout))
 
     def forward(self, x: Tensor) -> Tensor:
         for i, block in enumerate(self.res):
             x = block(x)
             if len(self.attn):
                 x = self.attn[i](x)
-        return getattr(self, self.resample_name)(x) if self.resample_name else x
+        return getattr(self, self.resample)(x) if self.resample else x
 
 
 class Encoder(nn.Module):
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
-        self.conv_in = nn.Conv2d(3, c.ch, 3, padding=1)
-        mult_in = (1, *c.encoder_ch_mult)
-        levels, n = [], len(c.encoder_ch_mult)
-        for i, m in enumerate(c.encoder_ch_mult):
-            cin, cout = c.ch * mult_in[i], c.ch * m
-            blocks = [ResnetBlock(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks)]
-            down = Downsample(cout) if i != n - 1 else None
-            levels.append(Level(blocks, i == n - 1, down, "downsample"))
-        self.conv_blocks = nn.ModuleList(levels)
         top = c.ch * c.encoder_ch_mult[-1]
+        self.conv_in = nn.Conv2d(3, c.ch, 3, padding=1)
+        self.conv_blocks = _levels(c, (1, *c.encoder_ch_mult), c.num_res_blocks, "downsample")
         self.mid = _mid(top)
         self.norm_out = _norm(top)
         self.conv_out = nn.Conv2d(top, c.z_channels, 3, padding=1)
@@ -135,21 +129,12 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
-        n = len(c.decoder_ch_mult)
-        cin = c.ch * c.decoder_ch_mult[-1]
-        self.conv_in = nn.Conv2d(c.z_channels, cin, 3, padding=1)
-        self.mid = _mid(cin)
-        levels = []
-        for i in reversed(range(n)):
-            cout = c.ch * c.decoder_ch_mult[i]
-            blocks = [
-                ResnetBlock(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks + 1)
-            ]
-            levels.append(Level(blocks, i == n - 1, Upsample(cout) if i != 0 else None, "upsample"))
-            cin = cout
-        self.conv_blocks = nn.ModuleList(levels)
-        self.norm_out = _norm(cin)
-        self.conv_out = nn.Conv2d(cin, 3, 3, padding=1)
+        mult = c.decoder_ch_mult[::-1]
+        self.conv_in = nn.Conv2d(c.z_channels, c.ch * mult[0], 3, padding=1)
+        self.mid = _mid(c.ch * mult[0])
+        self.conv_blocks = _levels(c, (mult[0], *mult), c.num_res_blocks + 1, "upsample")
+        self.norm_out = _norm(c.ch * mult[-1])
+        self.conv_out = nn.Conv2d(c.ch * mult[-1], 3, 3, padding=1)
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.conv_in(z)
