@@ -84,10 +84,8 @@ class JanusConfig(GenGrid):
     vq: VQConfig = field(default_factory=VQConfig)
     aligner_depth: int = 2
     gen_aligner_depth: int = 2
-    #: Width of the generation head's hidden layer (`image_token_embed` upstream).
-    gen_head_dim: int = 2048
-    #: "original" (deepseek-ai multi_modality) or "hf" (transformers janus).
-    layout: str = "original"
+    gen_head_dim: int = 2048  # the generation head's hidden width (`image_token_embed` upstream)
+    layout: str = "original"  # or "hf": which checkpoint layout this was read from
 
     @property
     def gen_grid(self) -> int:

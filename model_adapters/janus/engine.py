@@ -1,12 +1,9 @@
 """One static-cache decode engine under both of Janus's loops (greedy answers, CFG image codes).
 
-Like gpt-fast's generate.py: a static KV cache, a prefill, then one fixed-shape step run again
-and again. The decode state lives in device tensors the step advances itself (no host sync);
-a step is a pure `core(*inputs, keys)` (torch.compile'd with `compile=True`; `keys`, the
-attended slots, carries the KV length as a dynamic tensor length) plus an in-place `advance`.
-On CUDA the step is captured once per KV-length bucket, all graphs in one memory pool. Warm-up
-and capture run at a parked state (the last cache slot and output column) and restore it after.
-On a CPU the same step runs eagerly, so CPU tests exercise what the GPU replays.
+Like gpt-fast's generate.py: a static KV cache, a prefill, then one fixed-shape step, a pure
+`core(*inputs, keys)` (compiled with `compile=True`) plus an in-place `advance` of device-side
+state (no host sync). On CUDA the step is a graph per KV-length bucket, warmed up and captured at
+a parked state that is restored after; on a CPU it runs eagerly, so CPU tests run what GPUs replay.
 """
 
 from __future__ import annotations
@@ -64,13 +61,11 @@ class DecodeEngine:
         self.rows = self.slots = 0
 
     def allocate(self, rows: int, slots: int, **state: Tensor) -> None:
-        """A fresh cache of `rows` x `slots` and the state (plus slot, step and the slot
-        indices); the old buffers, and the graphs pointing into them, are dropped first."""
+        """A fresh cache of `rows` x `slots` and state (the old ones and their graphs go first)."""
         self.release()
         llm, dev = self.model.llm, self.model.device
-        llm.drop_cache()
+        llm.use_cache(None)  # a cache left installed is freed before the new one is made
         self._caches = llm.setup_cache(rows, slots)
-        llm.use_cache(None)
         i64 = dict(dtype=torch.int64, device=dev)
         self._state = {
             **state,
@@ -89,8 +84,7 @@ class DecodeEngine:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        """Our cache in the model's attention layers for the duration (neither loop leaves one
-        behind for the other)."""
+        """Our cache in the model's attention layers for the duration (none is left behind)."""
         self.model.llm.use_cache(self._caches)
         try:
             yield
@@ -103,9 +97,8 @@ class DecodeEngine:
         return sum(t.numel() * t.element_size() for t in tensors)
 
     def prefill_cache(self, x: Tensor, valid: Tensor, cache_rows: Tensor) -> Tensor:
-        """Run left-padded prompts (`x` embeddings, `valid` [B, T]) once into slots [0, T) of
-        cache rows `cache_rows` (row i gets prompt cache_rows[i]); returns each prompt's last
-        hidden state."""
+        """Left-padded prompts (`x`, `valid` [B, T]) into slots [0, T), cache row i getting prompt
+        cache_rows[i]; returns each prompt's last hidden state."""
         t = x.shape[1]
         slots = torch.arange(t, device=x.device)
         h = self.model.llm(x, positions(valid), causal_mask(valid), slots, cache_rows=cache_rows)
@@ -156,8 +149,7 @@ class DecodeEngine:
         return sorted({min(e, slots) for e in range(self.bucket, slots + self.bucket, self.bucket)})
 
     def warm_up(self, kv_lens: list[int]) -> dict[str, Tensor]:
-        """One step per KV length (compiling, autotuning) at the parked state; the state is
-        restored after. Returns the saved state."""
+        """One step per KV length (compiling, autotuning) at the parked state; returns the state."""
         saved = {k: self._state[k].clone() for k in self.mutable}
         for kv_len in kv_lens:
             self._park(saved)
@@ -231,10 +223,9 @@ def bytes_per_image(model, prompt_len: int, gen_tokens: int) -> int:
     slots = cache_slots(prompt_len, gen_tokens)
     kv = 2 * 2 * c.n_layers * c.n_kv_heads * c.head_dim * slots * elem
     step = 2 * model.config.vq.codebook_size * (4 * 3 + 8 * 4)
-    prefill = (
-        2 * prompt_len * (c.ffn_dim * 3 + c.dim * 6) * elem + 2 * c.n_heads * prompt_len**2 * 4
-    )
-    return kv + step + prefill
+    prefill = 2 * prompt_len * (c.ffn_dim * 3 + c.dim * 6) * elem
+    scores = 2 * c.n_heads * prompt_len**2 * 4
+    return kv + step + prefill + scores
 
 
 def bytes_per_row(

@@ -71,8 +71,7 @@ class CFGSampler(DecodeEngine):
     ) -> None:
         """fixed_shapes / rehearse make an eager (CPU) run take the GPU path's bucketed KV
         lengths and warm-up steps, so tests cover what the CUDA graphs replay."""
-        cuda = model.device.type == "cuda"
-        compile = cuda if compile is None else compile
+        compile = model.device.type == "cuda" if compile is None else compile
         super().__init__(model, cfg_step, cuda_graphs=cuda_graphs, compile=compile, bucket=bucket)
         self.pad_id = pad_id
         self.fixed_shapes = fixed_shapes
@@ -123,10 +122,8 @@ class CFGSampler(DecodeEngine):
         chunk = min(rows or fit, len(streams))
         if self.cuda_graphs and rows is None:  # fewer distinct shapes: fewer graph captures
             chunk = min(fit, round_up(chunk, 8))
-        out = []
-        for i in range(0, len(streams), chunk):
-            out.append(self._chunk(prompts, list(streams[i : i + chunk]), chunk, n_tok).cpu())
-        return torch.cat(out)
+        chunks = [streams[i : i + chunk] for i in range(0, len(streams), chunk)]
+        return torch.cat([self._chunk(prompts, list(c), chunk, n_tok).cpu() for c in chunks])
 
     @torch.inference_mode()
     def _chunk(
@@ -142,8 +139,7 @@ class CFGSampler(DecodeEngine):
         unique = [prompts[p] for p in used] + [uncond_ids(prompts[p], self.pad_id) for p in used]
         ids, valid = left_pad(unique, self.pad_id)
         t0 = ids.shape[1]
-        where = {p: i for i, p in enumerate(used)}
-        row_src = [where[s.prompt] for s in streams]
+        row_src = [used.index(s.prompt) for s in streams]
         row_src += [len(used) + i for i in row_src]
         self._ensure(n, cache_slots(t0, model.config.num_gen_tokens))
         slots = self.slots

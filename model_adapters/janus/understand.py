@@ -1,14 +1,10 @@
-"""The greedy step on the decode engine (engine.py): batched greedy answering at device speed.
+"""The greedy step on the decode engine (engine.py): batched greedy answers at device speed.
 
-One call: every image of the batch through SigLIP at once, one prefill of the left-padded
-prompts, then one fixed-shape step per new token (a CUDA graph on a GPU). A row that hit a stop
-id or its budget keeps computing and is cut off on the host, which asks "all rows done?" only
-every `check_every` steps (each ask is a sync). The cache only grows (rows and bucketed slots);
-a smaller batch is padded with dummy rows that start done and read row 0's keys.
-
-Each row counts RoPE positions from its own first real token and masks padding out, as
-transformers' generate does, so float32 tokens equal one-at-a-time tokens; in bf16/fp16 other
-matmul shapes can flip a near-tie (`janus-eval bench understand` counts how often).
+Images through SigLIP at once, one prefill of the left-padded prompts, then one fixed-shape step
+per token. A finished row keeps computing and is cut off on the host, which asks "all done?"
+every `check_every` steps (a sync). The cache only grows; dummy rows pad a smaller batch. As
+transformers' generate, padding is masked, so float32 tokens equal one-at-a-time tokens (bf16
+may flip a near-tie: `janus-eval bench understand` counts how often).
 """
 
 from __future__ import annotations
@@ -53,12 +49,9 @@ def greedy(
     cuda_graphs: bool | None = None,
     compile: bool | None = None,
 ) -> list[list[int]]:
-    """Greedy continuation of each row (tokens before the first stop id, at most its budget).
-
-    Uses the model's own GreedyDecoder for these options (kept between calls, so CUDA graphs
-    are captured once). cuda_graphs: default on CUDA; compile: torch.compile the decode step
-    once for every KV length (default off: decode is a small share of understanding time, and
-    the first compilation costs tens of seconds)."""
+    """Greedy continuation of each row (tokens before the first stop id, at most its budget) by
+    the model's kept decoder (graphs are captured once). compile is off by default: decode is a
+    small share of understanding time, and compiling costs tens of seconds."""
     return decoder_for(model, cuda_graphs=cuda_graphs, compile=compile).greedy(
         batch, max_new_tokens, stop_ids
     )
@@ -106,8 +99,7 @@ class GreedyDecoder(DecodeEngine):
         self.check_every = check_every or (CHECK_EVERY_CUDA if model.device.type == "cuda" else 1)
         #: (rows, steps, kv_len, budgets, stop ids) of the batch being answered.
         self._run: tuple[int, int, int, list[int], list[int]] | None = None
-        #: Host-side facts about the last call (the benchmark reads them).
-        self.last_steps = 0
+        self.last_steps = 0  # steps the last decode ran (the benchmark reads it)
 
     def greedy(
         self, batch: UnderstandBatch, max_new_tokens: list[int], stop_ids: set[int]

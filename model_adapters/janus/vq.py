@@ -1,11 +1,7 @@
-"""LlamaGen's VQ-16 image tokenizer as Janus uses it: 16384 l2-normalised codes of dimension 8,
-a 16x down/up-sampling conv net (GroupNorm-32, swish, one attention block per resolution at the
-bottom). Names follow upstream's `vq_model.py` so the original checkpoint loads by prefix.
-
-Quirk kept from upstream: the decoder's nearest-neighbour upsample was written to run in float32
-and cast to bfloat16, so upstream decodes in bf16 or fp32 only; nearest upsampling copies values,
-so doing it in the input dtype is bit-identical for both. The adapter decodes in bf16 on GPU
-(fp16 is not offered for the VQ model) and fp32 on CPU.
+"""LlamaGen's VQ-16 image tokenizer as Janus uses it: 16384 l2-normalised codes of dimension 8
+and a 16x down/up-sampling conv net, with upstream's `vq_model.py` names. Upstream's upsample
+casts to bf16 unless the input is fp32; nearest upsampling copies values, so running it in the
+input dtype is bit-identical for both (load.vq_dtype_for: fp32 for fp32 models, else bf16).
 """
 
 from __future__ import annotations
@@ -55,21 +51,17 @@ class AttnBlock(nn.Module):
         return x + self.proj_out(y.transpose(-1, -2).reshape(b, c, h, w))
 
 
-class Upsample(nn.Module):
-    def __init__(self, ch: int) -> None:
+class Resample(nn.Module):
+    """2x: nearest upsampling then a conv, or a stride-2 conv of the bottom/right-padded input."""
+
+    def __init__(self, ch: int, up: bool) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, padding=1)
+        self.up = up
+        self.conv = nn.Conv2d(ch, ch, 3, stride=1 if up else 2, padding=1 if up else 0)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
-class Downsample(nn.Module):
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, stride=2, padding=0)
-
-    def forward(self, x: Tensor) -> Tensor:
+        if self.up:
+            return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
         return self.conv(F.pad(x, (0, 1, 0, 1)))
 
 
@@ -97,7 +89,7 @@ class Level(nn.Module):
         self.attn = nn.ModuleList(AttnBlock(cout) for _ in range(n if attn else 0))
         self.resample = resample
         if resample is not None:
-            self.add_module(resample, (Downsample if resample == "downsample" else Upsample)(cout))
+            self.add_module(resample, Resample(cout, up=resample == "upsample"))
 
     def forward(self, x: Tensor) -> Tensor:
         for i, block in enumerate(self.res):
@@ -107,7 +99,22 @@ class Level(nn.Module):
         return getattr(self, self.resample)(x) if self.resample else x
 
 
-class Encoder(nn.Module):
+class _ConvNet(nn.Module):
+    """Both halves run conv_in, their two stages in `order`, then norm, swish and conv_out."""
+
+    order: tuple[str, str]
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv_in(x)
+        for stage in self.order:
+            for module in getattr(self, stage):
+                h = module(h)
+        return self.conv_out(_swish(self.norm_out(h)))
+
+
+class Encoder(_ConvNet):
+    order = ("conv_blocks", "mid")
+
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
         top = c.ch * c.encoder_ch_mult[-1]
@@ -117,16 +124,10 @@ class Encoder(nn.Module):
         self.norm_out = _norm(top)
         self.conv_out = nn.Conv2d(top, c.z_channels, 3, padding=1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.conv_in(x)
-        for level in self.conv_blocks:
-            h = level(h)
-        for block in self.mid:
-            h = block(h)
-        return self.conv_out(_swish(self.norm_out(h)))
 
+class Decoder(_ConvNet):
+    order = ("mid", "conv_blocks")
 
-class Decoder(nn.Module):
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
         mult = c.decoder_ch_mult[::-1]
@@ -135,14 +136,6 @@ class Decoder(nn.Module):
         self.conv_blocks = _levels(c, (mult[0], *mult), c.num_res_blocks + 1, "upsample")
         self.norm_out = _norm(c.ch * mult[-1])
         self.conv_out = nn.Conv2d(c.ch * mult[-1], 3, 3, padding=1)
-
-    def forward(self, z: Tensor) -> Tensor:
-        h = self.conv_in(z)
-        for block in self.mid:
-            h = block(h)
-        for level in self.conv_blocks:
-            h = level(h)
-        return self.conv_out(_swish(self.norm_out(h)))
 
 
 class Quantizer(nn.Module):
