@@ -133,16 +133,14 @@ class DecodeEngine:
         """Steps 1 .. steps-1 (`kv_len(t)` slots at step t, replayed from `graphs` when given);
         with `check_every`, stop once every row is `done` (asked every that many steps: each
         ask is a host sync). Returns the steps run."""
-        ran = 0
         for t in range(1, steps):
             if check_every and (t - 1) % check_every == 0 and bool(self._state["done"].all()):
-                break
+                return t - 1
             if graphs is not None:
                 graphs[kv_len(t)].replay()
             else:
                 self.step(kv_len(t))
-            ran += 1
-        return ran
+        return max(steps - 1, 0)
 
     def buckets(self, slots: int) -> list[int]:
         """The KV lengths of the bucketed steps: multiples of `bucket`, the last = slots."""
