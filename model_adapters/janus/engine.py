@@ -55,10 +55,7 @@ class DecodeEngine:
         self.bucket = bucket
         self._core = torch.compile(core, fullgraph=True, dynamic=None) if self.compile else core
         self._graphs: dict[Hashable, dict[int, torch.cuda.CUDAGraph]] = {}
-        self._pool = None
-        self._caches = None
-        self._state: dict[str, Tensor] = {}
-        self.rows = self.slots = 0
+        self.release()
 
     def allocate(self, rows: int, slots: int, **state: Tensor) -> None:
         """A fresh cache of `rows` x `slots` and state (the old ones and their graphs go first)."""
@@ -79,7 +76,7 @@ class DecodeEngine:
         """Free the cache, the state and the graphs."""
         self._graphs.clear()
         self._pool = self._caches = None
-        self._state = {}
+        self._state: dict[str, Tensor] = {}
         self.rows = self.slots = 0
 
     @contextlib.contextmanager
