@@ -9,6 +9,8 @@ may flip a near-tie: `janus-eval bench understand` counts how often).
 
 from __future__ import annotations
 
+from itertools import takewhile
+
 import torch
 from torch import Tensor
 
@@ -33,10 +35,8 @@ def prefill_logits(model: JanusModel, batch: UnderstandBatch) -> Tensor:
 
 def _embed(model: JanusModel, batch: UnderstandBatch) -> Tensor:
     """Input embeddings with all of the batch's images encoded in one vision-tower call."""
-    dev = model.device
-    feats = None
-    if batch.pixels is not None:
-        feats = model.image_features(batch.pixels.to(dev, model.dtype))
+    dev, pixels = model.device, batch.pixels
+    feats = None if pixels is None else model.image_features(pixels.to(dev, model.dtype))
     return model.text_embeddings(batch.ids.to(dev), batch.image_mask.to(dev), feats)
 
 
@@ -98,7 +98,7 @@ class GreedyDecoder(DecodeEngine):
         )
         self.check_every = check_every or (CHECK_EVERY_CUDA if model.device.type == "cuda" else 1)
         #: (rows, steps, kv_len, budgets, stop ids) of the batch being answered.
-        self._run: tuple[int, int, int, list[int], list[int]] | None = None
+        self._run: tuple[int, int, int, list[int], frozenset[int]] | None = None
         self.last_steps = 0  # steps the last decode ran (the benchmark reads it)
 
     def greedy(
@@ -139,7 +139,7 @@ class GreedyDecoder(DecodeEngine):
         st["step"].zero_()
         st["done"].copy_(self._finished(st["tok"]))
         self.start(st["tok"], t)
-        self._run = (b, steps, kv_len, list(max_new_tokens), sorted(stop_ids))
+        self._run = (b, steps, kv_len, list(max_new_tokens), frozenset(stop_ids))
 
     @torch.inference_mode()
     def decode(self) -> int:
@@ -157,12 +157,7 @@ class GreedyDecoder(DecodeEngine):
         assert self._run is not None, "prefill first"
         b, steps, _, budgets, stops = self._run
         tokens = self._state["out"][:b, :steps].tolist()
-        stop_set, out = set(stops), []
-        for row, limit in zip(tokens, budgets):
-            row = row[:limit]
-            cut = next((j for j, tok in enumerate(row) if tok in stop_set), len(row))
-            out.append(row[:cut])
-        return out
+        return [list(takewhile(lambda t: t not in stops, r[:n])) for r, n in zip(tokens, budgets)]
 
     def release(self) -> None:
         super().release()
