@@ -149,9 +149,8 @@ class GreedyDecoder(DecodeEngine):
         _, steps, kv_len, _, _ = self._run
         with self.installed():
             graphs = self.graphs(kv_len, [kv_len]) if self.cuda_graphs and steps > 1 else None
-            ran = self.decode_n(steps, lambda t: kv_len, graphs, self.check_every)
-        self.last_steps = ran
-        return ran
+            self.last_steps = self.decode_n(steps, lambda t: kv_len, graphs, self.check_every)
+        return self.last_steps
 
     def answers(self) -> list[list[int]]:
         assert self._run is not None, "prefill first"
@@ -171,15 +170,10 @@ class GreedyDecoder(DecodeEngine):
             return
         rows, slots = max(rows, self.rows), max(slots, self.slots)
         i64 = dict(dtype=torch.int64, device=self.model.device)
-        vectors = {k: torch.zeros(rows, **i64) for k in ("tok", "pad_len", "budget")}
-        self.allocate(
-            rows,
-            slots,
-            **vectors,
-            done=torch.ones(rows, dtype=torch.bool, device=self.model.device),
-            out=torch.zeros(rows, slots, **i64),
-            stop=torch.full((n_stop,), -1, **i64),
-        )
+        state = {k: torch.zeros(rows, **i64) for k in ("tok", "pad_len", "budget")}
+        state["done"] = torch.ones(rows, dtype=torch.bool, device=self.model.device)
+        state["stop"] = torch.full((n_stop,), -1, **i64)
+        self.allocate(rows, slots, **state, out=torch.zeros(rows, slots, **i64))
 
     def inputs(self) -> tuple:
         st = self._state
