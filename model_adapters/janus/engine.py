@@ -1,33 +1,22 @@
 """One static-cache decode engine under both of Janus's loops (greedy answers, CFG image codes).
 
-Like gpt-fast's generate.py: a static KV cache written at given slots, a prefill, then one
-fixed-shape decode step run again and again. What the two loops share lives here:
-
-* the cache (`allocate`: rows x slots in the LLM's attention layers, installed only while the
-  engine runs) and the decode state as device tensors that the step advances itself (last
-  token, cache slot, step counter, output buffer, ...), so a step needs no host write or read;
-* the step: a pure `core(*inputs, keys) -> next token per row` (torch.compile'd once with
-  `compile=True`: the attended slots `keys` carry the KV length as a dynamic tensor length)
-  and an in-place `advance(next)` that the step functions (understand.py, sampler.py) define;
-* CUDA graphs: one per KV-length bucket (`bucket` slots), captured after a warm-up on a side
-  stream, all sharing one memory pool, dropped when the cache is reallocated;
-* memory planning: bytes per question / per image, free device memory, `fit_batch_size`.
-
-Warm-up and capture run the step for real at a parked state (the last cache slot, which a real
-run writes before it reads it; the last output column), then restore the state, so they never
-disturb the work in progress. On a CPU the same step runs eagerly, so CPU tests exercise what
-the GPU replays.
+Like gpt-fast's generate.py: a static KV cache, a prefill, then one fixed-shape step, a pure
+`core(*inputs, keys)` (compiled with `compile=True`) plus an in-place `advance` of device-side
+state (no host sync). On CUDA the step is a graph per KV-length bucket, warmed up and captured at
+a parked state that is restored after; on a CPU it runs eagerly, so CPU tests run what GPUs replay.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Hashable, Iterator
 
 import torch
 from torch import Tensor
 
-from .llm import causal_mask, decode_keys, positions
+from .llm import causal_mask, decode_keys, decode_mask, positions
+from .model import JanusModel
 
 #: KV slots are allocated and attended over in multiples of this (one graph per bucket).
 BUCKET = 64
@@ -42,9 +31,16 @@ def round_up(x: int, m: int) -> int:
     return -(-x // m) * m
 
 
+def decode_hidden(llm, x: Tensor, slot: Tensor, pad_len: Tensor, keys: Tensor) -> Tensor:
+    """Final hidden states [B, dim] of one new token per row (embeddings `x` [B, dim]) written
+    at cache slot `slot`; its RoPE position counts from the row's first real token."""
+    mask = decode_mask(keys, pad_len, slot)
+    return llm(x[:, None], (slot - pad_len)[:, None], mask, slot.view(1), keys.shape[0])[:, 0]
+
+
 class DecodeEngine:
     """The cache, the device-side state and the (graphed) step for one model. Subclasses say
-    what the step reads (`inputs`) and how it advances the state (`advance`)."""
+    what the step reads (`inputs`) and may add to how it advances the state (`advance`)."""
 
     #: State tensors a warm-up step changes (saved before it, restored after).
     mutable: tuple[str, ...] = ("tok", "slot", "step", "out")
@@ -59,21 +55,14 @@ class DecodeEngine:
         self.bucket = bucket
         self._core = torch.compile(core, fullgraph=True, dynamic=None) if self.compile else core
         self._graphs: dict[Hashable, dict[int, torch.cuda.CUDAGraph]] = {}
-        self._pool = None
-        self._caches = None
-        self._state: dict[str, Tensor] = {}
-        self.rows = self.slots = 0
-
-    # ---- buffers -----------------------------------------------------------------------------
+        self.release()
 
     def allocate(self, rows: int, slots: int, **state: Tensor) -> None:
-        """A fresh cache of `rows` x `slots` and the state (plus slot, step and the slot
-        indices); the old buffers, and the graphs pointing into them, are dropped first."""
+        """A fresh cache of `rows` x `slots` and state (the old ones and their graphs go first)."""
         self.release()
         llm, dev = self.model.llm, self.model.device
-        llm.drop_cache()
+        llm.use_cache(None)  # a cache left installed is freed before the new one is made
         self._caches = llm.setup_cache(rows, slots)
-        llm.use_cache(None)
         i64 = dict(dtype=torch.int64, device=dev)
         self._state = {
             **state,
@@ -87,13 +76,12 @@ class DecodeEngine:
         """Free the cache, the state and the graphs."""
         self._graphs.clear()
         self._pool = self._caches = None
-        self._state = {}
+        self._state: dict[str, Tensor] = {}
         self.rows = self.slots = 0
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        """Our cache in the model's attention layers for the duration (the other loop installs
-        its own; neither leaves one behind)."""
+        """Our cache in the model's attention layers for the duration (none is left behind)."""
         self.model.llm.use_cache(self._caches)
         try:
             yield
@@ -105,21 +93,21 @@ class DecodeEngine:
         tensors = [t for c in self._caches or [] for t in (c.k, c.v)] + list(self._state.values())
         return sum(t.numel() * t.element_size() for t in tensors)
 
-    # ---- prefill and steps -------------------------------------------------------------------
-
     def prefill_cache(self, x: Tensor, valid: Tensor, cache_rows: Tensor) -> Tensor:
-        """Run left-padded prompts (`x` embeddings, `valid` [B, T]) once, write their keys and
-        values to slots [0, T) of cache rows `cache_rows` (row i gets prompt cache_rows[i]);
-        returns the last position's hidden state of each prompt."""
+        """Left-padded prompts (`x`, `valid` [B, T]) into slots [0, T), cache row i getting prompt
+        cache_rows[i]; returns each prompt's last hidden state."""
         t = x.shape[1]
-        h = self.model.llm(
-            x,
-            positions(valid),
-            causal_mask(valid),
-            slots=torch.arange(t, device=x.device),
-            cache_rows=cache_rows,
-        )
+        slots = torch.arange(t, device=x.device)
+        h = self.model.llm(x, positions(valid), causal_mask(valid), slots, cache_rows=cache_rows)
         return h[:, -1]
+
+    def start(self, first: Tensor, prompt_len: int) -> None:
+        """Step 0's tokens `first` written; the next step writes slot `prompt_len`."""
+        st = self._state
+        st["out"][:, 0] = first
+        st["tok"].copy_(first)
+        st["slot"].fill_(prompt_len)
+        st["step"].fill_(1)
 
     def inputs(self) -> tuple:
         """The core's arguments before `keys` (state tensors, parameters)."""
@@ -127,7 +115,11 @@ class DecodeEngine:
 
     def advance(self, nxt: Tensor) -> None:
         """Write the step's tokens `nxt` into the state (in place: graphs hold the addresses)."""
-        raise NotImplementedError
+        st = self._state
+        st["out"].index_copy_(1, st["step"].view(1), nxt[:, None])
+        st["tok"].copy_(nxt)
+        st["slot"].add_(1)
+        st["step"].add_(1)
 
     def step(self, kv_len: int) -> None:
         """One decode step attending over the first `kv_len` cache slots."""
@@ -138,26 +130,21 @@ class DecodeEngine:
         """Steps 1 .. steps-1 (`kv_len(t)` slots at step t, replayed from `graphs` when given);
         with `check_every`, stop once every row is `done` (asked every that many steps: each
         ask is a host sync). Returns the steps run."""
-        ran = 0
         for t in range(1, steps):
             if check_every and (t - 1) % check_every == 0 and bool(self._state["done"].all()):
-                break
+                return t - 1
             if graphs is not None:
                 graphs[kv_len(t)].replay()
             else:
                 self.step(kv_len(t))
-            ran += 1
-        return ran
+        return max(steps - 1, 0)
 
     def buckets(self, slots: int) -> list[int]:
         """The KV lengths of the bucketed steps: multiples of `bucket`, the last = slots."""
         return sorted({min(e, slots) for e in range(self.bucket, slots + self.bucket, self.bucket)})
 
-    # ---- warm-up and CUDA graphs -------------------------------------------------------------
-
     def warm_up(self, kv_lens: list[int]) -> dict[str, Tensor]:
-        """One step per KV length (compiling, autotuning) at the parked state; the state is
-        restored after. Returns the saved state."""
+        """One step per KV length (compiling, autotuning) at the parked state; returns the state."""
         saved = {k: self._state[k].clone() for k in self.mutable}
         for kv_len in kv_lens:
             self._park(saved)
@@ -214,8 +201,6 @@ def available_bytes(device: torch.device) -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    import os
-
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
@@ -226,27 +211,24 @@ def cache_slots(prompt_len: int, gen_tokens: int) -> int:
 
 
 def bytes_per_image(model, prompt_len: int, gen_tokens: int) -> int:
-    """Device bytes one image (two cache rows) needs while sampling, generously counted: its KV
-    cache, the step's logits and noise ([V] float32 and int64 temporaries) and its share of the
-    prefill activations."""
+    """Device bytes one image (two cache rows) needs while sampling, generously counted: KV
+    cache, the step's [V] float32/int64 temporaries, its share of the prefill activations."""
     c = model.config.llm
     elem = torch.finfo(model.dtype).bits // 8
     slots = cache_slots(prompt_len, gen_tokens)
     kv = 2 * 2 * c.n_layers * c.n_kv_heads * c.head_dim * slots * elem
     step = 2 * model.config.vq.codebook_size * (4 * 3 + 8 * 4)
-    prefill = (
-        2 * prompt_len * (c.ffn_dim * 3 + c.dim * 6) * elem + 2 * c.n_heads * prompt_len**2 * 4
-    )
-    return kv + step + prefill
+    prefill = 2 * prompt_len * (c.ffn_dim * 3 + c.dim * 6) * elem
+    scores = 2 * c.n_heads * prompt_len**2 * 4
+    return kv + step + prefill + scores
 
 
 def bytes_per_row(
     model_config, elem_bytes: int, prompt_len: int, new_tokens: int, images: int = 1
 ) -> int:
-    """Device bytes one question needs, generously counted: its KV cache (bucketed slots), its
-    share of the prefill's transient activations (one layer's worth, float32 norms, the
-    [T, T] attention mask as bool and as an additive bias), its images' vision-tower
-    activations and its logits."""
+    """Device bytes one question needs, generously counted: KV cache (bucketed slots), one
+    layer of prefill activations, float32 norms, the [T, T] mask as bool and as a bias, its
+    images' vision-tower activations and its logits."""
     c, v = model_config.llm, model_config.vision
     slots = round_up(prompt_len + new_tokens, BUCKET)
     kv = 2 * c.n_layers * c.n_kv_heads * c.head_dim * slots * elem_bytes
@@ -268,13 +250,9 @@ def fit_batch_size(
     fraction: float = 0.8,
     cap: int = 256,
 ) -> int:
-    """Requests per batch that fit in `fraction` of `free_bytes` of device memory (the weights'
-    bytes subtracted first when they are not loaded yet). Understanding counts bytes_per_row
-    for one image + AUTO_TEXT_TOKENS text + AUTO_NEW_TOKENS new tokens; generation counts
-    bytes_per_image (two cache rows) for one image per request, the sampler splitting bigger
-    requests into chunks itself."""
-    from .model import JanusModel
-
+    """Requests per batch that fit in `fraction` of `free_bytes` (less the weights when not
+    loaded yet): bytes_per_row at the AUTO_* sizes for understanding, bytes_per_image for one
+    image per request for generation (the sampler chunks bigger requests itself)."""
     elem = torch.finfo(dtype).bits // 8
     with torch.device("meta"):
         meta = JanusModel(config).to(dtype)

@@ -1,14 +1,10 @@
 """The LLaMA decoder Janus is built on, written like gpt-fast's model.py.
 
-One forward serves prefill and decode: the caller says which cache slots the new tokens are
-written to (`slots`, shared by every row), where each row's tokens sit for RoPE (`rope_pos`,
-per row, so left-padded rows count from their first real token), which cache slots each query
-may see (`mask`) and how many slots to attend over (`kv_len`, a Python int so a captured CUDA
-graph has fixed shapes). With `cache_rows` a prefill runs on a few distinct rows and writes
-their keys and values into many cache rows (16 images of one prompt share one prefill).
-
-The numerics follow transformers' LlamaModel (float32 RMSNorm, rotate-half RoPE computed in
-float32 and cast), so logits agree with it to float32 rounding.
+One forward serves prefill and decode: `slots` (cache slots written, shared by every row),
+`rope_pos` (per row: left-padded rows count from their first real token), `mask` and `kv_len`
+(slots attended). With `cache_rows` a prefill of a few distinct rows fills many cache rows (16
+images of one prompt share one prefill). Numerics follow transformers' LlamaModel (float32
+RMSNorm and RoPE), so logits agree with it to float32 rounding.
 """
 
 from __future__ import annotations
@@ -27,18 +23,15 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x.to(dtype)
+        y = x.float()
+        y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * y.to(x.dtype)
 
 
 class KVCache(nn.Module):
-    """Keys and values for `rows` sequences of up to `max_len` slots, written in place.
-
-    One spare slot beyond `max_len` is allocated and never used: a decode step's view
-    `k[:, :, :kv_len]` is then never the whole (contiguous) buffer, so a compiled step traced at
-    one KV length stays valid at kv_len = max_len instead of recompiling there."""
+    """Keys and values for `rows` sequences of up to `max_len` slots, written in place. A spare,
+    never used slot keeps `k[:, :, :kv_len]` a strict view, so a compiled step traced at one KV
+    length does not recompile at kv_len = max_len."""
 
     def __init__(self, rows: int, heads: int, max_len: int, head_dim: int, dtype, device) -> None:
         super().__init__()
@@ -81,9 +74,7 @@ class Attention(nn.Module):
         q, k, v = self.qkv_proj(x).split(
             [self.n_heads * self.head_dim, self.n_kv * self.head_dim, self.n_kv * self.head_dim], -1
         )
-        q = q.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
-        k = k.view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
-        v = v.view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
+        q, k, v = (y.view(b, t, -1, self.head_dim).transpose(1, 2) for y in (q, k, v))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if self.kv_cache is not None:
             self.kv_cache.update(slots, k, v, cache_rows)
@@ -130,21 +121,16 @@ class Transformer(nn.Module):
         self.lm_head = nn.Linear(c.dim, c.vocab_size, bias=False)
 
     def setup_cache(self, rows: int, max_len: int) -> list[KVCache]:
-        """Allocate and install a static cache for `rows` sequences of `max_len` slots."""
+        """A static cache for `rows` sequences of `max_len` slots (install it with use_cache)."""
         c, p = self.config, self.embed_tokens.weight
-        caches = [
+        return [
             KVCache(rows, c.n_kv_heads, max_len, c.head_dim, p.dtype, p.device) for _ in self.layers
         ]
-        self.use_cache(caches)
-        return caches
 
     def use_cache(self, caches: list[KVCache] | None) -> None:
-        """Install caches made by setup_cache (a sampler keeps its own across calls)."""
+        """Install caches made by setup_cache (None: none)."""
         for i, layer in enumerate(self.layers):
             layer.self_attn.kv_cache = None if caches is None else caches[i]
-
-    def drop_cache(self) -> None:
-        self.use_cache(None)
 
     def forward(
         self,
@@ -155,11 +141,8 @@ class Transformer(nn.Module):
         kv_len: int | None = None,
         cache_rows: Tensor | None = None,
     ) -> Tensor:
-        """Final-normed hidden states for input embeddings `x` ([B, T, dim]).
-
-        rope_pos: [B, T] positions; mask: bool [B, 1, T, S] (True = may attend), with S = T when
-        no cache is set or when prefilling (`cache_rows` given), else S = kv_len.
-        """
+        """Final-normed hidden states for embeddings `x` [B, T, dim]; `mask` is bool [B, 1, T, S]
+        (True = may attend), S = T without a cache or when prefilling, else kv_len."""
         c = self.config
         cos, sin = rope_cos_sin(rope_pos, c.head_dim, c.rope_theta, x.dtype)
         for layer in self.layers:
@@ -168,9 +151,8 @@ class Transformer(nn.Module):
 
 
 def causal_mask(valid: Tensor) -> Tensor:
-    """[B, 1, T, T] mask for left-padded rows (`valid` [B, T] bool): causal over real tokens.
-
-    A padding query may see itself, so no softmax row is empty (its output is never used)."""
+    """[B, 1, T, T] causal mask over the real tokens of left-padded rows (`valid` [B, T]); a
+    padding query sees itself, so no softmax row is empty (its output is never used)."""
     t = valid.shape[1]
     causal = torch.ones(t, t, dtype=torch.bool, device=valid.device).tril()
     mask = causal[None] & valid[:, None, :]
@@ -183,10 +165,8 @@ def positions(valid: Tensor) -> Tensor:
 
 
 def decode_keys(arange: Tensor, kv_len: int, compiled: bool) -> Tensor:
-    """The cache slots a decode step attends over, `arange[:kv_len]`: the step's input that
-    carries kv_len. For a compiled step its length is marked dynamic, so one compiled graph
-    serves every KV length; an int argument would be specialised, recompiling for each new
-    length and running eagerly once torch._dynamo's recompile limit (8) is reached."""
+    """The slots a decode step attends over, `arange[:kv_len]`, marked dynamic when compiled: one
+    graph serves every KV length (an int would recompile per length, then fall back to eager)."""
     keys = arange[:kv_len]
     if compiled:
         torch._dynamo.maybe_mark_dynamic(keys, 0)

@@ -36,7 +36,7 @@ from janus_eval.types import UserError
 
 from .config import JanusConfig
 from .layouts import SOURCES, has_vq_encoder, plan, read_config
-from .model import JanusModel, vq_dtype_for
+from .model import JanusModel
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -237,6 +237,13 @@ def resolve(model_path: str | Path, what: str = "janus checkpoint") -> Path:
     if not path.is_dir():
         raise UserError(f"{what}: {path} is not a directory")
     return path
+
+
+def vq_dtype_for(dtype: torch.dtype) -> torch.dtype:
+    """The VQ decoder runs in fp32 when the model does, else in bf16: upstream's decoder was
+    written for bf16 (its Upsample cast to bf16 whenever the input was not fp32, so an fp16
+    decoder breaks there), and that is the precision its published images come from."""
+    return torch.float32 if dtype == torch.float32 else torch.bfloat16
 
 
 def build_empty(

@@ -1,10 +1,7 @@
 """The whole Janus model: one LLaMA decoder between two visual pathways.
 
-Understanding: SigLIP features -> aligner MLP -> LLM input embeddings at the image placeholder
-positions -> LLM -> lm_head. Generation: VQ code ids -> gen_embed (16384 x 8) -> gen_aligner MLP
--> LLM -> gen_head (MLP to 16384 code logits); finished code grids go through the VQ decoder.
-Module names match the original checkpoint's, minus its `language_model.model.` and
-`vision_model.vision_tower.` prefixes and with q/k/v and gate/up fused.
+Understanding: SigLIP -> aligner MLP -> LLM (image placeholders) -> lm_head. Generation: VQ codes
+-> gen_embed -> gen_aligner -> LLM -> gen_head (code logits); code grids -> VQ decoder.
 """
 
 from __future__ import annotations
@@ -29,18 +26,15 @@ class GenHead(nn.Module):
         return self.vision_head(F.gelu(self.output_mlp_projector(h)))
 
 
-class JanusModel(nn.Module):
-    def __init__(self, c: JanusConfig) -> None:
+class VisionLLM(nn.Module):
+    """What Janus and JanusFlow share: the LLM, the SigLIP tower, and how image features enter
+    the token embeddings."""
+
+    def __init__(self, c) -> None:
         super().__init__()
         self.config = c
-        d = c.llm.dim
         self.llm = Transformer(c.llm)
         self.vision = VisionTower(c.vision)
-        self.aligner = MlpProjector(c.vision.width, d, c.aligner_depth)
-        self.gen_embed = nn.Embedding(c.vq.codebook_size, c.vq.embed_dim)
-        self.gen_aligner = MlpProjector(c.vq.embed_dim, d, c.gen_aligner_depth)
-        self.gen_head = GenHead(d, c.gen_head_dim, c.vq.codebook_size)
-        self.vq = VQModel(c.vq)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -50,12 +44,31 @@ class JanusModel(nn.Module):
     def device(self) -> torch.device:
         return self.llm.embed_tokens.weight.device
 
+    def text_embeddings(
+        self, ids: Tensor, image_mask: Tensor | None = None, image_embeds: Tensor | None = None
+    ) -> Tensor:
+        """Token embeddings with image features written over the placeholder positions
+        (in order: image 0's tokens first), as upstream's prepare_inputs_embeds does."""
+        x = self.llm.embed_tokens(ids)
+        if image_embeds is not None and image_mask is not None and image_mask.any():
+            x = x.masked_scatter(image_mask[..., None], image_embeds.to(x.dtype))
+        return x
+
+
+class JanusModel(VisionLLM):
+    def __init__(self, c: JanusConfig) -> None:
+        super().__init__(c)
+        d = c.llm.dim
+        self.aligner = MlpProjector(c.vision.width, d, c.aligner_depth)
+        self.gen_embed = nn.Embedding(c.vq.codebook_size, c.vq.embed_dim)
+        self.gen_aligner = MlpProjector(c.vq.embed_dim, d, c.gen_aligner_depth)
+        self.gen_head = GenHead(d, c.gen_head_dim, c.vq.codebook_size)
+        self.vq = VQModel(c.vq)
+
     def keep(self, parts: str, *, vq_encoder: bool = True) -> JanusModel:
-        """parts="generation" drops what image generation never runs (vision tower, aligner,
-        lm_head, VQ encoder): 1.5 GB less at 7B, which is what fits it in 24 GB with 16 images.
-        vq_encoder=False drops only the VQ encoder (and its quant_conv), which no inference
-        path runs: for checkpoints that ship without it. Call before weights are allocated
-        (on the meta device)."""
+        """Drop, on the meta device, what never runs: parts="generation" the understanding path
+        and the VQ encoder (1.5 GB at 7B: 16 images then fit in 24 GB); vq_encoder=False only
+        the VQ encoder and its quant_conv (for checkpoints that ship without them)."""
         if parts == "generation":
             self.vision = self.aligner = None
             self.llm.lm_head = None
@@ -69,16 +82,6 @@ class JanusModel(nn.Module):
         """[N, 3, S, S] -> [N, num_tokens, dim] LLM input embeddings for N images."""
         return self.aligner(self.vision(pixels))
 
-    def text_embeddings(
-        self, ids: Tensor, image_mask: Tensor | None = None, image_embeds: Tensor | None = None
-    ) -> Tensor:
-        """Token embeddings with image features written over the placeholder positions
-        (in order: image 0's tokens first), as upstream's prepare_inputs_embeds does."""
-        x = self.llm.embed_tokens(ids)
-        if image_embeds is not None and image_mask is not None and image_mask.any():
-            x = x.masked_scatter(image_mask[..., None], image_embeds.to(x.dtype))
-        return x
-
     def gen_embeddings(self, codes: Tensor) -> Tensor:
         return self.gen_aligner(self.gen_embed(codes))
 
@@ -87,10 +90,3 @@ class JanusModel(nn.Module):
         vq_dtype = self.vq.post_quant_conv.weight.dtype
         with torch.autocast(self.device.type, enabled=False):
             return self.vq.decode_codes(codes, self.config.gen_grid).to(vq_dtype)
-
-
-def vq_dtype_for(dtype: torch.dtype) -> torch.dtype:
-    """The VQ decoder runs in fp32 when the model does, else in bf16: upstream's decoder was
-    written for bf16 (its Upsample cast to bf16 whenever the input was not fp32, so an fp16
-    decoder breaks there), and that is the precision its published images come from."""
-    return torch.float32 if dtype == torch.float32 else torch.bfloat16

@@ -1,14 +1,9 @@
 """The reference image-generation loop: upstream's generation_inference.py, eager, one prompt at
-a time. It is the correctness oracle for the fast sampler, so it shares nothing with it but the
-model and the definition of a random stream.
+a time. The fast sampler's correctness oracle, so it shares only the model and the random stream.
 
-Per prompt and n images: 2n rows interleaved as upstream (even rows conditional, odd rows the
-prompt with every token but the first and the last replaced by the pad id); a prefill; then per
-step the gen_head logits of the last position, `u + w * (c - u)`, division by the temperature,
-softmax over all codes and one draw per image; the code goes back in through gen_embed and
-gen_aligner for both rows. Draws: "multinomial" (upstream's torch.multinomial, from a generator
-seeded by the image's stream key), "gumbel" (the fast sampler's counter-based noise, for exact
-cross-checks) or "argmax".
+Rows interleave as upstream (even conditional, odd unconditional). Draws: "multinomial"
+(upstream's, from a generator seeded by the image's stream key), "gumbel" (the fast sampler's
+noise, for exact cross-checks) or "argmax".
 """
 
 from __future__ import annotations
@@ -49,7 +44,7 @@ def reference_generate(
     key_lo, key_hi = split_keys(keys, dev)
     code_hash = code_hashes(model.config.vq.codebook_size, dev)
     out = torch.zeros(n, n_tok, dtype=torch.long, device=dev)
-    llm.setup_cache(2 * n, t + n_tok)
+    llm.use_cache(llm.setup_cache(2 * n, t + n_tok))
     try:
         h = llm(
             llm.embed_tokens(tokens),
@@ -81,5 +76,5 @@ def reference_generate(
             pos = torch.full((2 * n, 1), slot, device=dev)
             h = llm(x, pos, mask, slots=torch.tensor([slot], device=dev), kv_len=slot + 1)
     finally:
-        llm.drop_cache()
+        llm.use_cache(None)
     return out.cpu()

@@ -1,16 +1,10 @@
 """The CFG step on the decode engine (engine.py): image codes for `Stream`s.
 
-Layout. A chunk of N images keeps 2N cache rows: rows [0, N) conditional, [N, 2N) unconditional
-(the prompt with every token but the first and the final `<begin_of_image>` replaced by the pad
-id, as upstream), left-padded to the chunk's longest prompt. The prefill runs once per distinct
-(prompt, cond/uncond) row and fans its keys/values out to every image of that prompt.
-
-Step (`cfg_step`). Embed the last code (gen_embed -> gen_aligner), run the LLM on 2N rows of one
-token, take gen_head logits in float32, combine `u + w * (c - u)` per image, temper, optionally
-truncate to top-k / top-p, and draw with Gumbel-max (sampling.py: the noise is a pure function
-of (seed, request id, image, step, code), so tokens do not depend on batching). Decode steps
-attend over the filled slots: exactly on a CPU, rounded up to the engine's KV buckets when
-replayed as CUDA graphs (compiled with `compile=True`, the default on CUDA).
+A chunk of N images keeps 2N cache rows: [0, N) conditional, [N, 2N) unconditional (upstream's
+padded prompt), left-padded to the chunk's longest prompt; the prefill runs once per distinct
+(prompt, cond/uncond) row and fans out to every image of that prompt. A step embeds the last
+code, runs the LLM, combines `u + w * (c - u)` in float32 and draws (sampling.py: the noise is
+a pure function of (seed, request id, image, step, code), so tokens do not depend on batching).
 """
 
 from __future__ import annotations
@@ -28,9 +22,9 @@ from .engine import (  # noqa: F401  (bytes_per_image, cache_slots: the sampler'
     available_bytes,
     bytes_per_image,
     cache_slots,
+    decode_hidden,
     round_up,
 )
-from .llm import decode_mask
 from .model import JanusModel
 from .processor import left_pad
 from .sampling import (  # noqa: F401  (the draw's parts, re-exported: tests reach them here)
@@ -52,14 +46,10 @@ __all__ = ["CFGSampler", "Stream", "cfg_step", "stream_key"]
 
 
 def cfg_step(model, tok, slot, pad_len, step, params, keys) -> Tensor:
-    """Logits for the next code of every image (rows [0, N) conditional, [N, 2N)
-    unconditional), then the draw: pure tensor work. `keys` (the attended cache slots)
-    carries the KV length."""
+    """The next code of every image: both rows' logits, then the draw (pure tensor work)."""
     emb = model.gen_embeddings(tok)
-    x = torch.cat([emb, emb])[:, None]
-    mask = decode_mask(keys, pad_len, slot)
-    h = model.llm(x, (slot - pad_len)[:, None], mask, slots=slot.view(1), kv_len=keys.shape[0])
-    logits = model.gen_head(h[:, 0]).float()
+    h = decode_hidden(model.llm, torch.cat([emb, emb]), slot, pad_len, keys)
+    logits = model.gen_head(h).float()
     n = tok.shape[0]
     return draw(logits[:n], logits[n:], params, step)
 
@@ -81,8 +71,7 @@ class CFGSampler(DecodeEngine):
     ) -> None:
         """fixed_shapes / rehearse make an eager (CPU) run take the GPU path's bucketed KV
         lengths and warm-up steps, so tests cover what the CUDA graphs replay."""
-        cuda = model.device.type == "cuda"
-        compile = cuda if compile is None else compile
+        compile = model.device.type == "cuda" if compile is None else compile
         super().__init__(model, cfg_step, cuda_graphs=cuda_graphs, compile=compile, bucket=bucket)
         self.pad_id = pad_id
         self.fixed_shapes = fixed_shapes
@@ -133,10 +122,8 @@ class CFGSampler(DecodeEngine):
         chunk = min(rows or fit, len(streams))
         if self.cuda_graphs and rows is None:  # fewer distinct shapes: fewer graph captures
             chunk = min(fit, round_up(chunk, 8))
-        out = []
-        for i in range(0, len(streams), chunk):
-            out.append(self._chunk(prompts, list(streams[i : i + chunk]), chunk, n_tok).cpu())
-        return torch.cat(out)
+        chunks = [streams[i : i + chunk] for i in range(0, len(streams), chunk)]
+        return torch.cat([self._chunk(prompts, list(c), chunk, n_tok).cpu() for c in chunks])
 
     @torch.inference_mode()
     def _chunk(
@@ -152,8 +139,7 @@ class CFGSampler(DecodeEngine):
         unique = [prompts[p] for p in used] + [uncond_ids(prompts[p], self.pad_id) for p in used]
         ids, valid = left_pad(unique, self.pad_id)
         t0 = ids.shape[1]
-        where = {p: i for i, p in enumerate(used)}
-        row_src = [where[s.prompt] for s in streams]
+        row_src = [used.index(s.prompt) for s in streams]
         row_src += [len(used) + i for i in row_src]
         self._ensure(n, cache_slots(t0, model.config.num_gen_tokens))
         slots = self.slots
@@ -176,10 +162,7 @@ class CFGSampler(DecodeEngine):
             h = self.prefill_cache(model.llm.embed_tokens(ids), valid, row_map)
             logits = model.gen_head(h).float()[row_map]
             first = draw(logits[:n], logits[n:], self._params(), torch.zeros_like(st["step"]))
-            st["out"][:, 0] = first
-            st["tok"].copy_(first)
-            st["slot"].fill_(t0)
-            st["step"].fill_(1)
+            self.start(first, t0)
             fixed = self.cuda_graphs or self.fixed_shapes
             key = (n, slots, self._active)
             graphs = self.graphs(key, self.buckets(slots)) if self.cuda_graphs else None
@@ -227,10 +210,3 @@ class CFGSampler(DecodeEngine):
     def inputs(self) -> tuple:
         st = self._state
         return self.model, st["tok"], st["slot"], st["pad_len"], st["step"], self._params()
-
-    def advance(self, nxt: Tensor) -> None:
-        st = self._state
-        st["out"].index_copy_(1, st["step"].view(1), nxt[:, None])
-        st["tok"].copy_(nxt)
-        st["slot"].add_(1)
-        st["step"].add_(1)

@@ -1,16 +1,10 @@
-"""What one image draws, as pure tensor functions (no model, no state): its random stream, the
-counter-based Gumbel noise, CFG combination, top-k/top-p truncation and the draw itself, the
-per-image parameter tensors, request checks, and upstream's unconditional prompt. The fast
-sampler (sampler.py) runs these inside its decode step; the reference loop shares the noise.
+"""What one image draws, as pure tensor functions: its random stream, counter-based Gumbel
+noise, CFG, top-k/top-p truncation, the draw, request checks and upstream's unconditional prompt.
 
-Seeds belong to images. g for image k of a request is a pure function of
-(stream key, step, code), where the stream key is a 64-bit hash of (seed, request id, k) and g
-is computed with integer tensor ops (three rounds of a 32-bit xorshift-multiply mix; every
-constant is below 2**31 so products stay exact in int64). Tokens therefore do not depend on the
-batch size, the position in the batch or the shard. Uniforms carry 23 bits (u in
-[2**-24, 1 - 2**-24], exact in float32), so the noise is capped at about 16.6: a code's noise
-would exceed that with probability 6e-8 per (code, step), and even then the draw changes only
-if that code would otherwise have won.
+Seeds belong to images: the noise is a pure function of (stream key, step, code), the key a
+64-bit hash of (seed, request id, k), mixed with exact int64 ops (32-bit xorshift-multiply,
+constants below 2**31), so tokens do not depend on batch size, position or shard. Uniforms carry
+23 bits, capping the noise at about 16.6 (exceeded with probability 6e-8 per code and step).
 """
 
 from __future__ import annotations
@@ -61,10 +55,8 @@ def stream_base(key_lo: Tensor, key_hi: Tensor, code_hash: Tensor) -> Tensor:
 
 
 def gumbel_from_base(base: Tensor, step: Tensor) -> Tensor:
-    """[N, V] float32 Gumbel(0, 1) noise at `step` (0-dim int64 tensor).
-
-    Uniforms take 23 bits, u = (m + 0.5) / 2**23 with m < 2**23: exact in float32 and strictly
-    inside (0, 1). (24 bits would round the top value to 1.0, i.e. infinite noise.)"""
+    """[N, V] float32 Gumbel(0, 1) noise at `step` (0-dim int64). u = (m + 0.5) / 2**23 is exact
+    in float32 and strictly inside (0, 1) (24 bits would round the top value to 1.0)."""
     s = mix32((step * 0x2545F491 + 0x3C6EF372) & MASK32)
     u = ((mix32(base ^ s) >> 9).float() + 0.5) * (1.0 / 8388608.0)
     return -torch.log(-torch.log(u))
@@ -86,15 +78,10 @@ def split_keys(keys: Sequence[int], device) -> tuple[Tensor, Tensor]:
 
 
 def truncate(z: Tensor, top_k: Tensor | None, top_p: Tensor | None) -> Tensor:
-    """Logits outside each row's top-k (k = 0: all) and top-p (p = 1: all) set become -inf.
-
-    top-k keeps the k largest logits; top-p then keeps, of what top-k left (renormalised, as
-    transformers applies TopK before TopP), the smallest most-probable set whose mass reaches p:
-    every code whose preceding mass is below p, so the code that crosses p stays (and one code
-    always does). Ties at either cutoff are all kept, so the result never depends on how a sort
-    orders equal logits (transformers keeps top-k ties too; its top-p keeps whichever of the tied
-    codes its sort puts first). Both become one threshold per row (the smallest kept logit),
-    from one sort."""
+    """Logits outside each row's top-k (0: all) and then top-p (1: all) set become -inf, as
+    transformers applies TopK before TopP: top-p keeps every code whose preceding mass is below
+    p (so at least one). Ties at a cutoff are all kept, so the result never depends on how a
+    sort orders equal logits; both cutoffs become one threshold per row, from one sort."""
     if top_k is None and top_p is None:
         return z
     v = z.shape[-1]
@@ -124,27 +111,21 @@ def draw(logits_c: Tensor, logits_u: Tensor, params: dict[str, Tensor], step: Te
 
 def stream_params(streams: Sequence[Stream], code_hash: Tensor) -> dict[str, Tensor]:
     """Per-image device tensors for `draw`; top_k / top_p only when some image uses them."""
-    device = code_hash.device
-    lo, hi = split_keys([s.key for s in streams], device)
-    f32 = dict(dtype=torch.float32, device=device)
+    lo, hi = split_keys([s.key for s in streams], code_hash.device)
+
+    def column(values: list, dtype: torch.dtype = torch.float32) -> Tensor:
+        return torch.tensor(values, dtype=dtype, device=code_hash.device)
+
     params = {
         "noise_base": stream_base(lo, hi, code_hash),
-        "cfg": torch.tensor([s.cfg_weight for s in streams], **f32),
-        "inv_temp": torch.tensor(
-            [1.0 / s.temperature if s.temperature > 0 else 1.0 for s in streams], **f32
-        ),
-        "greedy": torch.tensor(
-            [s.temperature == 0 for s in streams], dtype=torch.bool, device=device
-        ),
+        "cfg": column([s.cfg_weight for s in streams]),
+        "inv_temp": column([1.0 / s.temperature if s.temperature > 0 else 1.0 for s in streams]),
+        "greedy": column([s.temperature == 0 for s in streams], torch.bool),
     }
     if any(s.top_k for s in streams):
-        params["top_k"] = torch.tensor(
-            [s.top_k or 0 for s in streams], dtype=torch.int64, device=device
-        )
+        params["top_k"] = column([s.top_k or 0 for s in streams], torch.int64)
     if any(s.top_p is not None and s.top_p < 1 for s in streams):
-        params["top_p"] = torch.tensor(
-            [s.top_p if s.top_p is not None else 1.0 for s in streams], **f32
-        )
+        params["top_p"] = column([1.0 if s.top_p is None else s.top_p for s in streams])
     return params
 
 

@@ -1,9 +1,6 @@
-"""The understanding encoder: SigLIP-L/16 at 384 px (timm's VisionTransformer without its head).
-
-Upstream builds it with timm (`select_layer=-1`, `ignore_head=True`), so the features are the
-final LayerNorm's output for every patch: no class token, no attention pooling, learned position
-embeddings added at the native size. Parameter names follow timm so the original checkpoint
-loads by prefix. The two-layer GELU MLP that maps features into the LLM lives here too.
+"""The understanding encoder: SigLIP-L/16 at 384 px (timm's VisionTransformer without its head,
+as upstream's `select_layer=-1, ignore_head=True`: the final LayerNorm of every patch), with
+timm's parameter names, and the GELU MLP projector that maps features into the LLM.
 """
 
 from __future__ import annotations
@@ -80,10 +77,8 @@ class VisionTower(nn.Module):
 
 
 class MlpProjector(nn.Module):
-    """Upstream's `mlp_gelu` projector: Linear, then (GELU, Linear) x (depth - 1).
-
-    Used twice: understanding features -> LLM (aligner) and VQ code embeddings -> LLM
-    (gen_aligner). Layer indices follow upstream's nn.Sequential (0, 2, 4, ...)."""
+    """Upstream's `mlp_gelu` projector (aligner and gen_aligner): Linear, then (GELU, Linear) x
+    (depth - 1), indexed as upstream's nn.Sequential (0, 2, 4, ...)."""
 
     def __init__(self, in_dim: int, out_dim: int, depth: int) -> None:
         super().__init__()

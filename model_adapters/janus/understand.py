@@ -1,33 +1,21 @@
-"""The greedy step on the decode engine (engine.py): batched greedy answering at device speed.
+"""The greedy step on the decode engine (engine.py): batched greedy answers at device speed.
 
-One call answers a batch of questions: every image of the batch through SigLIP and the aligner
-in one call; one prefill of the left-padded prompts into the static cache (the last position's
-logits give each row's first token); then one fixed-shape step per new token (`greedy_step`),
-replayed as a CUDA graph on a GPU. Rows stop on their own: a row that hit a stop id or its
-budget keeps computing (fixed shapes) and its later tokens are cut off on the host, which asks
-"are all rows done?" only every `check_every` steps (8 on CUDA: each ask is a sync).
-
-Fixed shapes. The cache has R rows and S slots and only grows (R = the largest batch seen, S =
-the longest prompt + budget seen, rounded up to the engine's bucket). A smaller batch is padded
-with dummy rows that start "done" (their prefill fans out row 0's keys, so they read finite
-values); every step of a batch attends over round_up(prompt + budget, bucket) slots, so one
-graph serves the batch and any later batch of the same bucket.
-
-Equal to answering one prompt at a time: each row's RoPE positions count from its own first
-real token and padding is masked out of every attention, as transformers' generate does with an
-attention mask (upstream calls `language_model.generate(..., do_sample=False)`). In float32 the
-greedy tokens equal one-at-a-time tokens; in bf16/fp16 a batch runs other matmul shapes than a
-single row, so a near-tie in the logits can flip (`janus-eval bench understand` counts how
-often). The decoder keeps its cache and graphs between calls; `release(model)` frees them.
+Images through SigLIP at once, one prefill of the left-padded prompts, then one fixed-shape step
+per token. A finished row keeps computing and is cut off on the host, which asks "all done?"
+every `check_every` steps (a sync). The cache only grows; dummy rows pad a smaller batch. As
+transformers' generate, padding is masked, so float32 tokens equal one-at-a-time tokens (bf16
+may flip a near-tie: `janus-eval bench understand` counts how often).
 """
 
 from __future__ import annotations
 
+from itertools import takewhile
+
 import torch
 from torch import Tensor
 
-from .engine import BUCKET, DecodeEngine, round_up
-from .llm import causal_mask, decode_mask, positions
+from .engine import BUCKET, DecodeEngine, decode_hidden, round_up
+from .llm import causal_mask, positions
 from .model import JanusModel
 from .processor import UnderstandBatch
 
@@ -47,10 +35,8 @@ def prefill_logits(model: JanusModel, batch: UnderstandBatch) -> Tensor:
 
 def _embed(model: JanusModel, batch: UnderstandBatch) -> Tensor:
     """Input embeddings with all of the batch's images encoded in one vision-tower call."""
-    dev = model.device
-    feats = None
-    if batch.pixels is not None:
-        feats = model.image_features(batch.pixels.to(dev, model.dtype))
+    dev, pixels = model.device, batch.pixels
+    feats = None if pixels is None else model.image_features(pixels.to(dev, model.dtype))
     return model.text_embeddings(batch.ids.to(dev), batch.image_mask.to(dev), feats)
 
 
@@ -63,12 +49,9 @@ def greedy(
     cuda_graphs: bool | None = None,
     compile: bool | None = None,
 ) -> list[list[int]]:
-    """Greedy continuation of each row (tokens before the first stop id, at most its budget).
-
-    Uses the model's own GreedyDecoder for these options (kept between calls, so CUDA graphs
-    are captured once). cuda_graphs: default on CUDA; compile: torch.compile the decode step
-    once for every KV length (default off: decode is a small share of understanding time, and
-    the first compilation costs tens of seconds)."""
+    """Greedy continuation of each row (tokens before the first stop id, at most its budget) by
+    the model's kept decoder (graphs are captured once). compile is off by default: decode is a
+    small share of understanding time, and compiling costs tens of seconds."""
     return decoder_for(model, cuda_graphs=cuda_graphs, compile=compile).greedy(
         batch, max_new_tokens, stop_ids
     )
@@ -91,17 +74,15 @@ def release(model: JanusModel) -> None:
         decoder.release()
 
 
-def greedy_step(llm, tok: Tensor, pos: Tensor, slot: Tensor, pad_len: Tensor, keys: Tensor):
-    """Next token of every row: pure tensor work (`keys`, the attended slots, set kv_len)."""
-    mask = decode_mask(keys, pad_len, slot)
-    h = llm(llm.embed_tokens(tok)[:, None], pos[:, None], mask, slot.view(1), keys.shape[0])
-    return llm.lm_head(h[:, 0]).argmax(-1)
+def greedy_step(llm, tok: Tensor, slot: Tensor, pad_len: Tensor, keys: Tensor) -> Tensor:
+    """Next token of every row: pure tensor work."""
+    return llm.lm_head(decode_hidden(llm, llm.embed_tokens(tok), slot, pad_len, keys)).argmax(-1)
 
 
 class GreedyDecoder(DecodeEngine):
     """Static-cache batched greedy decoding for one model (see the module docstring)."""
 
-    mutable = ("tok", "pos", "slot", "step", "done", "out")
+    mutable = (*DecodeEngine.mutable, "done")
 
     def __init__(
         self,
@@ -117,9 +98,8 @@ class GreedyDecoder(DecodeEngine):
         )
         self.check_every = check_every or (CHECK_EVERY_CUDA if model.device.type == "cuda" else 1)
         #: (rows, steps, kv_len, budgets, stop ids) of the batch being answered.
-        self._run: tuple[int, int, int, list[int], list[int]] | None = None
-        #: Host-side facts about the last call (the benchmark reads them).
-        self.last_steps = 0
+        self._run: tuple[int, int, int, list[int], frozenset[int]] | None = None
+        self.last_steps = 0  # steps the last decode ran (the benchmark reads it)
 
     def greedy(
         self, batch: UnderstandBatch, max_new_tokens: list[int], stop_ids: set[int]
@@ -150,7 +130,6 @@ class GreedyDecoder(DecodeEngine):
         i64 = dict(dtype=torch.int64, device=dev)
         for key, value in {
             "tok": model.llm.lm_head(h).argmax(-1),
-            "pos": valid.sum(1),  # each row's next RoPE position
             "pad_len": (~valid).sum(1),
             "budget": torch.tensor(max_new_tokens, **i64),
             "stop": torch.tensor(sorted(stop_ids), **i64),
@@ -158,11 +137,9 @@ class GreedyDecoder(DecodeEngine):
             st[key].fill_(-1 if key == "stop" else 0)
             st[key][: len(value)] = value
         st["step"].zero_()
-        st["out"][:, 0] = st["tok"]
         st["done"].copy_(self._finished(st["tok"]))
-        st["slot"].fill_(t)
-        st["step"].fill_(1)
-        self._run = (b, steps, kv_len, list(max_new_tokens), sorted(stop_ids))
+        self.start(st["tok"], t)
+        self._run = (b, steps, kv_len, list(max_new_tokens), frozenset(stop_ids))
 
     @torch.inference_mode()
     def decode(self) -> int:
@@ -172,20 +149,14 @@ class GreedyDecoder(DecodeEngine):
         _, steps, kv_len, _, _ = self._run
         with self.installed():
             graphs = self.graphs(kv_len, [kv_len]) if self.cuda_graphs and steps > 1 else None
-            ran = self.decode_n(steps, lambda t: kv_len, graphs, self.check_every)
-        self.last_steps = ran
-        return ran
+            self.last_steps = self.decode_n(steps, lambda t: kv_len, graphs, self.check_every)
+        return self.last_steps
 
     def answers(self) -> list[list[int]]:
         assert self._run is not None, "prefill first"
         b, steps, _, budgets, stops = self._run
         tokens = self._state["out"][:b, :steps].tolist()
-        stop_set, out = set(stops), []
-        for row, limit in zip(tokens, budgets):
-            row = row[:limit]
-            cut = next((j for j, tok in enumerate(row) if tok in stop_set), len(row))
-            out.append(row[:cut])
-        return out
+        return [list(takewhile(lambda t: t not in stops, r[:n])) for r, n in zip(tokens, budgets)]
 
     def release(self) -> None:
         super().release()
@@ -199,19 +170,14 @@ class GreedyDecoder(DecodeEngine):
             return
         rows, slots = max(rows, self.rows), max(slots, self.slots)
         i64 = dict(dtype=torch.int64, device=self.model.device)
-        vectors = {k: torch.zeros(rows, **i64) for k in ("tok", "pos", "pad_len", "budget")}
-        self.allocate(
-            rows,
-            slots,
-            **vectors,
-            done=torch.ones(rows, dtype=torch.bool, device=self.model.device),
-            out=torch.zeros(rows, slots, **i64),
-            stop=torch.full((n_stop,), -1, **i64),
-        )
+        state = {k: torch.zeros(rows, **i64) for k in ("tok", "pad_len", "budget")}
+        state["done"] = torch.ones(rows, dtype=torch.bool, device=self.model.device)
+        state["stop"] = torch.full((n_stop,), -1, **i64)
+        self.allocate(rows, slots, **state, out=torch.zeros(rows, slots, **i64))
 
     def inputs(self) -> tuple:
         st = self._state
-        return self.model.llm, st["tok"], st["pos"], st["slot"], st["pad_len"]
+        return self.model.llm, st["tok"], st["slot"], st["pad_len"]
 
     def _finished(self, tok: Tensor) -> Tensor:
         """Rows whose token `tok` (written at index `step`) is a stop id or uses up the budget."""
@@ -219,10 +185,5 @@ class GreedyDecoder(DecodeEngine):
         return (tok[:, None] == st["stop"][None]).any(-1) | (st["step"] + 1 >= st["budget"])
 
     def advance(self, nxt: Tensor) -> None:
-        st = self._state
-        st["out"].index_copy_(1, st["step"].view(1), nxt[:, None])
-        st["done"] |= self._finished(nxt)
-        st["tok"].copy_(nxt)
-        st["pos"].add_(1)
-        st["slot"].add_(1)
-        st["step"].add_(1)
+        self._state["done"] |= self._finished(nxt)
+        super().advance(nxt)

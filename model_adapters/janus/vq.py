@@ -1,11 +1,7 @@
-"""LlamaGen's VQ-16 image tokenizer as Janus uses it: 16384 l2-normalised codes of dimension 8,
-a 16x down/up-sampling conv net (GroupNorm-32, swish, one attention block per resolution at the
-bottom). Names follow upstream's `vq_model.py` so the original checkpoint loads by prefix.
-
-Quirk kept from upstream: the decoder's nearest-neighbour upsample was written to run in float32
-and cast to bfloat16, so upstream decodes in bf16 or fp32 only; nearest upsampling copies values,
-so doing it in the input dtype is bit-identical for both. The adapter decodes in bf16 on GPU
-(fp16 is not offered for the VQ model) and fp32 on CPU.
+"""LlamaGen's VQ-16 image tokenizer as Janus uses it: 16384 l2-normalised codes of dimension 8
+and a 16x down/up-sampling conv net, with upstream's `vq_model.py` names. Upstream's upsample
+casts to bf16 unless the input is fp32; nearest upsampling copies values, so running it in the
+input dtype is bit-identical for both (load.vq_dtype_for: fp32 for fp32 models, else bf16).
 """
 
 from __future__ import annotations
@@ -55,21 +51,17 @@ class AttnBlock(nn.Module):
         return x + self.proj_out(y.transpose(-1, -2).reshape(b, c, h, w))
 
 
-class Upsample(nn.Module):
-    def __init__(self, ch: int) -> None:
+class Resample(nn.Module):
+    """2x: nearest upsampling then a conv, or a stride-2 conv of the bottom/right-padded input."""
+
+    def __init__(self, ch: int, up: bool) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, padding=1)
+        self.up = up
+        self.conv = nn.Conv2d(ch, ch, 3, stride=1 if up else 2, padding=1 if up else 0)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
-class Downsample(nn.Module):
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, stride=2, padding=0)
-
-    def forward(self, x: Tensor) -> Tensor:
+        if self.up:
+            return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
         return self.conv(F.pad(x, (0, 1, 0, 1)))
 
 
@@ -77,87 +69,73 @@ def _mid(ch: int) -> nn.ModuleList:
     return nn.ModuleList([ResnetBlock(ch, ch), AttnBlock(ch), ResnetBlock(ch, ch)])
 
 
-class Level(nn.Module):
-    """One resolution: `res` blocks, `attn` blocks (bottom level only), an optional resampler."""
+def _levels(c: VQConfig, mult: tuple[int, ...], n_res: int, resample: str) -> nn.ModuleList:
+    """One `Level` per resolution from `mult[0]` to `mult[-1]`; attention at the low end."""
+    n = len(mult) - 1
+    low = n - 1 if resample == "downsample" else 0
+    return nn.ModuleList(
+        Level(c.ch * mult[i], c.ch * mult[i + 1], n_res, i == low, resample if i != n - 1 else None)
+        for i in range(n)
+    )
 
-    def __init__(
-        self,
-        blocks: list[ResnetBlock],
-        with_attn: bool,
-        resample: nn.Module | None,
-        resample_name: str,
-    ) -> None:
+
+class Level(nn.Module):
+    """One resolution: `n` ResnetBlocks (each followed by an AttnBlock at the lowest one), then
+    an optional resampler under upstream's name (`downsample` or `upsample`)."""
+
+    def __init__(self, cin: int, cout: int, n: int, attn: bool, resample: str | None) -> None:
         super().__init__()
-        self.res = nn.ModuleList(blocks)
-        self.attn = (
-            nn.ModuleList(AttnBlock(b.conv2.out_channels) for b in blocks)
-            if with_attn
-            else nn.ModuleList()
-        )
+        self.res = nn.ModuleList(ResnetBlock(cin if j == 0 else cout, cout) for j in range(n))
+        self.attn = nn.ModuleList(AttnBlock(cout) for _ in range(n if attn else 0))
+        self.resample = resample
         if resample is not None:
-            self.add_module(resample_name, resample)
-        self.resample_name = resample_name if resample is not None else None
+            self.add_module(resample, Resample(cout, up=resample == "upsample"))
 
     def forward(self, x: Tensor) -> Tensor:
         for i, block in enumerate(self.res):
             x = block(x)
             if len(self.attn):
                 x = self.attn[i](x)
-        return getattr(self, self.resample_name)(x) if self.resample_name else x
+        return getattr(self, self.resample)(x) if self.resample else x
 
 
-class Encoder(nn.Module):
+class _ConvNet(nn.Module):
+    """Both halves run conv_in, their two stages in `order`, then norm, swish and conv_out."""
+
+    order: tuple[str, str]
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv_in(x)
+        for stage in self.order:
+            for module in getattr(self, stage):
+                h = module(h)
+        return self.conv_out(_swish(self.norm_out(h)))
+
+
+class Encoder(_ConvNet):
+    order = ("conv_blocks", "mid")
+
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
-        self.conv_in = nn.Conv2d(3, c.ch, 3, padding=1)
-        mult_in = (1, *c.encoder_ch_mult)
-        levels, n = [], len(c.encoder_ch_mult)
-        for i, m in enumerate(c.encoder_ch_mult):
-            cin, cout = c.ch * mult_in[i], c.ch * m
-            blocks = [ResnetBlock(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks)]
-            down = Downsample(cout) if i != n - 1 else None
-            levels.append(Level(blocks, i == n - 1, down, "downsample"))
-        self.conv_blocks = nn.ModuleList(levels)
         top = c.ch * c.encoder_ch_mult[-1]
+        self.conv_in = nn.Conv2d(3, c.ch, 3, padding=1)
+        self.conv_blocks = _levels(c, (1, *c.encoder_ch_mult), c.num_res_blocks, "downsample")
         self.mid = _mid(top)
         self.norm_out = _norm(top)
         self.conv_out = nn.Conv2d(top, c.z_channels, 3, padding=1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.conv_in(x)
-        for level in self.conv_blocks:
-            h = level(h)
-        for block in self.mid:
-            h = block(h)
-        return self.conv_out(_swish(self.norm_out(h)))
 
+class Decoder(_ConvNet):
+    order = ("mid", "conv_blocks")
 
-class Decoder(nn.Module):
     def __init__(self, c: VQConfig) -> None:
         super().__init__()
-        n = len(c.decoder_ch_mult)
-        cin = c.ch * c.decoder_ch_mult[-1]
-        self.conv_in = nn.Conv2d(c.z_channels, cin, 3, padding=1)
-        self.mid = _mid(cin)
-        levels = []
-        for i in reversed(range(n)):
-            cout = c.ch * c.decoder_ch_mult[i]
-            blocks = [
-                ResnetBlock(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks + 1)
-            ]
-            levels.append(Level(blocks, i == n - 1, Upsample(cout) if i != 0 else None, "upsample"))
-            cin = cout
-        self.conv_blocks = nn.ModuleList(levels)
-        self.norm_out = _norm(cin)
-        self.conv_out = nn.Conv2d(cin, 3, 3, padding=1)
-
-    def forward(self, z: Tensor) -> Tensor:
-        h = self.conv_in(z)
-        for block in self.mid:
-            h = block(h)
-        for level in self.conv_blocks:
-            h = level(h)
-        return self.conv_out(_swish(self.norm_out(h)))
+        mult = c.decoder_ch_mult[::-1]
+        self.conv_in = nn.Conv2d(c.z_channels, c.ch * mult[0], 3, padding=1)
+        self.mid = _mid(c.ch * mult[0])
+        self.conv_blocks = _levels(c, (mult[0], *mult), c.num_res_blocks + 1, "upsample")
+        self.norm_out = _norm(c.ch * mult[-1])
+        self.conv_out = nn.Conv2d(c.ch * mult[-1], 3, 3, padding=1)
 
 
 class Quantizer(nn.Module):

@@ -20,14 +20,13 @@ spell out; upstream passes unknown params to `**kwargs` and ignores them), else 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from janus_eval.types import UserError
 
-from ..janus.config import LLMConfig, VisionConfig
+from ..janus.config import GenGrid, LLMConfig, VisionConfig
 from ..janus.layouts import SIGLIP_TOWERS, config_json, llm_from_llama, vision_from_params
 
 #: The towers JanusFlow's own siglip_vit.py knows: Janus's, and a 256 px SigLIP-L.
@@ -70,7 +69,7 @@ class GenDecoderConfig(UViTConfig):
 
 
 @dataclass(frozen=True)
-class JanusFlowConfig:
+class JanusFlowConfig(GenGrid):
     llm: LLMConfig = field(default_factory=LLMConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
     encoder: GenEncoderConfig = field(default_factory=GenEncoderConfig)
@@ -78,11 +77,6 @@ class JanusFlowConfig:
     #: Side of the square latent the flow runs on (upstream: 48, i.e. 384 px through SDXL's VAE).
     latent_size: int = 48
     layout: str = "original"
-
-    @property
-    def image_size(self) -> int:
-        """Side of an understanding input (384)."""
-        return self.vision.image_size
 
     @property
     def latent_channels(self) -> int:
@@ -93,13 +87,6 @@ class JanusFlowConfig:
         """The encoder's output side: the latent is gen_grid x gen_grid LLM tokens (24)."""
         e = self.encoder
         return (self.latent_size + 2 * e.padding - e.kernel_size) // e.stride + 1
-
-    @property
-    def num_gen_tokens(self) -> int:
-        return self.gen_grid**2
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def read_config(path: Path) -> JanusFlowConfig:

@@ -126,7 +126,7 @@ class FlowSampler:
         dev, dtype, n = model.device, model.dtype, len(rows)
         ids, valid, pos = self._prompt_rows(rows, width)
         span = 1 + model.config.num_gen_tokens
-        llm.setup_cache(2 * n, width + span)
+        llm.use_cache(llm.setup_cache(2 * n, width + span))
         try:
             llm(
                 llm.embed_tokens(ids),
@@ -155,7 +155,7 @@ class FlowSampler:
                     on_step(i, v[:n_real])
                 z = z + dt * v
         finally:
-            llm.drop_cache()
+            llm.use_cache(None)
         return z
 
     def _prompt_rows(self, rows: list[list[int]], width: int):

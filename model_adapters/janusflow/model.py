@@ -25,20 +25,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..janus.llm import RMSNorm, Transformer
-from ..janus.model import JanusModel
-from ..janus.siglip import VisionTower
+from ..janus.llm import RMSNorm
+from ..janus.model import VisionLLM
 from .config import JanusFlowConfig
 from .uvit import GenDecoder, GenEncoder
 
 
-class JanusFlowModel(nn.Module):
+class JanusFlowModel(VisionLLM):
     def __init__(self, c: JanusFlowConfig) -> None:
-        super().__init__()
-        self.config = c
+        super().__init__(c)
         d = c.llm.dim
-        self.llm = Transformer(c.llm)
-        self.vision = VisionTower(c.vision)
         self.und_aligner = nn.Linear(c.vision.width, d)
         self.beg_of_und_embed = nn.Parameter(torch.zeros(1, d))
         self.gen_enc = GenEncoder(c.encoder)
@@ -46,12 +42,6 @@ class JanusFlowModel(nn.Module):
         self.gen_dec = GenDecoder(c.decoder)
         self.gen_dec_norm = RMSNorm(d, c.llm.norm_eps)
         self.gen_dec_aligner = nn.Linear(d, c.decoder.in_channels)
-
-    # The same as Janus's: the LLM's dtype and device, and token embeddings with image features
-    # written over the image positions in order.
-    dtype = JanusModel.dtype
-    device = JanusModel.device
-    text_embeddings = JanusModel.text_embeddings
 
     def image_features(self, pixels: Tensor) -> Tensor:
         """[N, 3, S, S] -> [N, 1 + num_tokens, dim]: `beg_of_und_embed` (for `<begin_of_image>`)

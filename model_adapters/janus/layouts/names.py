@@ -32,8 +32,10 @@ class Piece:
     start: int
 
 
-def _llm_sources(name: str, prefix: str) -> list[str]:
+def _llm_sources(name: str, prefix: str, lm_head: str) -> list[str]:
     """Our LLM name (under `llm.`) -> source keys; fused weights list their parts in order."""
+    if name == "lm_head.weight":
+        return [lm_head]
     if name.endswith("self_attn.qkv_proj.weight"):
         base = name[: -len("qkv_proj.weight")]
         return [f"{prefix}{base}{p}_proj.weight" for p in "qkv"]
@@ -46,9 +48,7 @@ def _llm_sources(name: str, prefix: str) -> list[str]:
 def original_sources(name: str) -> list[str]:
     head, _, rest = name.partition(".")
     if head == "llm":
-        if rest == "lm_head.weight":
-            return ["language_model.lm_head.weight"]
-        return _llm_sources(rest, "language_model.model.")
+        return _llm_sources(rest, "language_model.model.", "language_model.lm_head.weight")
     if head == "vision":
         return ["vision_model.vision_tower." + rest]
     if head == "vq":
@@ -92,9 +92,7 @@ def _hf_mlp(rest: str) -> str:
 def hf_sources(name: str) -> list[str]:
     head, _, rest = name.partition(".")
     if head == "llm":
-        if rest == "lm_head.weight":
-            return ["lm_head.weight"]
-        return _llm_sources(rest, "model.language_model.")
+        return _llm_sources(rest, "model.language_model.", "lm_head.weight")
     if head == "vision":
         m = re.match(r"blocks\.(\d+)\.attn\.qkv\.(weight|bias)$", rest)
         if m:
