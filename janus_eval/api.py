@@ -174,12 +174,6 @@ class SharedModel:
     ) -> None:
         self.model, self.model_path, self.options = model, model_path, options
         self.adapter: Any = None
-        plainly_local = str(model_path).startswith((".", "/", "~"))
-        if model_path is not None and plainly_local and not Path(model_path).expanduser().exists():
-            raise UserError(  # now, not after minutes of data loading
-                f"--model-path {model_path} does not exist: pass a checkpoint directory "
-                f"or a hub name (org/name)"
-            )
         if isinstance(model, str):
             registry.adapter_class(model)  # an unknown name is reported before any work
         else:

@@ -46,10 +46,6 @@ def test_run_prints_table_and_writes_record(tmp_path, cli):
             ["--task", "toy-qa", "--model", "dummy", "--data-dir", "/no/such/dir"],
             ["/no/such/dir does not exist", "questions.jsonl"],
         ),
-        (
-            ["--task", "toy-qa", "--model", "dummy", "--model-path", "/no/such/ckpt"],
-            ["--model-path /no/such/ckpt does not exist", "hub name"],
-        ),
         (["--task", "toy-qa", "--model", "dummy", "--batch-size", "0"], ["at least 1"]),
         (["--task", "toy-qa", "--model", "dummy", "--dtype", "int3"], ["unknown dtype"]),
         (["--task", "toy-qa", "--model", "dummy", "--task-option", "n"], ["KEY=VALUE"]),
