@@ -12,8 +12,10 @@ Options (`--model-option k=v`):
   rows_per_batch   int                     images per sampler chunk (default: as many as fit)
   compile          bool                    torch.compile the decode step (default: on CUDA)
   cuda_graphs      bool                    replay the decode step as CUDA graphs (default: on CUDA)
-  decode_batch     int                     images per VQ-decoder call (default 8: 384 px
-                                           activations are ~0.6 GB per 16 images per tensor)
+  decode_batch     int                     images per VQ-decoder call (default 1: a PNG then
+                                           never depends on which images share its call, so
+                                           a resume that redraws part of a batch writes the
+                                           same bytes; more is faster, equal to rounding)
   parts            all | generation        generation: load no vision tower, lm_head or VQ
                                            encoder (1.5 GB less at 7B; understand() refuses)
 """
@@ -49,7 +51,7 @@ OPTIONS = {
     "rows_per_batch": None,
     "compile": None,
     "cuda_graphs": None,
-    "decode_batch": 8,
+    "decode_batch": 1,
     "parts": "all",
 }
 
@@ -92,7 +94,7 @@ class JanusAdapter(Adapter):
         self.rows_per_batch = as_int("rows_per_batch", opts["rows_per_batch"])
         self.compile = as_bool("compile", opts["compile"])
         self.cuda_graphs = as_bool("cuda_graphs", opts["cuda_graphs"])
-        self.decode_batch = as_int("decode_batch", opts["decode_batch"]) or 8
+        self.decode_batch = as_int("decode_batch", opts["decode_batch"]) or 1
         #: What describe() calls the checkpoint: the path or hub name as given (janus-tiny's
         #: default is named by its version, not by where this machine caches it).
         self.checkpoint_label = self._default_label() if self.default_model else self.model_path
