@@ -133,12 +133,15 @@ def run(
 
     full = torch.zeros(n, cfg.num_gen_tokens, dtype=torch.long)
     full[:, :n_tok] = codes
+    from ..adapter import OPTIONS  # here: `janus-eval --help` imports this module
+
+    per_call = OPTIONS["decode_batch"]  # images per VQ-decoder call, as runs decode them
     vq_times = []
     with torch.inference_mode():
         for _ in range(repeats + 1):
             t0 = time.perf_counter()
-            for i in range(0, n, 8):  # 8 per call: the decoder's batched speed (adapter default: 1)
-                to_uint8(model.decode_images(full[i : i + 8].to(model.device))).cpu()
+            for i in range(0, n, per_call):
+                to_uint8(model.decode_images(full[i : i + per_call].to(model.device))).cpu()
             sync(device)
             vq_times.append(time.perf_counter() - t0)
     vq_s = min(vq_times[1:])
