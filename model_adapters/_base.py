@@ -43,6 +43,8 @@ class Adapter:
         if model_path is None:
             model_path = self._default_path()
         self.model_path = None if model_path is None else str(model_path)
+        if self.needs_path is not None and not self.default_model:
+            self._check_local_path()
         self.device = device
         self.dtype = dtype
         self.configure(self.options)
@@ -55,6 +57,17 @@ class Adapter:
         if self.needs_path is None:
             return None
         raise UserError(f"model {self.name!r} needs --model-path: {self.needs_path}")
+
+    def _check_local_path(self) -> None:
+        """A local --model-path that is not there stops the run here, before any data is read
+        (offline, reading a hub dataset first can take half a minute); hub names pass."""
+        from janus_eval.hub import looks_like_path
+
+        path = Path(str(self.model_path)).expanduser()
+        if looks_like_path(self.model_path) and not path.exists():
+            raise UserError(
+                f"--model-path {path} does not exist: model {self.name!r} needs {self.needs_path}"
+            )
 
     def description(self, weights_sha256: str | None, **more: Any) -> dict[str, Any]:
         """What describe() says of every adapter (name, checkpoint, weights, dtype, device),

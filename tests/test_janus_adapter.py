@@ -23,6 +23,19 @@ def test_registered_and_cheap_to_import():
     assert out.stdout.strip() == "False"
 
 
+def test_a_missing_local_model_path_stops_the_run_before_any_data_is_read(tmp_path, cli):
+    with pytest.raises(UserError, match="does not exist: model 'janus' needs a local Janus"):
+        JanusAdapter(str(tmp_path / "nowhere"))
+    assert JanusAdapter("nobody/no-model").model_path == "nobody/no-model"  # a hub name: later
+    # no --data-dir: POPE would read the hub dataset first (offline, ~25 s of retries)
+    proc = cli("run", "--task", "pope", "--model", "janus", "--model-path",
+               str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "out"),
+               env={"HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "nowhere does not exist: model 'janus'" in " ".join(proc.stderr.split())
+    assert "dataset" not in proc.stderr and not (tmp_path / "out").exists()
+
+
 def test_janus_needs_a_model_path_and_valid_options():
     with pytest.raises(UserError, match="needs --model-path"):
         JanusAdapter()
