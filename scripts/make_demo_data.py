@@ -24,6 +24,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from janus_eval.metrics.seedbench import QUESTION_TYPES
+
 COLORS = {"red": (215, 40, 40), "green": (50, 160, 70), "blue": (40, 80, 210),
           "yellow": (235, 215, 50), "purple": (130, 50, 170), "orange": (240, 140, 30)}  # fmt: skip
 BACKGROUNDS = [(235, 235, 225), (200, 220, 240), (225, 240, 210), (60, 60, 70)]
@@ -187,12 +189,6 @@ def mme(out: Path) -> None:
         )
 
 
-SEED_DIMENSIONS = ("Scene Understanding", "Instance Identity", "Instance Attributes",
-                   "Instance Location", "Instances Counting", "Spatial Relation",
-                   "Instance Interaction", "Visual Reasoning", "Text Understanding",
-                   "Action Recognition", "Action Prediction", "Procedure Understanding")  # fmt: skip
-
-
 def seedbench(out: Path) -> None:
     """SEED-Bench.json (question_type map and questions) with SEED-Bench-image/<data_id>: one
     image question per image dimension 1-9."""
@@ -210,8 +206,7 @@ def seedbench(out: Path) -> None:
             "data_id": data_id, "data_type": "image", "question": question,
             "question_id": str(90000 + dim), "question_type_id": dim,
         })  # fmt: skip
-    types = {name: k for k, name in enumerate(SEED_DIMENSIONS, start=1)}
-    write_json(out / "SEED-Bench.json", {"question_type": types, "questions": questions})
+    write_json(out / "SEED-Bench.json", {"question_type": QUESTION_TYPES, "questions": questions})
 
 
 def gqa(out: Path) -> None:
