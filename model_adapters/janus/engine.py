@@ -15,6 +15,8 @@ from collections.abc import Callable, Hashable, Iterator
 import torch
 from torch import Tensor
 
+from janus_eval.types import UserError
+
 from .llm import causal_mask, decode_keys, decode_mask, positions
 from .model import JanusModel
 
@@ -223,6 +225,32 @@ def bytes_per_image(model, prompt_len: int, gen_tokens: int) -> int:
     return kv + step + prefill + scores
 
 
+def rows_that_fit(free_bytes: int, need: int, fraction: float = 0.8) -> int:
+    """Rows of `need` bytes in `fraction` of `free_bytes`: one rule for both decoders."""
+    return int(max(free_bytes, 0) * fraction // need)
+
+
+def images_per_chunk(model, held_bytes: int, prompt_len: int, n_tok: int, rows: int | None) -> int:
+    """Images the CFG sampler can take at once (the cache it holds counts as free); a UserError
+    before any work when `rows` asks for more or not even one fits."""
+    free = available_bytes(model.device) + held_bytes
+    per_image = bytes_per_image(model, prompt_len, n_tok)
+    fit = rows_that_fit(free, per_image)
+    if rows is not None and rows > fit:
+        raise UserError(
+            f"{rows} images per batch need about {rows * per_image / 2**30:.1f} GiB for the "
+            f"KV cache and sampling buffers, but only {free / 2**30:.1f} GiB is free on "
+            f"{model.device}; at most {fit} fit (lower --model-option rows_per_batch, "
+            f"or leave it unset)"
+        )
+    if fit < 1:
+        raise UserError(
+            f"not even one image fits in the free memory of {model.device} "
+            f"({free / 2**30:.2f} GiB free, about {per_image / 2**30:.2f} GiB needed)"
+        )
+    return fit
+
+
 def bytes_per_row(
     model_config, elem_bytes: int, prompt_len: int, new_tokens: int, images: int = 1
 ) -> int:
@@ -263,4 +291,4 @@ def fit_batch_size(
     else:
         prompt = config.vision.num_tokens + 2 + AUTO_TEXT_TOKENS
         need = bytes_per_row(config, elem, prompt, AUTO_NEW_TOKENS)
-    return max(1, min(cap, int(max(free_bytes, 0) * fraction // need)))
+    return max(1, min(cap, rows_that_fit(free_bytes, need, fraction)))

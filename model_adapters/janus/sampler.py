@@ -17,14 +17,7 @@ from torch import Tensor
 
 from janus_eval.types import UserError
 
-from .engine import (  # noqa: F401  (bytes_per_image, cache_slots: the sampler's memory rule)
-    DecodeEngine,
-    available_bytes,
-    bytes_per_image,
-    cache_slots,
-    decode_hidden,
-    round_up,
-)
+from .engine import DecodeEngine, cache_slots, decode_hidden, images_per_chunk, round_up
 from .model import JanusModel
 from .processor import left_pad
 from .sampling import (  # noqa: F401  (the draw's parts, re-exported: tests reach them here)
@@ -104,21 +97,7 @@ class CFGSampler(DecodeEngine):
         if not streams:
             return torch.zeros(0, n_tok, dtype=torch.long)
         longest = max(len(prompts[s.prompt]) for s in streams)
-        free = available_bytes(self.model.device) + self.held_bytes()
-        per_image = bytes_per_image(self.model, longest, n_tok)
-        fit = int(free * 0.8 // per_image)
-        if rows is not None and rows > fit:
-            raise UserError(
-                f"{rows} images per batch need about {rows * per_image / 2**30:.1f} GiB for the "
-                f"KV cache and sampling buffers, but only {free / 2**30:.1f} GiB is free on "
-                f"{self.model.device}; at most {fit} fit (lower --model-option rows_per_batch, "
-                f"or leave it unset)"
-            )
-        if fit < 1:
-            raise UserError(
-                f"not even one image fits in the free memory of {self.model.device} "
-                f"({free / 2**30:.2f} GiB free, about {per_image / 2**30:.2f} GiB needed)"
-            )
+        fit = images_per_chunk(self.model, self.held_bytes(), longest, n_tok, rows)
         chunk = min(rows or fit, len(streams))
         if self.cuda_graphs and rows is None:  # fewer distinct shapes: fewer graph captures
             chunk = min(fit, round_up(chunk, 8))
