@@ -20,20 +20,7 @@ from janus_eval.types import UserError
 from .engine import DecodeEngine, cache_slots, decode_hidden, images_per_chunk, round_up
 from .model import JanusModel
 from .processor import left_pad
-from .sampling import (  # noqa: F401  (the draw's parts, re-exported: tests reach them here)
-    Stream,
-    code_hashes,
-    draw,
-    gumbel_from_base,
-    gumbel_noise,
-    split_keys,
-    stream_base,
-    stream_key,
-    stream_params,
-    truncate,
-    uncond_ids,
-    validate,
-)
+from .sampling import Stream, code_hashes, draw, stream_key, stream_params, uncond_ids, validate
 
 __all__ = ["CFGSampler", "Stream", "cfg_step", "stream_key"]
 
