@@ -65,14 +65,17 @@ class DecodeEngine:
         llm, dev = self.model.llm, self.model.device
         llm.use_cache(None)  # a cache left installed is freed before the new one is made
         self._caches = llm.setup_cache(rows, slots)
-        i64 = dict(dtype=torch.int64, device=dev)
         self._state = {
             **state,
-            "slot": torch.zeros((), **i64),
-            "step": torch.zeros((), **i64),
-            "arange": torch.arange(slots, **i64),
+            "slot": self.int64(),
+            "step": self.int64(),
+            "arange": torch.arange(slots, dtype=torch.int64, device=dev),
         }
         self.rows, self.slots = rows, slots
+
+    def int64(self, *shape: int, fill: int = 0) -> Tensor:
+        """A state tensor: int64 `fill`s on the model's device."""
+        return torch.full(shape, fill, dtype=torch.int64, device=self.model.device)
 
     def release(self) -> None:
         """Free the cache, the state and the graphs."""
@@ -98,8 +101,7 @@ class DecodeEngine:
     def prefill_cache(self, x: Tensor, valid: Tensor, cache_rows: Tensor) -> Tensor:
         """Left-padded prompts (`x`, `valid` [B, T]) into slots [0, T), cache row i getting prompt
         cache_rows[i]; returns each prompt's last hidden state."""
-        t = x.shape[1]
-        slots = torch.arange(t, device=x.device)
+        slots = torch.arange(x.shape[1], device=x.device)
         h = self.model.llm(x, positions(valid), causal_mask(valid), slots, cache_rows=cache_rows)
         return h[:, -1]
 

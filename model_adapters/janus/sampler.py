@@ -116,10 +116,7 @@ class CFGSampler(DecodeEngine):
         st["pad_len"].copy_((~valid).sum(1)[row_map])
         params = stream_params(streams, self.code_hash)
         self._active = tuple(sorted(params))
-        neutral = {
-            "top_k": torch.zeros(n, dtype=torch.int64, device=dev),
-            "top_p": torch.ones(n, dtype=torch.float32, device=dev),
-        }
+        neutral = {"top_k": self.int64(n), "top_p": torch.ones(n, dtype=torch.float32, device=dev)}
         for key, value in {**neutral, **params}.items():
             # in place, never replaced: captured graphs hold these addresses
             st.setdefault("p_" + key, torch.empty_like(value)).copy_(value)
@@ -164,14 +161,8 @@ class CFGSampler(DecodeEngine):
         stay valid for shorter prompts), else a new one of exactly that size."""
         if self.rows == 2 * n and self.slots >= need:
             return
-        i64 = dict(dtype=torch.int64, device=self.model.device)
-        self.allocate(
-            2 * n,
-            need,
-            tok=torch.zeros(n, **i64),
-            pad_len=torch.zeros(2 * n, **i64),
-            out=torch.zeros(n, self.model.config.num_gen_tokens, **i64),
-        )
+        out = self.int64(n, self.model.config.num_gen_tokens)
+        self.allocate(2 * n, need, tok=self.int64(n), pad_len=self.int64(2 * n), out=out)
 
     def inputs(self) -> tuple:
         st = self._state

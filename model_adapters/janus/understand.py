@@ -169,11 +169,10 @@ class GreedyDecoder(DecodeEngine):
         if rows <= self.rows and slots <= self.slots and n_stop <= have_stop:
             return
         rows, slots = max(rows, self.rows), max(slots, self.slots)
-        i64 = dict(dtype=torch.int64, device=self.model.device)
-        state = {k: torch.zeros(rows, **i64) for k in ("tok", "pad_len", "budget")}
+        state = {k: self.int64(rows) for k in ("tok", "pad_len", "budget")}
         state["done"] = torch.ones(rows, dtype=torch.bool, device=self.model.device)
-        state["stop"] = torch.full((n_stop,), -1, **i64)
-        self.allocate(rows, slots, **state, out=torch.zeros(rows, slots, **i64))
+        state["stop"] = self.int64(n_stop, fill=-1)
+        self.allocate(rows, slots, **state, out=self.int64(rows, slots))
 
     def inputs(self) -> tuple:
         st = self._state
