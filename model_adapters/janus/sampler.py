@@ -3,8 +3,7 @@
 A chunk of N images keeps 2N cache rows: [0, N) conditional, [N, 2N) unconditional (upstream's
 padded prompt), left-padded to the chunk's longest prompt; the prefill runs once per distinct
 (prompt, cond/uncond) row and fans out to every image of that prompt. A step embeds the last
-code, runs the LLM, combines `u + w * (c - u)` in float32 and draws (sampling.py: the noise is
-a pure function of (seed, request id, image, step, code), so tokens do not depend on batching).
+code, runs the LLM, combines `u + w * (c - u)` in float32 and draws (sampling.py).
 """
 
 from __future__ import annotations
@@ -35,8 +34,7 @@ def cfg_step(model, tok, slot, pad_len, step, params, keys) -> Tensor:
 
 
 class CFGSampler(DecodeEngine):
-    """Makes image code grids for `Stream`s. Reuse one instance: graphs and the cache persist
-    across calls with the same (images per chunk, cache length)."""
+    """Image code grids for `Stream`s; reuse one: cache and graphs persist across like calls."""
 
     def __init__(
         self,
@@ -49,8 +47,7 @@ class CFGSampler(DecodeEngine):
         fixed_shapes: bool = False,
         rehearse: bool = False,
     ) -> None:
-        """fixed_shapes / rehearse make an eager (CPU) run take the GPU path's bucketed KV
-        lengths and warm-up steps, so tests cover what the CUDA graphs replay."""
+        """fixed_shapes / rehearse: the GPU's KV buckets and warm-up run eagerly, for CPU tests."""
         compile = model.device.type == "cuda" if compile is None else compile
         super().__init__(model, cfg_step, cuda_graphs=cuda_graphs, compile=compile, bucket=bucket)
         self.pad_id = pad_id
@@ -74,9 +71,8 @@ class CFGSampler(DecodeEngine):
         rows: int | None = None,
         n_tokens: int | None = None,
     ) -> Tensor:
-        """[len(streams), n_tokens] codes (CPU int64). `rows`: images per chunk (default:
-        as many as fit in memory); more than fit raises a UserError before any work.
-        `n_tokens` (default: a whole image, 576 at 384 px) is for benchmarks' shorter runs."""
+        """[len(streams), n_tokens] CPU int64 codes. `rows`: images per chunk (default: all that
+        fit; more is a UserError before any work); `n_tokens` below 576 is for benchmarks."""
         validate(streams)
         n_tok = n_tokens or self.model.config.num_gen_tokens
         if not 1 <= n_tok <= self.model.config.num_gen_tokens:
@@ -141,8 +137,7 @@ class CFGSampler(DecodeEngine):
         return st["out"][:n_real, :n_tok].clone()
 
     def _mark(self, phase: str | None) -> None:
-        """With `timings` set (benchmarks only: it synchronises), add the seconds since the
-        last mark to `timings[phase]` (phase None: just start the clock)."""
+        """Seconds since the last mark into `timings[phase]`, if set (benchmarks: it syncs)."""
         if self.timings is None:
             return
         if self.model.device.type == "cuda":
@@ -157,8 +152,7 @@ class CFGSampler(DecodeEngine):
         return {k: self._state["p_" + k] for k in self._active}
 
     def _ensure(self, n: int, need: int) -> None:
-        """A cache of 2n rows and at least `need` slots: the one held when it fits (its graphs
-        stay valid for shorter prompts), else a new one of exactly that size."""
+        """2n rows, >= `need` slots: the held cache if it fits (graphs stay valid), else new."""
         if self.rows == 2 * n and self.slots >= need:
             return
         out = self.int64(n, self.model.config.num_gen_tokens)
