@@ -13,6 +13,7 @@ from janus_eval.model_adapters.janus import sampler as S
 from janus_eval.model_adapters.janus.llm import causal_mask, positions
 from janus_eval.model_adapters.janus.load import load_model
 from janus_eval.model_adapters.janus.processor import left_pad
+from janus_eval.model_adapters.janus.sampling import uncond_ids
 from janus_eval.model_adapters.janus.understand import prefill_logits
 from janus_helpers import (  # noqa: F401
     one_thread,
@@ -46,7 +47,7 @@ def _cfg_logits(model, weight: float = 5.0) -> torch.Tensor:
     """Step-0 CFG logits `u + w (c - u)` of three prompts (the sampler's first draw)."""
     proc = tiny_processor()
     cond = [proc.generation_ids(p) for p in PROMPTS]
-    rows = [r for c in cond for r in (c, S.uncond_ids(c, proc.ids.pad))]
+    rows = [r for c in cond for r in (c, uncond_ids(c, proc.ids.pad))]
     ids, valid = left_pad(rows, proc.ids.pad)
     with torch.no_grad():
         h = model.llm(model.llm.embed_tokens(ids), positions(valid), causal_mask(valid))

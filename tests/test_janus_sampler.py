@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from janus_eval.model_adapters.janus import sampler as S
+from janus_eval.model_adapters.janus import engine as E
+from janus_eval.model_adapters.janus import sampling as S
 from janus_eval.model_adapters.janus.llm import causal_mask, positions
 from janus_eval.model_adapters.janus.processor import left_pad
 from janus_eval.model_adapters.janus.reference import reference_generate
+from janus_eval.model_adapters.janus.sampler import CFGSampler
 from janus_helpers import one_thread, tiny_model, tiny_processor  # noqa: F401
 from scipy import stats
 
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def _setup():
     proc, model = tiny_processor(), tiny_model()
     ids = [proc.generation_ids(p) for p in PROMPTS]
-    return proc, model, ids, S.CFGSampler(model, proc.ids.pad)
+    return proc, model, ids, CFGSampler(model, proc.ids.pad)
 
 
 def _streams(n: int, **kw) -> list[S.Stream]:
@@ -80,15 +82,15 @@ def test_gpu_path_semantics_on_cpu():
     proc, model, ids, plain = _setup()
     streams = _streams(6)
     want = plain.generate(ids, streams)
-    gpu_like = S.CFGSampler(model, proc.ids.pad, fixed_shapes=True, rehearse=True, bucket=16)
+    gpu_like = CFGSampler(model, proc.ids.pad, fixed_shapes=True, rehearse=True, bucket=16)
     assert torch.equal(gpu_like.generate(ids, streams), want)
-    reuse = S.CFGSampler(model, proc.ids.pad, fixed_shapes=True, bucket=128)
+    reuse = CFGSampler(model, proc.ids.pad, fixed_shapes=True, bucket=128)
     reuse.generate(ids, [s for s in streams if s.prompt == 1][:2], rows=2)  # the long prompt
     caches = reuse._caches
     assert torch.equal(reuse.generate(ids, [streams[2], streams[5]], rows=2), want[[2, 5]])
     assert reuse._caches is caches  # same buffers, stale rows and all
     topk = _streams(2, top_k=5)  # options switch on and off between chunks of one sampler
-    fresh = S.CFGSampler(model, proc.ids.pad).generate(ids, topk)
+    fresh = CFGSampler(model, proc.ids.pad).generate(ids, topk)
     assert torch.equal(reuse.generate(ids, topk, rows=2), fresh)
     assert torch.equal(reuse.generate(ids, [streams[2], streams[5]], rows=2), want[[2, 5]])
     assert torch.equal(reuse.generate(ids, topk, rows=2), fresh)
@@ -207,8 +209,8 @@ def test_bad_requests_fail_before_any_work(monkeypatch):
     ]:
         with pytest.raises(UserError, match=msg):
             sampler.generate(ids, _streams(2) + _streams(1, **kw))
-    per_image = S.bytes_per_image(model, len(ids[1]), 16)
-    monkeypatch.setattr(S, "available_bytes", lambda device: 10 * per_image)
+    per_image = E.bytes_per_image(model, len(ids[1]), 16)
+    monkeypatch.setattr(E, "available_bytes", lambda device: 10 * per_image)
     with pytest.raises(UserError, match=r"64 images per batch .* at most 8 fit"):
         sampler.generate(ids, _streams(64), rows=64)
     assert not calls
@@ -221,12 +223,12 @@ def test_memory_edges_and_a_single_code(monkeypatch):
     streams = _streams(3, temperature=0)
     full = sampler.generate(ids, streams)
     assert torch.equal(sampler.generate(ids, streams, n_tokens=1), full[:, :1])
-    per_image = S.bytes_per_image(model, len(ids[1]), 16)
-    monkeypatch.setattr(S, "available_bytes", lambda device: 10 * per_image)  # 8 fit
-    eight = S.CFGSampler(model, 100015).generate(ids, _streams(8, temperature=0), rows=8)
+    per_image = E.bytes_per_image(model, len(ids[1]), 16)
+    monkeypatch.setattr(E, "available_bytes", lambda device: 10 * per_image)  # 8 fit
+    eight = CFGSampler(model, 100015).generate(ids, _streams(8, temperature=0), rows=8)
     assert torch.equal(eight[:3], full)
-    monkeypatch.setattr(S, "available_bytes", lambda device: int(1.25 * per_image) + 1)
-    one = S.CFGSampler(model, 100015)
+    monkeypatch.setattr(E, "available_bytes", lambda device: int(1.25 * per_image) + 1)
+    one = CFGSampler(model, 100015)
     assert torch.equal(one.generate(ids, streams), full)
     assert one._shape[0] == 1  # chunks of one image
     assert torch.equal(one.generate(ids, streams), full)  # its held cache is free again
@@ -238,7 +240,7 @@ def test_rows_per_batch_option_is_checked_against_memory(monkeypatch):
 
     from janus_eval.types import ImageRequest
 
-    monkeypatch.setattr(S, "available_bytes", lambda device: 1 << 20)
+    monkeypatch.setattr(E, "available_bytes", lambda device: 1 << 20)
     a = JanusAdapter(str(tiny_dir()), rows_per_batch=4096)
     with pytest.raises(UserError, match="rows_per_batch"):
         a.generate_images([ImageRequest("a cat", "r", n=4096)])
@@ -253,7 +255,7 @@ def test_cuda_graphs_agree_with_the_reference_loop():
     ids = [proc.generation_ids(p) for p in PROMPTS]
     for dtype, need in (("fp32", 1.0), ("bf16", 0.9)):
         model, _ = load_model(tiny_dir(), "cuda", dtype)
-        fast = S.CFGSampler(model, proc.ids.pad, cuda_graphs=True, compile=False)
+        fast = CFGSampler(model, proc.ids.pad, cuda_graphs=True, compile=False)
         streams = _streams(6, temperature=0)
         got = fast.generate(ids, streams)
         ref = torch.cat(
@@ -279,6 +281,6 @@ def test_memory_plan_at_the_janus_1_3b_shapes():
     from janus_eval.model_adapters.janus.load import build_empty
 
     model = build_empty(model_config("janus-1.3b"), "meta", torch.bfloat16)
-    assert S.cache_slots(40, 576) == 624
-    assert [S.cache_slots(p, 1) for p in (1, 16, 17)] == [16, 16, 32]
-    assert S.bytes_per_image(model, 40, 576) == 245_366_784 + 1_441_792 + 4_874_240
+    assert E.cache_slots(40, 576) == 624
+    assert [E.cache_slots(p, 1) for p in (1, 16, 17)] == [16, 16, 32]
+    assert E.bytes_per_image(model, 40, 576) == 245_366_784 + 1_441_792 + 4_874_240

@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from janus_eval.model_adapters.janus import sampler as S
+from janus_eval.model_adapters.janus import sampling as S
+from janus_eval.model_adapters.janus.sampler import CFGSampler
 from janus_helpers import one_thread, tiny_model  # noqa: F401
 
 from janus_eval.types import UserError
@@ -155,7 +156,7 @@ def test_top_k_1_and_a_tiny_top_p_give_the_argmax_tokens():
     """Through the whole sampler: sampling at temperature 1 from one code is argmax decoding."""
     model = tiny_model()
     ids = [[100000, 100588, 25, 220, 64, 220, 66, 64, 83, 198, 198, 100589, 25, 100016]]
-    sampler = S.CFGSampler(model, 100015)
+    sampler = CFGSampler(model, 100015)
     greedy = sampler.generate(
         ids, [S.Stream(0, S.stream_key(5, "g", i), temperature=0) for i in range(2)]
     )
@@ -187,7 +188,7 @@ def test_the_sampler_prefills_these_rows():
     try:
         prompts = [[BOS, 100588, 25, 64, BOI], [BOS, 66, BOI]]
         streams = [S.Stream(1, 11, temperature=0), S.Stream(0, 12, temperature=0)]
-        S.CFGSampler(model, PAD).generate(prompts, streams, n_tokens=2)
+        CFGSampler(model, PAD).generate(prompts, streams, n_tokens=2)
     finally:
         hook.remove()
     assert seen[0].tolist() == [

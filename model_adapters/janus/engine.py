@@ -1,9 +1,8 @@
 """One static-cache decode engine under both of Janus's loops (greedy answers, CFG image codes).
 
-Like gpt-fast's generate.py: a static KV cache, a prefill, then one fixed-shape step, a pure
-`core(*inputs, keys)` (compiled with `compile=True`) plus an in-place `advance` of device-side
-state (no host sync). On CUDA the step is a graph per KV-length bucket, warmed up and captured at
-a parked state that is restored after; on a CPU it runs eagerly, so CPU tests run what GPUs replay.
+As gpt-fast's generate.py: a static KV cache, a prefill, then a fixed-shape step, a pure `core`
+(compiled with `compile=True`) and an in-place `advance` of device state (no host sync). CUDA
+replays a graph per KV-length bucket; a CPU runs the step eagerly: CPU tests run what GPUs replay.
 """
 
 from __future__ import annotations
@@ -15,13 +14,14 @@ from collections.abc import Callable, Hashable, Iterator
 import torch
 from torch import Tensor
 
+from janus_eval.types import UserError
+
 from .llm import causal_mask, decode_keys, decode_mask, positions
 from .model import JanusModel
 
 #: KV slots are allocated and attended over in multiples of this (one graph per bucket).
 BUCKET = 64
-#: What `--batch-size auto` plans for (the adapter cannot see the task's prompts): one image,
-#: generous text and answers, and a typical image-generation prompt.
+#: What `--batch-size auto` plans for, as the adapter cannot see the task's prompts.
 AUTO_TEXT_TOKENS = 384
 AUTO_NEW_TOKENS = 128
 AUTO_GEN_PROMPT_TOKENS = 128
@@ -32,15 +32,13 @@ def round_up(x: int, m: int) -> int:
 
 
 def decode_hidden(llm, x: Tensor, slot: Tensor, pad_len: Tensor, keys: Tensor) -> Tensor:
-    """Final hidden states [B, dim] of one new token per row (embeddings `x` [B, dim]) written
-    at cache slot `slot`; its RoPE position counts from the row's first real token."""
+    """Hidden [B, dim] of each row's new token at `slot`; RoPE from the row's first real token."""
     mask = decode_mask(keys, pad_len, slot)
     return llm(x[:, None], (slot - pad_len)[:, None], mask, slot.view(1), keys.shape[0])[:, 0]
 
 
 class DecodeEngine:
-    """The cache, the device-side state and the (graphed) step for one model. Subclasses say
-    what the step reads (`inputs`) and may add to how it advances the state (`advance`)."""
+    """Cache, device state and (graphed) step of one model; subclasses give `inputs`, `advance`."""
 
     #: State tensors a warm-up step changes (saved before it, restored after).
     mutable: tuple[str, ...] = ("tok", "slot", "step", "out")
@@ -63,14 +61,17 @@ class DecodeEngine:
         llm, dev = self.model.llm, self.model.device
         llm.use_cache(None)  # a cache left installed is freed before the new one is made
         self._caches = llm.setup_cache(rows, slots)
-        i64 = dict(dtype=torch.int64, device=dev)
         self._state = {
             **state,
-            "slot": torch.zeros((), **i64),
-            "step": torch.zeros((), **i64),
-            "arange": torch.arange(slots, **i64),
+            "slot": self.int64(),
+            "step": self.int64(),
+            "arange": torch.arange(slots, dtype=torch.int64, device=dev),
         }
         self.rows, self.slots = rows, slots
+
+    def int64(self, *shape: int, fill: int = 0) -> Tensor:
+        """An int64 state tensor full of `fill` on the model's device."""
+        return torch.full(shape, fill, dtype=torch.int64, device=self.model.device)
 
     def release(self) -> None:
         """Free the cache, the state and the graphs."""
@@ -94,10 +95,8 @@ class DecodeEngine:
         return sum(t.numel() * t.element_size() for t in tensors)
 
     def prefill_cache(self, x: Tensor, valid: Tensor, cache_rows: Tensor) -> Tensor:
-        """Left-padded prompts (`x`, `valid` [B, T]) into slots [0, T), cache row i getting prompt
-        cache_rows[i]; returns each prompt's last hidden state."""
-        t = x.shape[1]
-        slots = torch.arange(t, device=x.device)
+        """Prompts into slots [0, T), cache row i from prompt cache_rows[i]; last hidden states."""
+        slots = torch.arange(x.shape[1], device=x.device)
         h = self.model.llm(x, positions(valid), causal_mask(valid), slots, cache_rows=cache_rows)
         return h[:, -1]
 
@@ -127,9 +126,8 @@ class DecodeEngine:
         self.advance(self._core(*self.inputs(), keys))
 
     def decode_n(self, steps: int, kv_len: Callable[[int], int], graphs=None, check_every=0) -> int:
-        """Steps 1 .. steps-1 (`kv_len(t)` slots at step t, replayed from `graphs` when given);
-        with `check_every`, stop once every row is `done` (asked every that many steps: each
-        ask is a host sync). Returns the steps run."""
+        """Steps 1 .. steps-1 (`kv_len(t)` slots, from `graphs` if given); returns the steps run.
+        With `check_every`, stop once every row is `done`, asked that often (each ask syncs)."""
         for t in range(1, steps):
             if check_every and (t - 1) % check_every == 0 and bool(self._state["done"].all()):
                 return t - 1
@@ -153,8 +151,7 @@ class DecodeEngine:
         return saved
 
     def graphs(self, key: Hashable, kv_lens: list[int]) -> dict[int, torch.cuda.CUDAGraph]:
-        """The step captured as a CUDA graph per KV length (kept under `key`), warmed up on a
-        side stream first, all graphs in one memory pool."""
+        """The step as a CUDA graph per KV length (kept under `key`), warmed up first, one pool."""
         if key in self._graphs:
             return self._graphs[key]
         side = torch.cuda.Stream()
@@ -205,14 +202,12 @@ def available_bytes(device: torch.device) -> int:
 
 
 def cache_slots(prompt_len: int, gen_tokens: int) -> int:
-    """KV slots an image chunk needs: the prompt and every code but the last (its keys are
-    never read), rounded up to 16."""
+    """KV slots of an image chunk: prompt and codes but the last (never read), rounded to 16."""
     return round_up(prompt_len + gen_tokens - 1, 16)
 
 
 def bytes_per_image(model, prompt_len: int, gen_tokens: int) -> int:
-    """Device bytes one image (two cache rows) needs while sampling, generously counted: KV
-    cache, the step's [V] float32/int64 temporaries, its share of the prefill activations."""
+    """Device bytes per image (two cache rows), generously: KV, step temporaries, prefill share."""
     c = model.config.llm
     elem = torch.finfo(model.dtype).bits // 8
     slots = cache_slots(prompt_len, gen_tokens)
@@ -226,9 +221,8 @@ def bytes_per_image(model, prompt_len: int, gen_tokens: int) -> int:
 def bytes_per_row(
     model_config, elem_bytes: int, prompt_len: int, new_tokens: int, images: int = 1
 ) -> int:
-    """Device bytes one question needs, generously counted: KV cache (bucketed slots), one
-    layer of prefill activations, float32 norms, the [T, T] mask as bool and as a bias, its
-    images' vision-tower activations and its logits."""
+    """Device bytes per question, generously: KV, a prefill layer, float32 norms, the [T, T] mask
+    as bool and bias, its images' vision-tower activations and its logits."""
     c, v = model_config.llm, model_config.vision
     slots = round_up(prompt_len + new_tokens, BUCKET)
     kv = 2 * c.n_layers * c.n_kv_heads * c.head_dim * slots * elem_bytes
@@ -238,6 +232,32 @@ def bytes_per_row(
     mask = t * t * (1 + elem_bytes)
     vision = images * v.num_tokens * (int(v.width * v.mlp_ratio) * 2 + 8 * v.width) * elem_bytes
     return kv + layer + norms + mask + vision + c.vocab_size * 4
+
+
+def rows_that_fit(free_bytes: int, need: int, fraction: float = 0.8) -> int:
+    """Rows of `need` bytes in `fraction` of `free_bytes`: one rule for both decoders."""
+    return int(max(free_bytes, 0) * fraction // need)
+
+
+def images_per_chunk(model, held_bytes: int, prompt_len: int, n_tok: int, rows: int | None) -> int:
+    """Images the CFG sampler can take at once (the cache it holds counts as free); a UserError
+    before any work when `rows` asks for more or not even one fits."""
+    free = available_bytes(model.device) + held_bytes
+    per_image = bytes_per_image(model, prompt_len, n_tok)
+    fit = rows_that_fit(free, per_image)
+    if rows is not None and rows > fit:
+        raise UserError(
+            f"{rows} images per batch need about {rows * per_image / 2**30:.1f} GiB for the "
+            f"KV cache and sampling buffers, but only {free / 2**30:.1f} GiB is free on "
+            f"{model.device}; at most {fit} fit (lower --model-option rows_per_batch, "
+            f"or leave it unset)"
+        )
+    if fit < 1:
+        raise UserError(
+            f"not even one image fits in the free memory of {model.device} "
+            f"({free / 2**30:.2f} GiB free, about {per_image / 2**30:.2f} GiB needed)"
+        )
+    return fit
 
 
 def fit_batch_size(
@@ -250,9 +270,8 @@ def fit_batch_size(
     fraction: float = 0.8,
     cap: int = 256,
 ) -> int:
-    """Requests per batch that fit in `fraction` of `free_bytes` (less the weights when not
-    loaded yet): bytes_per_row at the AUTO_* sizes for understanding, bytes_per_image for one
-    image per request for generation (the sampler chunks bigger requests itself)."""
+    """Requests per batch in `fraction` of `free_bytes` (less unloaded weights) at the AUTO_*
+    sizes; one image per generation request (the sampler chunks bigger requests itself)."""
     elem = torch.finfo(dtype).bits // 8
     with torch.device("meta"):
         meta = JanusModel(config).to(dtype)
@@ -263,4 +282,4 @@ def fit_batch_size(
     else:
         prompt = config.vision.num_tokens + 2 + AUTO_TEXT_TOKENS
         need = bytes_per_row(config, elem, prompt, AUTO_NEW_TOKENS)
-    return max(1, min(cap, int(max(free_bytes, 0) * fraction // need)))
+    return max(1, min(cap, rows_that_fit(free_bytes, need, fraction)))

@@ -29,9 +29,8 @@ class RMSNorm(nn.Module):
 
 
 class KVCache(nn.Module):
-    """Keys and values for `rows` sequences of up to `max_len` slots, written in place. A spare,
-    never used slot keeps `k[:, :, :kv_len]` a strict view, so a compiled step traced at one KV
-    length does not recompile at kv_len = max_len."""
+    """Keys and values of `rows` x `max_len` slots, written in place; a spare slot keeps
+    `k[:, :, :kv_len]` a strict view, so a compiled step does not recompile at kv_len = max_len."""
 
     def __init__(self, rows: int, heads: int, max_len: int, head_dim: int, dtype, device) -> None:
         super().__init__()
@@ -64,16 +63,14 @@ class Attention(nn.Module):
     def __init__(self, c: LLMConfig) -> None:
         super().__init__()
         self.n_heads, self.n_kv, self.head_dim = c.n_heads, c.n_kv_heads, c.head_dim
-        qkv = (c.n_heads + 2 * c.n_kv_heads) * c.head_dim
-        self.qkv_proj = nn.Linear(c.dim, qkv, bias=False)  # q, k, v stacked (fused at load)
+        self.qkv_sizes = [c.n_heads * c.head_dim] + [c.n_kv_heads * c.head_dim] * 2
+        self.qkv_proj = nn.Linear(c.dim, sum(self.qkv_sizes), bias=False)  # fused at load
         self.o_proj = nn.Linear(c.n_heads * c.head_dim, c.dim, bias=False)
         self.kv_cache: KVCache | None = None
 
     def forward(self, x, cos, sin, slots, mask, kv_len, cache_rows=None) -> Tensor:
         b, t, _ = x.shape
-        q, k, v = self.qkv_proj(x).split(
-            [self.n_heads * self.head_dim, self.n_kv * self.head_dim, self.n_kv * self.head_dim], -1
-        )
+        q, k, v = self.qkv_proj(x).split(self.qkv_sizes, -1)
         q, k, v = (y.view(b, t, -1, self.head_dim).transpose(1, 2) for y in (q, k, v))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if self.kv_cache is not None:
@@ -174,6 +171,5 @@ def decode_keys(arange: Tensor, kv_len: int, compiled: bool) -> Tensor:
 
 
 def decode_mask(keys: Tensor, pad_len: Tensor, slot: Tensor) -> Tensor:
-    """[B, 1, 1, S] mask for one new token per row at cache slot `slot` (0-dim): the row's real
-    slots (from `pad_len` on) up to and including its own."""
+    """[B, 1, 1, S] mask of one new token per row at `slot`: its real slots up to its own."""
     return ((keys[None] >= pad_len[:, None]) & (keys[None] <= slot))[:, None, None]

@@ -27,8 +27,7 @@ class GenHead(nn.Module):
 
 
 class VisionLLM(nn.Module):
-    """What Janus and JanusFlow share: the LLM, the SigLIP tower, and how image features enter
-    the token embeddings."""
+    """What Janus and JanusFlow share: LLM, SigLIP tower, image features in token embeddings."""
 
     def __init__(self, c) -> None:
         super().__init__()

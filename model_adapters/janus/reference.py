@@ -1,9 +1,8 @@
 """The reference image-generation loop: upstream's generation_inference.py, eager, one prompt at
 a time. The fast sampler's correctness oracle, so it shares only the model and the random stream.
 
-Rows interleave as upstream (even conditional, odd unconditional). Draws: "multinomial"
-(upstream's, from a generator seeded by the image's stream key), "gumbel" (the fast sampler's
-noise, for exact cross-checks) or "argmax".
+Rows interleave as upstream (even conditional, odd unconditional). Draws: "multinomial" (upstream,
+seeded by the image's stream key), "gumbel" (the fast sampler's noise, exact checks) or "argmax".
 """
 
 from __future__ import annotations

@@ -3,8 +3,7 @@
 A chunk of N images keeps 2N cache rows: [0, N) conditional, [N, 2N) unconditional (upstream's
 padded prompt), left-padded to the chunk's longest prompt; the prefill runs once per distinct
 (prompt, cond/uncond) row and fans out to every image of that prompt. A step embeds the last
-code, runs the LLM, combines `u + w * (c - u)` in float32 and draws (sampling.py: the noise is
-a pure function of (seed, request id, image, step, code), so tokens do not depend on batching).
+code, runs the LLM, combines `u + w * (c - u)` in float32 and draws (sampling.py).
 """
 
 from __future__ import annotations
@@ -17,30 +16,10 @@ from torch import Tensor
 
 from janus_eval.types import UserError
 
-from .engine import (  # noqa: F401  (bytes_per_image, cache_slots: the sampler's memory rule)
-    DecodeEngine,
-    available_bytes,
-    bytes_per_image,
-    cache_slots,
-    decode_hidden,
-    round_up,
-)
+from .engine import DecodeEngine, cache_slots, decode_hidden, images_per_chunk, round_up
 from .model import JanusModel
 from .processor import left_pad
-from .sampling import (  # noqa: F401  (the draw's parts, re-exported: tests reach them here)
-    Stream,
-    code_hashes,
-    draw,
-    gumbel_from_base,
-    gumbel_noise,
-    split_keys,
-    stream_base,
-    stream_key,
-    stream_params,
-    truncate,
-    uncond_ids,
-    validate,
-)
+from .sampling import Stream, code_hashes, draw, stream_key, stream_params, uncond_ids, validate
 
 __all__ = ["CFGSampler", "Stream", "cfg_step", "stream_key"]
 
@@ -55,8 +34,7 @@ def cfg_step(model, tok, slot, pad_len, step, params, keys) -> Tensor:
 
 
 class CFGSampler(DecodeEngine):
-    """Makes image code grids for `Stream`s. Reuse one instance: graphs and the cache persist
-    across calls with the same (images per chunk, cache length)."""
+    """Image code grids for `Stream`s; reuse one: cache and graphs persist across like calls."""
 
     def __init__(
         self,
@@ -69,8 +47,7 @@ class CFGSampler(DecodeEngine):
         fixed_shapes: bool = False,
         rehearse: bool = False,
     ) -> None:
-        """fixed_shapes / rehearse make an eager (CPU) run take the GPU path's bucketed KV
-        lengths and warm-up steps, so tests cover what the CUDA graphs replay."""
+        """fixed_shapes / rehearse: the GPU's KV buckets and warm-up run eagerly, for CPU tests."""
         compile = model.device.type == "cuda" if compile is None else compile
         super().__init__(model, cfg_step, cuda_graphs=cuda_graphs, compile=compile, bucket=bucket)
         self.pad_id = pad_id
@@ -94,9 +71,8 @@ class CFGSampler(DecodeEngine):
         rows: int | None = None,
         n_tokens: int | None = None,
     ) -> Tensor:
-        """[len(streams), n_tokens] codes (CPU int64). `rows`: images per chunk (default:
-        as many as fit in memory); more than fit raises a UserError before any work.
-        `n_tokens` (default: a whole image, 576 at 384 px) is for benchmarks' shorter runs."""
+        """[len(streams), n_tokens] CPU int64 codes. `rows`: images per chunk (default: all that
+        fit; more is a UserError before any work); `n_tokens` below 576 is for benchmarks."""
         validate(streams)
         n_tok = n_tokens or self.model.config.num_gen_tokens
         if not 1 <= n_tok <= self.model.config.num_gen_tokens:
@@ -104,21 +80,7 @@ class CFGSampler(DecodeEngine):
         if not streams:
             return torch.zeros(0, n_tok, dtype=torch.long)
         longest = max(len(prompts[s.prompt]) for s in streams)
-        free = available_bytes(self.model.device) + self.held_bytes()
-        per_image = bytes_per_image(self.model, longest, n_tok)
-        fit = int(free * 0.8 // per_image)
-        if rows is not None and rows > fit:
-            raise UserError(
-                f"{rows} images per batch need about {rows * per_image / 2**30:.1f} GiB for the "
-                f"KV cache and sampling buffers, but only {free / 2**30:.1f} GiB is free on "
-                f"{self.model.device}; at most {fit} fit (lower --model-option rows_per_batch, "
-                f"or leave it unset)"
-            )
-        if fit < 1:
-            raise UserError(
-                f"not even one image fits in the free memory of {self.model.device} "
-                f"({free / 2**30:.2f} GiB free, about {per_image / 2**30:.2f} GiB needed)"
-            )
+        fit = images_per_chunk(self.model, self.held_bytes(), longest, n_tok, rows)
         chunk = min(rows or fit, len(streams))
         if self.cuda_graphs and rows is None:  # fewer distinct shapes: fewer graph captures
             chunk = min(fit, round_up(chunk, 8))
@@ -150,10 +112,7 @@ class CFGSampler(DecodeEngine):
         st["pad_len"].copy_((~valid).sum(1)[row_map])
         params = stream_params(streams, self.code_hash)
         self._active = tuple(sorted(params))
-        neutral = {
-            "top_k": torch.zeros(n, dtype=torch.int64, device=dev),
-            "top_p": torch.ones(n, dtype=torch.float32, device=dev),
-        }
+        neutral = {"top_k": self.int64(n), "top_p": torch.ones(n, dtype=torch.float32, device=dev)}
         for key, value in {**neutral, **params}.items():
             # in place, never replaced: captured graphs hold these addresses
             st.setdefault("p_" + key, torch.empty_like(value)).copy_(value)
@@ -178,8 +137,7 @@ class CFGSampler(DecodeEngine):
         return st["out"][:n_real, :n_tok].clone()
 
     def _mark(self, phase: str | None) -> None:
-        """With `timings` set (benchmarks only: it synchronises), add the seconds since the
-        last mark to `timings[phase]` (phase None: just start the clock)."""
+        """Seconds since the last mark into `timings[phase]`, if set (benchmarks: it syncs)."""
         if self.timings is None:
             return
         if self.model.device.type == "cuda":
@@ -194,18 +152,11 @@ class CFGSampler(DecodeEngine):
         return {k: self._state["p_" + k] for k in self._active}
 
     def _ensure(self, n: int, need: int) -> None:
-        """A cache of 2n rows and at least `need` slots: the one held when it fits (its graphs
-        stay valid for shorter prompts), else a new one of exactly that size."""
+        """2n rows, >= `need` slots: the held cache if it fits (graphs stay valid), else new."""
         if self.rows == 2 * n and self.slots >= need:
             return
-        i64 = dict(dtype=torch.int64, device=self.model.device)
-        self.allocate(
-            2 * n,
-            need,
-            tok=torch.zeros(n, **i64),
-            pad_len=torch.zeros(2 * n, **i64),
-            out=torch.zeros(n, self.model.config.num_gen_tokens, **i64),
-        )
+        out = self.int64(n, self.model.config.num_gen_tokens)
+        self.allocate(2 * n, need, tok=self.int64(n), pad_len=self.int64(2 * n), out=out)
 
     def inputs(self) -> tuple:
         st = self._state

@@ -78,10 +78,9 @@ def split_keys(keys: Sequence[int], device) -> tuple[Tensor, Tensor]:
 
 
 def truncate(z: Tensor, top_k: Tensor | None, top_p: Tensor | None) -> Tensor:
-    """Logits outside each row's top-k (0: all) and then top-p (1: all) set become -inf, as
-    transformers applies TopK before TopP: top-p keeps every code whose preceding mass is below
-    p (so at least one). Ties at a cutoff are all kept, so the result never depends on how a
-    sort orders equal logits; both cutoffs become one threshold per row, from one sort."""
+    """-inf outside each row's top-k (0: all), then top-p (1: all) set, as transformers orders them:
+    top-p keeps each code whose preceding mass is below p (at least one). Ties at a cutoff are all
+    kept (sort order never matters); both cutoffs become one threshold per row, from one sort."""
     if top_k is None and top_p is None:
         return z
     v = z.shape[-1]

@@ -77,8 +77,7 @@ class VisionTower(nn.Module):
 
 
 class MlpProjector(nn.Module):
-    """Upstream's `mlp_gelu` projector (aligner and gen_aligner): Linear, then (GELU, Linear) x
-    (depth - 1), indexed as upstream's nn.Sequential (0, 2, 4, ...)."""
+    """Upstream's `mlp_gelu`: Linear, (GELU, Linear) x (depth - 1), indexed as its nn.Sequential."""
 
     def __init__(self, in_dim: int, out_dim: int, depth: int) -> None:
         super().__init__()

@@ -1,8 +1,7 @@
 """The greedy step on the decode engine (engine.py): batched greedy answers at device speed.
 
-Images through SigLIP at once, one prefill of the left-padded prompts, then one fixed-shape step
-per token. A finished row keeps computing and is cut off on the host, which asks "all done?"
-every `check_every` steps (a sync). The cache only grows; dummy rows pad a smaller batch. As
+A finished row keeps computing and is cut off on the host, which asks "all done?" every
+`check_every` steps (a sync). The cache only grows; dummy rows pad a smaller batch. As
 transformers' generate, padding is masked, so float32 tokens equal one-at-a-time tokens (bf16
 may flip a near-tie: `janus-eval bench understand` counts how often).
 """
@@ -49,9 +48,8 @@ def greedy(
     cuda_graphs: bool | None = None,
     compile: bool | None = None,
 ) -> list[list[int]]:
-    """Greedy continuation of each row (tokens before the first stop id, at most its budget) by
-    the model's kept decoder (graphs are captured once). compile is off by default: decode is a
-    small share of understanding time, and compiling costs tens of seconds."""
+    """Each row's greedy answer (before a stop id, within budget) by the model's kept decoder.
+    compile defaults off: decode is a small share of the time; compiling takes tens of seconds."""
     return decoder_for(model, cuda_graphs=cuda_graphs, compile=compile).greedy(
         batch, max_new_tokens, stop_ids
     )
@@ -143,8 +141,7 @@ class GreedyDecoder(DecodeEngine):
 
     @torch.inference_mode()
     def decode(self) -> int:
-        """Run decode steps until every row is done (checked every `check_every` steps) or the
-        longest budget is spent; returns the number of steps run."""
+        """Steps until every row is done or the longest budget is spent; returns the steps run."""
         assert self._run is not None, "prefill first"
         _, steps, kv_len, _, _ = self._run
         with self.installed():
@@ -169,11 +166,10 @@ class GreedyDecoder(DecodeEngine):
         if rows <= self.rows and slots <= self.slots and n_stop <= have_stop:
             return
         rows, slots = max(rows, self.rows), max(slots, self.slots)
-        i64 = dict(dtype=torch.int64, device=self.model.device)
-        state = {k: torch.zeros(rows, **i64) for k in ("tok", "pad_len", "budget")}
+        state = {k: self.int64(rows) for k in ("tok", "pad_len", "budget")}
         state["done"] = torch.ones(rows, dtype=torch.bool, device=self.model.device)
-        state["stop"] = torch.full((n_stop,), -1, **i64)
-        self.allocate(rows, slots, **state, out=torch.zeros(rows, slots, **i64))
+        state["stop"] = self.int64(n_stop, fill=-1)
+        self.allocate(rows, slots, **state, out=self.int64(rows, slots))
 
     def inputs(self) -> tuple:
         st = self._state

@@ -80,8 +80,7 @@ def _levels(c: VQConfig, mult: tuple[int, ...], n_res: int, resample: str) -> nn
 
 
 class Level(nn.Module):
-    """One resolution: `n` ResnetBlocks (each followed by an AttnBlock at the lowest one), then
-    an optional resampler under upstream's name (`downsample` or `upsample`)."""
+    """One resolution: `n` ResnetBlocks (+ AttnBlocks at the lowest), then upstream's resampler."""
 
     def __init__(self, cin: int, cout: int, n: int, attn: bool, resample: str | None) -> None:
         super().__init__()
