@@ -234,6 +234,20 @@ def test_memory_edges_and_a_single_code(monkeypatch):
     assert torch.equal(one.generate(ids, streams), full)  # its held cache is free again
 
 
+def test_the_cache_a_sampler_holds_counts_as_free_memory(monkeypatch):
+    """The allocator reports the sampler's own cache as used; the next chunk reuses it, so the
+    memory check adds it back (else a sampler that fit 8 rows refuses 8 rows the second time)."""
+    _, model, ids, _ = _setup()
+    per_image = E.bytes_per_image(model, len(ids[1]), 16)
+    sampler = CFGSampler(model, 100015)
+    monkeypatch.setattr(E, "available_bytes", lambda device: 10 * per_image)  # 8 fit
+    first = sampler.generate(ids, _streams(8, temperature=0), rows=8)
+    held = sampler.held_bytes()
+    assert held > 0
+    monkeypatch.setattr(E, "available_bytes", lambda device: 10 * per_image - held)
+    assert torch.equal(sampler.generate(ids, _streams(8, temperature=0), rows=8), first)
+
+
 def test_rows_per_batch_option_is_checked_against_memory(monkeypatch):
     from janus_eval.model_adapters.janus.adapter import JanusAdapter
     from janus_helpers import tiny_dir
