@@ -26,6 +26,7 @@ from typing import Any
 
 from janus_eval.types import UserError
 
+from ..adapter import OPTIONS
 from ..layouts import BOI, BOS, PAD
 from . import common
 from .common import SIZES, hf_config, model_config, sig, sync
@@ -133,8 +134,6 @@ def run(
 
     full = torch.zeros(n, cfg.num_gen_tokens, dtype=torch.long)
     full[:, :n_tok] = codes
-    from ..adapter import OPTIONS  # here: `janus-eval --help` imports this module
-
     per_call = OPTIONS["decode_batch"]  # images per VQ-decoder call, as runs decode them
     vq_times = []
     with torch.inference_mode():
